@@ -1,0 +1,255 @@
+import { z } from 'zod';
+
+// The only module that reads the environment. Everything else receives a Config.
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const optionalUrl = (what: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .url({ message: `expected an http(s) URL of the ${what}` })
+      .optional(),
+  );
+const port = (fallback: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ invalid_type_error: 'expected a port number' })
+      .int('expected a whole port number')
+      .min(0, 'expected a port from 0 to 65535')
+      .max(65535, 'expected a port from 0 to 65535')
+      .default(fallback),
+  );
+const positiveInt = (fallback: number, what: string, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ invalid_type_error: `expected ${what}` })
+      .int(`expected ${what}`)
+      .positive(`expected ${what}`)
+      .max(max, `expected ${what} up to ${max}`)
+      .default(fallback),
+  );
+
+/** "4h", "90m", "30s", "1d" or a number of seconds → milliseconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? 's').toLowerCase();
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1000;
+  const ms = Math.round(n * factor);
+  return ms > 0 ? ms : null;
+}
+
+const duration = (fallback: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        const ms = parseDuration(v);
+        if (ms === null) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected a duration such as 4h, 90m or 3600 (seconds)',
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
+const onOff = (fallback: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['on', 'off', 'true', 'false', '1', '0', 'yes', 'no'], {
+        errorMap: () => ({ message: 'expected on or off' }),
+      })
+      .optional()
+      .transform((v) => (v === undefined ? fallback : ['on', 'true', '1', 'yes'].includes(v))),
+  );
+
+const envSchema = z.object({
+  PORT: port(3978),
+  HOST: optionalString,
+  SIM_PORT: port(3979),
+  INVENTORY_API_URL: optionalUrl('inventory API, e.g. https://inventory.example/inventory/v1'),
+  INVENTORY_API_TOKEN: optionalString,
+  GATEWAY_API_URL: optionalUrl('gateway-control API, e.g. https://gateway.example/gateway/v1'),
+  GATEWAY_API_TOKEN: optionalString,
+  UPSTREAM_TIMEOUT_MS: positiveInt(5000, 'a timeout in milliseconds', 120_000),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  DATABASE_URL: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected a PostgreSQL URL such as postgres://user@host:5432/lagebot')
+      .optional(),
+  ),
+  MicrosoftAppId: optionalString,
+  MicrosoftAppPassword: optionalString,
+  MicrosoftAppTenantId: optionalString,
+  MicrosoftAppType: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI'], {
+        errorMap: () => ({ message: 'expected MultiTenant, SingleTenant or UserAssignedMSI' }),
+      })
+      .optional(),
+  ),
+  ALLOWED_TENANTS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      ),
+  ),
+  ROLES_FILE: optionalString,
+  APPROVERS_CONVERSATION: optionalString,
+  REQUEST_TTL: duration('4h'),
+  SPAM_WATCH_INTERVAL_SECONDS: positiveInt(60, 'a number of seconds', 86_400),
+  STATUS_CACHE_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(3600).default(15)),
+  SIM_SPEED: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ invalid_type_error: 'expected a number (sim minutes per real minute)' })
+      .min(0, 'expected 0 or more')
+      .max(10_000, 'expected at most 10000')
+      .optional(),
+  ),
+  SIM_DEVICES: positiveInt(10_000, 'a number of devices', 2_000_000),
+  SIM_SEED: positiveInt(20240215, 'a positive whole number'),
+  SIM_SCENARIO: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['feb-2024', 'all-patched', 'empty'], {
+        errorMap: () => ({ message: 'expected feb-2024, all-patched or empty' }),
+      })
+      .default('feb-2024'),
+  ),
+  PLAYGROUND: onOff(true),
+  PLAYGROUND_PORT: port(56150),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
+        errorMap: () => ({ message: 'expected trace, debug, info, warn, error, fatal or silent' }),
+      })
+      .default('info'),
+  ),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  simPort: number;
+  inventory: { url: string | undefined; token: string | undefined };
+  gateway: { url: string | undefined; token: string | undefined };
+  /** True when at least one back end has no URL: the embedded simulator is started for it. */
+  useEmbeddedSimulator: boolean;
+  upstreamTimeoutMs: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  bot: {
+    appId: string | undefined;
+    appPassword: string | undefined;
+    tenantId: string | undefined;
+    appType: 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI' | undefined;
+  };
+  /** Local mode: no MicrosoftAppId, unauthenticated traffic accepted (Playground, tests). */
+  localMode: boolean;
+  allowedTenants: string[];
+  rolesFile: string | undefined;
+  approversConversation: string | undefined;
+  requestTtlMs: number;
+  spamWatchIntervalSeconds: number;
+  statusCacheSeconds: number;
+  sim: { speed: number | undefined; devices: number; seed: number; scenario: 'feb-2024' | 'all-patched' | 'empty' };
+  playground: { enabled: boolean; port: number };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration; a wrong value throws a ConfigError with one line per variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const value = env[name];
+      const shown = /PASSWORD|TOKEN|SECRET/i.test(name) ? '(hidden)' : JSON.stringify(value);
+      return `Invalid configuration: ${name}=${shown}: ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  if (e.MicrosoftAppId && !e.MicrosoftAppPassword && e.MicrosoftAppType !== 'UserAssignedMSI') {
+    problems.push(
+      'Invalid configuration: MicrosoftAppPassword is empty: set the client secret of the Azure Bot registration',
+    );
+  }
+  if (e.MicrosoftAppType === 'SingleTenant' && !e.MicrosoftAppTenantId) {
+    problems.push('Invalid configuration: MicrosoftAppTenantId is empty: SingleTenant bots need their tenant id');
+  }
+  if (e.INVENTORY_API_URL && e.GATEWAY_API_URL === undefined) {
+    problems.push(
+      'Invalid configuration: GATEWAY_API_URL is empty while INVENTORY_API_URL is set: set both or neither',
+    );
+  }
+  if (e.GATEWAY_API_URL && e.INVENTORY_API_URL === undefined) {
+    problems.push(
+      'Invalid configuration: INVENTORY_API_URL is empty while GATEWAY_API_URL is set: set both or neither',
+    );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const localMode = !e.MicrosoftAppId;
+  return {
+    port: e.PORT,
+    // Local mode accepts unauthenticated traffic, so it listens on loopback only unless told otherwise.
+    host: e.HOST ?? (localMode ? '127.0.0.1' : '0.0.0.0'),
+    simPort: e.SIM_PORT,
+    inventory: { url: e.INVENTORY_API_URL, token: e.INVENTORY_API_TOKEN },
+    gateway: { url: e.GATEWAY_API_URL, token: e.GATEWAY_API_TOKEN },
+    useEmbeddedSimulator: !e.INVENTORY_API_URL || !e.GATEWAY_API_URL,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    bot: {
+      appId: e.MicrosoftAppId,
+      appPassword: e.MicrosoftAppPassword,
+      tenantId: e.MicrosoftAppTenantId,
+      appType: e.MicrosoftAppType,
+    },
+    localMode,
+    allowedTenants: e.ALLOWED_TENANTS,
+    rolesFile: e.ROLES_FILE,
+    approversConversation: e.APPROVERS_CONVERSATION,
+    requestTtlMs: e.REQUEST_TTL,
+    spamWatchIntervalSeconds: e.SPAM_WATCH_INTERVAL_SECONDS,
+    statusCacheSeconds: e.STATUS_CACHE_SECONDS,
+    sim: { speed: e.SIM_SPEED, devices: e.SIM_DEVICES, seed: e.SIM_SEED, scenario: e.SIM_SCENARIO },
+    playground: { enabled: e.PLAYGROUND, port: e.PLAYGROUND_PORT },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseDuration } from '../../src/config.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  test('an empty environment gives the local defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 3978);
+    assert.equal(c.simPort, 3979);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.localMode, true);
+    assert.equal(c.useEmbeddedSimulator, true);
+    assert.equal(c.dataDir, './data');
+    assert.equal(c.requestTtlMs, 4 * 3_600_000);
+    assert.equal(c.spamWatchIntervalSeconds, 60);
+    assert.equal(c.playground.enabled, true);
+    assert.equal(c.playground.port, 56150);
+    assert.deepEqual(c.allowedTenants, []);
+  });
+
+  test('values are parsed', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      REQUEST_TTL: '90m',
+      ALLOWED_TENANTS: ' t1, t2 ,',
+      PLAYGROUND: 'off',
+      MicrosoftAppId: 'app',
+      MicrosoftAppPassword: 'secret',
+      INVENTORY_API_URL: 'https://inv.example/inventory/v1',
+      GATEWAY_API_URL: 'https://gw.example/gateway/v1',
+    });
+    assert.equal(c.port, 8080);
+    assert.equal(c.requestTtlMs, 90 * 60_000);
+    assert.deepEqual(c.allowedTenants, ['t1', 't2']);
+    assert.equal(c.playground.enabled, false);
+    assert.equal(c.localMode, false);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.useEmbeddedSimulator, false);
+  });
+
+  test('a wrong value names the variable, the value and what is expected', () => {
+    const [line] = problemsOf({ PORT: 'abc' });
+    assert.match(line!, /PORT="abc"/);
+    assert.match(line!, /port/i);
+    assert.match(problemsOf({ REQUEST_TTL: 'soon' })[0]!, /REQUEST_TTL="soon": expected a duration/);
+    assert.match(problemsOf({ SIM_SCENARIO: 'mars' })[0]!, /expected feb-2024, all-patched or empty/);
+    assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /DATABASE_URL=.*PostgreSQL URL/);
+    assert.match(problemsOf({ PLAYGROUND: 'maybe' })[0]!, /PLAYGROUND="maybe": expected on or off/);
+  });
+
+  test('secrets are never echoed', () => {
+    const problems = problemsOf({ MicrosoftAppId: 'app', INVENTORY_API_TOKEN: 'x' });
+    assert.ok(problems.some((p) => p.includes('MicrosoftAppPassword')));
+    const tokenProblem = problemsOf({ INVENTORY_API_TOKEN: 'abc', GATEWAY_API_TOKEN: 'def', PORT: '99999' });
+    assert.ok(tokenProblem.every((p) => !p.includes('abc') && !p.includes('def')));
+  });
+
+  test('both back-end URLs or neither', () => {
+    assert.match(problemsOf({ INVENTORY_API_URL: 'http://x/inventory/v1' })[0]!, /GATEWAY_API_URL/);
+  });
+});
+
+describe('parseDuration', () => {
+  for (const [text, ms] of [
+    ['4h', 14_400_000],
+    ['90m', 5_400_000],
+    ['30s', 30_000],
+    ['3600', 3_600_000],
+    ['1d', 86_400_000],
+  ] as const) {
+    test(text, () => assert.equal(parseDuration(text), ms));
+  }
+  for (const bad of ['', 'h', '-1h', '0', 'four hours']) {
+    test(`rejects ${JSON.stringify(bad)}`, () => assert.equal(parseDuration(bad), null));
+  }
+});
