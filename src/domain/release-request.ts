@@ -1,0 +1,641 @@
+import type { FlowState } from './model.ts';
+
+// The release/block request workflow (PRODUCT.md "The release workflow"): one union of states and
+// one pure transition(request, event, now). Expected refusals (self-approval, expired, already
+// decided, ...) are returned, never thrown; only programming errors (an unparsable `now`, a bad
+// TTL) throw.
+//
+// Decisions taken here (the card and service layers build on them):
+// - The "Approve" click only opens the confirmation view on the card and is no event; the
+//   confirmed approval is the `approve` event. There is no separate `approved` state: the
+//   approval that completes the required count moves the request straight to `executing` and
+//   emits the `execute` effect. That transition is the outbox intent the store writes.
+// - A justification may be given at request time or with any approval. Every approval of a
+//   release that needs two approvers (below policy at request, or the override path) is refused
+//   with `justification_required` while none is on record, so nobody approves an unexplained
+//   release. The first justification given becomes `request.justification`.
+// - Expiry: any event on an open (pending / awaiting_confirmation) request at or after
+//   `expiresAt` is refused with `expired`; the caller then applies `{ type: 'expire' }` (or the
+//   expiry sweep does). Requests already executing never expire: a change that started is
+//   finished or recorded as failed.
+// - Policy re-check: every confirmed approval carries the fresh policy. It is worse when the
+//   policy module says so or when a scope that met the policy no longer does. A worse policy
+//   refuses the approval with `policy_worsened` unless the approver took the override path;
+//   an override raises the request to two approvers and needs a justification.
+// - Retrying failed domains re-executes only them, with the same keys and the same change body
+//   (a gateway may answer a reused Idempotency-Key with a different body as a conflict). The
+//   policy is not re-checked on retry: the approvals cover the change already decided.
+
+export type Role = 'viewer' | 'operator' | 'approver';
+export interface Person {
+  id: string;
+  name: string;
+}
+// Identity comes from Teams (aadObjectId, tenant), roles from the roles file, never from card data.
+export interface Actor extends Person {
+  tenantId: string;
+  roles: readonly Role[];
+}
+
+export type RequestKind = 'release' | 'block';
+export type ReleaseDirection = 'inbound' | 'outbound' | 'both';
+export interface RequestScope {
+  id: string;
+  name: string;
+  domains: string[];
+}
+// The release policy's verdict (computed by release-policy.ts); `summary` is shown on the card as is.
+export interface PolicyCheck {
+  meets: boolean;
+  summary: unknown;
+}
+
+export interface Approval {
+  by: Person;
+  at: string;
+  // True only when the fresh policy was worse and the approver confirmed the override path.
+  override: boolean;
+  // The fresh policy the approver saw when confirming.
+  policy: PolicyCheck;
+  justification: string | null;
+}
+export interface Decision {
+  by: Person;
+  at: string;
+}
+export interface Rejection extends Decision {
+  reason: string | null;
+}
+
+export type DomainStatus = 'pending' | 'succeeded' | 'failed';
+export interface DomainExecution {
+  status: DomainStatus;
+  key: string;
+  error: string | null;
+  // How many times this domain was handed out for execution (1 + retries).
+  attempts: number;
+  settledAt: string | null;
+}
+// The body of a gateway change; with `domain` and `idempotencyKey` it is a ports.ts DomainChange.
+export interface GatewayChange {
+  inbound?: FlowState;
+  outbound?: FlowState;
+  reason: string;
+  actor: string;
+}
+export interface Execution {
+  startedAt: string;
+  finishedAt: string | null;
+  // Fixed when execution starts so that every retry sends the identical body with the same key.
+  change: GatewayChange;
+  domains: Record<string, DomainExecution>;
+}
+
+export type HistoryWhat =
+  | 'created'
+  | 'approved'
+  | 'override_approved'
+  | 'rejected'
+  | 'cancelled'
+  | 'expired'
+  | 'block_confirmed'
+  | 'execution_started'
+  | 'domain_succeeded'
+  | 'domain_failed'
+  | 'retry_started'
+  | 'executed'
+  | 'partially_failed';
+export interface HistoryEntry {
+  at: string;
+  what: HistoryWhat;
+  // null for system events (expiry, gateway outcomes).
+  by: Person | null;
+  domain: string | null;
+  note: string | null;
+}
+
+interface RequestBase {
+  id: string;
+  tenantId: string;
+  kind: RequestKind;
+  scope: RequestScope;
+  direction: ReleaseDirection;
+  reason: string;
+  justification: string | null;
+  requester: Person;
+  // Releases: 1, or 2 below policy / after an override. Blocks need no approval; always 1 there.
+  requiredApprovals: 1 | 2;
+  approvals: Approval[];
+  // Blocks only: the operator's confirmation click.
+  confirmation: Decision | null;
+  createdAt: string;
+  expiresAt: string;
+  // null for blocks: blocking is the safe direction and is not checked against the policy.
+  policyAtRequest: PolicyCheck | null;
+  history: HistoryEntry[];
+}
+
+export type OpenState = 'pending' | 'awaiting_confirmation';
+export type ExecutionState = 'executing' | 'executed' | 'partially_failed';
+export type RequestState = OpenState | ExecutionState | 'rejected' | 'cancelled' | 'expired';
+
+export interface OpenRequest extends RequestBase {
+  state: OpenState;
+  execution: null;
+}
+// partially_failed: every domain settled and at least one failed (possibly all); retryable.
+export interface ExecutionRequest extends RequestBase {
+  state: ExecutionState;
+  execution: Execution;
+}
+export interface RejectedRequest extends RequestBase {
+  state: 'rejected';
+  execution: null;
+  rejection: Rejection;
+}
+export interface CancelledRequest extends RequestBase {
+  state: 'cancelled';
+  execution: null;
+  cancellation: Decision;
+}
+export interface ExpiredRequest extends RequestBase {
+  state: 'expired';
+  execution: null;
+  expiredAt: string;
+}
+export type ReleaseRequest = OpenRequest | ExecutionRequest | RejectedRequest | CancelledRequest | ExpiredRequest;
+
+export type ReleaseEvent =
+  | {
+      type: 'approve';
+      actor: Actor;
+      freshPolicy: PolicyCheck;
+      freshPolicyWorse: boolean;
+      override: boolean;
+      justification?: string | null;
+    }
+  | { type: 'reject'; actor: Actor; reason?: string | null }
+  | { type: 'cancel'; actor: Actor }
+  | { type: 'confirm_block'; actor: Actor }
+  | { type: 'expire' }
+  | { type: 'domain_succeeded'; domain: string }
+  | { type: 'domain_failed'; domain: string; error: string }
+  | { type: 'retry_failed'; actor: Actor };
+export type Action = 'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed';
+
+export type TextField = 'reason' | 'justification' | 'rejection_reason';
+export type Refusal =
+  | { code: 'not_operator' }
+  | { code: 'not_approver' }
+  | { code: 'not_requester' }
+  // Also for rejecting one's own request: the requester cancels instead.
+  | { code: 'self_approval' }
+  | { code: 'already_approved_by_you' }
+  | { code: 'already_decided'; state: RequestState }
+  | { code: 'wrong_kind'; kind: RequestKind }
+  | { code: 'wrong_tenant' }
+  | { code: 'expired'; expiresAt: string }
+  | { code: 'not_expired'; expiresAt: string }
+  | { code: 'justification_required'; min: number }
+  | { code: 'policy_worsened'; policyAtRequest: PolicyCheck | null; freshPolicy: PolicyCheck }
+  | { code: 'nothing_to_retry'; state: RequestState }
+  | { code: 'not_executing'; state: RequestState }
+  | { code: 'unknown_domain'; domain: string }
+  | { code: 'domain_already_settled'; domain: string; status: DomainStatus }
+  | { code: 'reason_required'; min: number }
+  | { code: 'too_long'; field: TextField; max: number }
+  | { code: 'no_domains' }
+  | { code: 'policy_required' };
+export type RefusalCode = Refusal['code'];
+
+export interface ExecuteItem {
+  domain: string;
+  key: string;
+  change: GatewayChange;
+}
+// Exactly one notify per accepted transition, so the card is updated in place for everybody.
+export type NotifyTopic =
+  | 'approval_recorded'
+  | 'rejected'
+  | 'cancelled'
+  | 'expired'
+  | 'execution_started'
+  | 'retry_started'
+  | 'domain_settled'
+  | 'executed'
+  | 'partially_failed';
+export type Effect =
+  | { type: 'execute'; requestId: string; items: ExecuteItem[] }
+  | { type: 'notify'; requestId: string; topic: NotifyTopic };
+
+export type TransitionResult =
+  | { ok: true; request: ReleaseRequest; effects: Effect[] }
+  | { ok: false; refusal: Refusal };
+
+export interface CreateRequestInput {
+  // Chosen by the caller (the domain has no randomness); also the prefix of every idempotency key.
+  id: string;
+  actor: Actor;
+  kind: RequestKind;
+  scope: RequestScope;
+  direction: ReleaseDirection;
+  reason: string;
+  justification?: string | null;
+  // Required for releases; ignored for blocks.
+  policy: PolicyCheck | null;
+  ttlMs: number;
+}
+export type CreateRequestResult = { ok: true; request: OpenRequest } | { ok: false; refusal: Refusal };
+
+// The gateway accepts a change reason of 3..500 characters and an actor of at most 200
+// (src/contracts/gateway.ts, domainChangeRequest); the request reason is sent as the change reason.
+export const REASON_MIN = 3;
+export const REASON_MAX = 500;
+const GATEWAY_ACTOR_MAX = 200;
+// Our own limits: "ok" or "dringend" is no written justification; a card text box is not an essay.
+export const JUSTIFICATION_MIN = 10;
+export const JUSTIFICATION_MAX = 2000;
+const ERROR_MAX = 500;
+
+export function requiredApprovalsFor(policyMeets: boolean): 1 | 2 {
+  return policyMeets ? 1 : 2;
+}
+
+// partially_failed is not terminal: its failed domains can be retried.
+export function isTerminal(state: RequestState): boolean {
+  return state === 'executed' || state === 'rejected' || state === 'cancelled' || state === 'expired';
+}
+
+// Derived from request id and domain only, so a retry or a resumed intent after a crash reuses it.
+export function idempotencyKeyFor(requestId: string, domain: string): string {
+  return `${requestId}:${domain}:apply`;
+}
+
+export function isExpired(request: ReleaseRequest, now: string): boolean {
+  return (request.state === 'pending' || request.state === 'awaiting_confirmation') && isPast(request.expiresAt, now);
+}
+
+export function createRequest(input: CreateRequestInput, now: string): CreateRequestResult {
+  if (input.id.length === 0) throw new RangeError('request id must not be empty');
+  if (!Number.isFinite(input.ttlMs) || input.ttlMs <= 0) throw new RangeError(`ttlMs must be positive: ${input.ttlMs}`);
+  const createdMs = toMs(now);
+  if (!hasRole(input.actor, 'operator')) return refuse({ code: 'not_operator' });
+  const reason = input.reason.trim();
+  if (reason.length < REASON_MIN) return refuse({ code: 'reason_required', min: REASON_MIN });
+  if (reason.length > REASON_MAX) return refuse({ code: 'too_long', field: 'reason', max: REASON_MAX });
+  const domains = [...new Set(input.scope.domains.map((d) => d.trim().toLowerCase()).filter((d) => d.length > 0))];
+  if (domains.length === 0) return refuse({ code: 'no_domains' });
+  const justification = checkJustification(input.justification);
+  if (!justification.ok) return justification;
+  const release = input.kind === 'release';
+  if (release && input.policy === null) return refuse({ code: 'policy_required' });
+  const policy = release ? input.policy : null;
+  const request: OpenRequest = {
+    id: input.id,
+    tenantId: input.actor.tenantId,
+    kind: input.kind,
+    scope: { id: input.scope.id, name: input.scope.name, domains },
+    direction: input.direction,
+    reason,
+    justification: justification.text,
+    requester: personOf(input.actor),
+    requiredApprovals: policy === null ? 1 : requiredApprovalsFor(policy.meets),
+    approvals: [],
+    confirmation: null,
+    createdAt: now,
+    expiresAt: new Date(createdMs + input.ttlMs).toISOString(),
+    policyAtRequest: policy,
+    history: [entry(now, 'created', input.actor)],
+    state: release ? 'pending' : 'awaiting_confirmation',
+    execution: null,
+  };
+  return { ok: true, request };
+}
+
+export function transition(request: ReleaseRequest, event: ReleaseEvent, now: string): TransitionResult {
+  toMs(now);
+  switch (event.type) {
+    case 'approve':
+      return approve(request, event, now);
+    case 'reject':
+      return reject(request, event, now);
+    case 'cancel':
+      return cancel(request, event.actor, now);
+    case 'confirm_block':
+      return confirmBlock(request, event.actor, now);
+    case 'expire':
+      return expire(request, now);
+    case 'domain_succeeded':
+      return settleDomain(request, event.domain, null, now);
+    case 'domain_failed':
+      return settleDomain(request, event.domain, event.error.slice(0, ERROR_MAX), now);
+    case 'retry_failed':
+      return retryFailed(request, event.actor, now);
+  }
+}
+
+// The effects a recovering process must (re-)apply for this request: the intents of domains that
+// were handed out but have no recorded outcome. Keys and bodies are the original ones.
+export function resumeEffects(request: ReleaseRequest): Effect[] {
+  if (request.state !== 'executing') return [];
+  const items = itemsFor(request.execution, 'pending');
+  return items.length === 0 ? [] : [{ type: 'execute', requestId: request.id, items }];
+}
+
+// The buttons this actor sees. transition() checks permissions again; this only keeps the card honest.
+export function availableActions(request: ReleaseRequest, actor: Actor, now: string): Action[] {
+  if (actor.tenantId !== request.tenantId) return [];
+  const actions: Action[] = [];
+  const isRequester = actor.id === request.requester.id;
+  if (request.state === 'pending' && !isExpired(request, now)) {
+    if (!isRequester && hasRole(actor, 'approver') && !hasApproved(request, actor)) actions.push('approve', 'reject');
+    if (isRequester) actions.push('cancel');
+  } else if (request.state === 'awaiting_confirmation' && !isExpired(request, now)) {
+    if (hasRole(actor, 'operator')) actions.push('confirm_block');
+    if (isRequester) actions.push('cancel');
+  } else if (request.state === 'partially_failed' && hasRole(actor, 'operator')) {
+    actions.push('retry_failed');
+  }
+  return actions;
+}
+
+function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionResult {
+  if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+  if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
+  if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
+  if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
+  if (!hasRole(e.actor, 'approver')) return refuse({ code: 'not_approver' });
+  if (e.actor.id === r.requester.id) return refuse({ code: 'self_approval' });
+  if (hasApproved(r, e.actor)) return refuse({ code: 'already_approved_by_you' });
+  const worse = e.freshPolicyWorse || (r.policyAtRequest?.meets === true && !e.freshPolicy.meets);
+  if (worse && !e.override) {
+    return refuse({ code: 'policy_worsened', policyAtRequest: r.policyAtRequest, freshPolicy: e.freshPolicy });
+  }
+  const given = checkJustification(e.justification);
+  if (!given.ok) return given;
+  const requiredApprovals: 1 | 2 = worse || r.approvals.some((a) => a.override) ? 2 : r.requiredApprovals;
+  const justification = r.justification ?? given.text;
+  if (requiredApprovals === 2 && justification === null) {
+    return refuse({ code: 'justification_required', min: JUSTIFICATION_MIN });
+  }
+  const approvals = [
+    ...r.approvals,
+    { by: personOf(e.actor), at: now, override: worse, policy: e.freshPolicy, justification: given.text },
+  ];
+  const base: RequestBase = {
+    ...baseOf(r),
+    requiredApprovals,
+    justification,
+    approvals,
+    history: [...r.history, entry(now, worse ? 'override_approved' : 'approved', e.actor)],
+  };
+  if (approvals.length < requiredApprovals) {
+    return accept({ ...base, state: 'pending', execution: null }, [notify(r.id, 'approval_recorded')]);
+  }
+  return startExecution(base, now);
+}
+
+function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>, now: string): TransitionResult {
+  if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+  if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
+  if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
+  if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
+  if (!hasRole(e.actor, 'approver')) return refuse({ code: 'not_approver' });
+  if (e.actor.id === r.requester.id) return refuse({ code: 'self_approval' });
+  if (hasApproved(r, e.actor)) return refuse({ code: 'already_approved_by_you' });
+  const reason = e.reason?.trim() || null;
+  if (reason !== null && reason.length > REASON_MAX) {
+    return refuse({ code: 'too_long', field: 'rejection_reason', max: REASON_MAX });
+  }
+  const next: RejectedRequest = {
+    ...baseOf(r),
+    history: [...r.history, entry(now, 'rejected', e.actor, null, reason)],
+    state: 'rejected',
+    execution: null,
+    rejection: { by: personOf(e.actor), at: now, reason },
+  };
+  return accept(next, [notify(r.id, 'rejected')]);
+}
+
+function cancel(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+  if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+  if (r.state !== 'pending' && r.state !== 'awaiting_confirmation') {
+    return refuse({ code: 'already_decided', state: r.state });
+  }
+  if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
+  // No role check: withdrawing one's own request is always safe, even after losing the operator role.
+  if (actor.id !== r.requester.id) return refuse({ code: 'not_requester' });
+  const next: CancelledRequest = {
+    ...baseOf(r),
+    history: [...r.history, entry(now, 'cancelled', actor)],
+    state: 'cancelled',
+    execution: null,
+    cancellation: { by: personOf(actor), at: now },
+  };
+  return accept(next, [notify(r.id, 'cancelled')]);
+}
+
+function confirmBlock(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+  if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+  if (r.kind !== 'block') return refuse({ code: 'wrong_kind', kind: r.kind });
+  if (r.state !== 'awaiting_confirmation') return refuse({ code: 'already_decided', state: r.state });
+  if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
+  if (!hasRole(actor, 'operator')) return refuse({ code: 'not_operator' });
+  return startExecution(
+    {
+      ...baseOf(r),
+      confirmation: { by: personOf(actor), at: now },
+      history: [...r.history, entry(now, 'block_confirmed', actor)],
+    },
+    now,
+  );
+}
+
+function expire(r: ReleaseRequest, now: string): TransitionResult {
+  if (r.state !== 'pending' && r.state !== 'awaiting_confirmation') {
+    return refuse({ code: 'already_decided', state: r.state });
+  }
+  if (!isExpired(r, now)) return refuse({ code: 'not_expired', expiresAt: r.expiresAt });
+  const next: ExpiredRequest = {
+    ...baseOf(r),
+    history: [...r.history, entry(now, 'expired', null)],
+    state: 'expired',
+    execution: null,
+    expiredAt: now,
+  };
+  return accept(next, [notify(r.id, 'expired')]);
+}
+
+function settleDomain(r: ReleaseRequest, domain: string, error: string | null, now: string): TransitionResult {
+  if (r.state !== 'executing') return refuse({ code: 'not_executing', state: r.state });
+  const current = Object.hasOwn(r.execution.domains, domain) ? r.execution.domains[domain] : undefined;
+  if (current === undefined) return refuse({ code: 'unknown_domain', domain });
+  if (current.status !== 'pending') return refuse({ code: 'domain_already_settled', domain, status: current.status });
+  const status: DomainStatus = error === null ? 'succeeded' : 'failed';
+  const domains = { ...r.execution.domains, [domain]: { ...current, status, error, settledAt: now } };
+  const history = [
+    ...r.history,
+    entry(now, error === null ? 'domain_succeeded' : 'domain_failed', null, domain, error),
+  ];
+  const outcomes = Object.values(domains).map((d) => d.status);
+  if (outcomes.includes('pending')) {
+    const next: ExecutionRequest = {
+      ...baseOf(r),
+      history,
+      state: 'executing',
+      execution: { ...r.execution, domains },
+    };
+    return accept(next, [notify(r.id, 'domain_settled')]);
+  }
+  const state = outcomes.includes('failed') ? 'partially_failed' : 'executed';
+  const next: ExecutionRequest = {
+    ...baseOf(r),
+    history: [...history, entry(now, state, null)],
+    state,
+    execution: { ...r.execution, domains, finishedAt: now },
+  };
+  return accept(next, [notify(r.id, state)]);
+}
+
+function retryFailed(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+  if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+  if (r.state !== 'partially_failed') return refuse({ code: 'nothing_to_retry', state: r.state });
+  if (!hasRole(actor, 'operator')) return refuse({ code: 'not_operator' });
+  const domains: Record<string, DomainExecution> = {};
+  for (const [domain, d] of Object.entries(r.execution.domains)) {
+    domains[domain] =
+      d.status === 'failed' ? { ...d, status: 'pending', error: null, attempts: d.attempts + 1, settledAt: null } : d;
+  }
+  const execution: Execution = { ...r.execution, domains, finishedAt: null };
+  const next: ExecutionRequest = {
+    ...baseOf(r),
+    history: [...r.history, entry(now, 'retry_started', actor)],
+    state: 'executing',
+    execution,
+  };
+  return accept(next, [
+    { type: 'execute', requestId: r.id, items: itemsFor(execution, 'pending') },
+    notify(r.id, 'retry_started'),
+  ]);
+}
+
+function startExecution(base: RequestBase, now: string): TransitionResult {
+  const domains: Record<string, DomainExecution> = {};
+  for (const domain of base.scope.domains) {
+    domains[domain] = {
+      status: 'pending',
+      key: idempotencyKeyFor(base.id, domain),
+      error: null,
+      attempts: 1,
+      settledAt: null,
+    };
+  }
+  const execution: Execution = { startedAt: now, finishedAt: null, change: changeFor(base), domains };
+  const next: ExecutionRequest = {
+    ...base,
+    history: [...base.history, entry(now, 'execution_started', null)],
+    state: 'executing',
+    execution,
+  };
+  return accept(next, [
+    { type: 'execute', requestId: base.id, items: itemsFor(execution, 'pending') },
+    notify(base.id, 'execution_started'),
+  ]);
+}
+
+function changeFor(base: RequestBase): GatewayChange {
+  const flow: FlowState = base.kind === 'release' ? 'open' : 'blocked';
+  const deciders =
+    base.kind === 'release' ? base.approvals.map((a) => a.by) : base.confirmation ? [base.confirmation.by] : [];
+  // Who asked and who approved, as the gateway's own audit shows it.
+  const names = [...new Set([base.requester, ...deciders].map((p) => p.name || p.id))];
+  return {
+    ...(base.direction !== 'outbound' ? { inbound: flow } : {}),
+    ...(base.direction !== 'inbound' ? { outbound: flow } : {}),
+    reason: base.reason,
+    actor: names.join(', ').slice(0, GATEWAY_ACTOR_MAX),
+  };
+}
+
+function itemsFor(execution: Execution, status: DomainStatus): ExecuteItem[] {
+  return Object.entries(execution.domains)
+    .filter(([, d]) => d.status === status)
+    .map(([domain, d]) => ({ domain, key: d.key, change: execution.change }));
+}
+
+// Copies exactly the fields every state shares, so state-specific fields never leak across states.
+function baseOf(r: ReleaseRequest): RequestBase {
+  return {
+    id: r.id,
+    tenantId: r.tenantId,
+    kind: r.kind,
+    scope: r.scope,
+    direction: r.direction,
+    reason: r.reason,
+    justification: r.justification,
+    requester: r.requester,
+    requiredApprovals: r.requiredApprovals,
+    approvals: r.approvals,
+    confirmation: r.confirmation,
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    policyAtRequest: r.policyAtRequest,
+    history: r.history,
+  };
+}
+
+function checkJustification(
+  text: string | null | undefined,
+): { ok: true; text: string | null } | { ok: false; refusal: Refusal } {
+  const trimmed = text?.trim() ?? '';
+  if (trimmed.length === 0) return { ok: true, text: null };
+  if (trimmed.length < JUSTIFICATION_MIN) return refuse({ code: 'justification_required', min: JUSTIFICATION_MIN });
+  if (trimmed.length > JUSTIFICATION_MAX) {
+    return refuse({ code: 'too_long', field: 'justification', max: JUSTIFICATION_MAX });
+  }
+  return { ok: true, text: trimmed };
+}
+
+function hasRole(actor: Actor, role: Role): boolean {
+  return actor.roles.includes(role);
+}
+
+function hasApproved(r: ReleaseRequest, actor: Actor): boolean {
+  return r.approvals.some((a) => a.by.id === actor.id);
+}
+
+function personOf(actor: Person): Person {
+  return { id: actor.id, name: actor.name };
+}
+
+function entry(
+  at: string,
+  what: HistoryWhat,
+  by: Person | null,
+  domain: string | null = null,
+  note: string | null = null,
+): HistoryEntry {
+  return { at, what, by: by === null ? null : personOf(by), domain, note };
+}
+
+function notify(requestId: string, topic: NotifyTopic): Effect {
+  return { type: 'notify', requestId, topic };
+}
+
+function accept(request: ReleaseRequest, effects: Effect[]): TransitionResult {
+  return { ok: true, request, effects };
+}
+
+function refuse(refusal: Refusal): { ok: false; refusal: Refusal } {
+  return { ok: false, refusal };
+}
+
+function isPast(deadline: string, now: string): boolean {
+  return toMs(now) >= toMs(deadline);
+}
+
+function toMs(iso: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new RangeError(`not an ISO date-time: ${iso}`);
+  return ms;
+}
