@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { type Logger, silentLogger } from '../../domain/logger.ts';
+import type { Store } from '../../domain/store-port.ts';
+import { openPostgresDb } from './postgres-db.ts';
+import { SqlStore } from './sql-store.ts';
+import { openSqliteDb } from './sqlite-db.ts';
+
+export interface CreateStoreOptions {
+  // SQLite: the file is <dataDir>/lagebot.sqlite (directory created if missing); ':memory:' for a throwaway store.
+  dataDir: string;
+  // Given: PostgreSQL instead of SQLite (several replicas share it).
+  databaseUrl?: string | undefined;
+  // PostgreSQL schema for all tables (created on start-up); default: the server's search_path.
+  schema?: string | undefined;
+  logger?: Logger;
+}
+
+export const SQLITE_FILE = 'lagebot.sqlite';
+
+// The store, migrated and ready.
+export async function createStore({
+  dataDir,
+  databaseUrl,
+  schema,
+  logger = silentLogger,
+}: CreateStoreOptions): Promise<Store> {
+  const db = databaseUrl
+    ? openPostgresDb({
+        databaseUrl,
+        schema,
+        onPoolError: (e) => logger.warn('PostgreSQL connection lost; the pool reconnects', { err: e.message }),
+      })
+    : openSqliteDb({ path: dataDir === ':memory:' ? ':memory:' : join(dataDir, SQLITE_FILE) });
+  const store = new SqlStore(db);
+  try {
+    const applied = await store.migrate();
+    const where = databaseUrl
+      ? `PostgreSQL${schema ? ` (schema ${schema})` : ''}`
+      : `SQLite ${db.dialect === 'sqlite' && dataDir !== ':memory:' ? join(dataDir, SQLITE_FILE) : ':memory:'}`;
+    logger.info(`store ready: ${where}`, { engine: db.dialect, migrationsApplied: applied });
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
+  return store;
+}

@@ -1,0 +1,156 @@
+import type { Migration } from './sql-db.ts';
+
+// Numbered, append-only: never edit a released migration, add the next number. Each one runs in its own
+// transaction and is recorded in schema_migrations (see SqlDb.migrate).
+//
+// Both dialects share the table definitions; they differ only in the 64-bit integer type (epoch ms,
+// audit seq) and in how a trigger is written. JSON is TEXT on both so the audit hash sees the same bytes.
+
+type Dialect = 'sqlite' | 'postgres';
+
+function init(d: Dialect): string {
+  const int64 = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+  return `
+CREATE TABLE requests (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('release', 'block')),
+  state TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  requester_id TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  expires_at TEXT,
+  data TEXT NOT NULL
+);
+CREATE INDEX requests_state ON requests (state, created_at);
+CREATE INDEX requests_tenant ON requests (tenant_id, created_at);
+CREATE INDEX requests_expires ON requests (expires_at);
+
+CREATE TABLE audit_log (
+  seq ${int64} PRIMARY KEY,
+  at TEXT NOT NULL,
+  tenant_id TEXT,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  scope_id TEXT,
+  request_id TEXT,
+  details TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_request ON audit_log (request_id, seq);
+CREATE INDEX audit_log_scope ON audit_log (scope_id, seq);
+
+CREATE TABLE outbox (
+  key TEXT PRIMARY KEY,
+  request_id TEXT NOT NULL REFERENCES requests (id),
+  domain TEXT NOT NULL,
+  change TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  result TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  claimed_by TEXT,
+  claimed_until TEXT,
+  claimed_until_ms ${int64}
+);
+CREATE INDEX outbox_status ON outbox (status, created_at);
+CREATE INDEX outbox_request ON outbox (request_id);
+
+CREATE TABLE conversations (
+  conversation_id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  service_url TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('personal', 'groupChat', 'channel')),
+  team_id TEXT,
+  name TEXT,
+  reference TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX conversations_tenant ON conversations (tenant_id);
+
+CREATE TABLE subscriptions (
+  conversation_id TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, scope_id)
+);
+
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  scope_id TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+  opened_at TEXT NOT NULL,
+  closed_at TEXT,
+  data TEXT NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE INDEX alerts_status ON alerts (status, opened_at);
+
+CREATE TABLE alert_deliveries (
+  alert_id TEXT NOT NULL REFERENCES alerts (id),
+  conversation_id TEXT NOT NULL,
+  activity_id TEXT,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (alert_id, conversation_id)
+);
+CREATE INDEX alert_deliveries_status ON alert_deliveries (status);
+
+CREATE TABLE alert_acks (
+  alert_id TEXT NOT NULL REFERENCES alerts (id),
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL,
+  PRIMARY KEY (alert_id, actor)
+);
+
+CREATE TABLE alert_mutes (
+  conversation_id TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  until TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, scope_id)
+);
+
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  acquired_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  expires_ms ${int64} NOT NULL
+);
+
+CREATE TABLE turn_state (
+  key TEXT PRIMARY KEY,
+  etag TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+${d === 'postgres' ? appendOnlyPostgres : appendOnlySqlite}`;
+}
+
+// The port never updates or deletes audit rows; the triggers make the database refuse it too, so a slip
+// in later code fails loudly. Someone with DDL rights can still drop them: that is what the hash chain is for.
+const appendOnlySqlite = `
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+`;
+
+const appendOnlyPostgres = `
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+`;
+
+export const migrations: Migration[] = [{ id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') }];

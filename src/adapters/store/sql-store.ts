@@ -1,0 +1,807 @@
+import { randomUUID } from 'node:crypto';
+import { LagebotError } from '../../domain/errors.ts';
+import type {
+  AlertAck,
+  AlertDelivery,
+  AlertQuery,
+  AlertUpdate,
+  AlertWriteResult,
+  AuditEntry,
+  AuditInput,
+  AuditQuery,
+  AuditVerification,
+  ConversationRecord,
+  DeliveryStatus,
+  DeliveryUpdate,
+  Lease,
+  Mute,
+  NewAlert,
+  NewRequest,
+  OutboxInput,
+  OutboxItem,
+  RequestQuery,
+  RequestTransition,
+  Store,
+  StoredAlert,
+  StoredConversation,
+  StoredRequest,
+  Subscription,
+  TransitionResult,
+  TurnStateItem,
+  TurnStateWrite,
+  TurnStateWriteResult,
+} from '../../domain/store-port.ts';
+import { canonicalJson, checkAuditLink, GENESIS_HASH, hashAuditEntry } from './audit-chain.ts';
+import { migrations } from './migrations.ts';
+import type { SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './sql-db.ts';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+// Rows per round trip when walking the whole audit log.
+const VERIFY_BATCH = 1000;
+
+function toIso(value: string, field: string): string {
+  const t = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(t))
+    throw new LagebotError('INVALID_INPUT', `${field} is not an ISO-8601 timestamp: ${String(value)}`);
+  // One format (UTC, milliseconds) so that timestamps compare correctly as text in both engines.
+  return new Date(t).toISOString();
+}
+
+function toMs(value: string, field: string): number {
+  return Date.parse(toIso(value, field));
+}
+
+function toIsoOrNull(value: string | null | undefined, field: string): string | null {
+  return value === null || value === undefined ? null : toIso(value, field);
+}
+
+function checkPositive(n: number, field: string): number {
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new LagebotError('INVALID_INPUT', `${field} must be a positive integer`);
+  return n;
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  return Math.max(1, Math.min(MAX_LIMIT, Math.floor(limit)));
+}
+
+function json(value: unknown): string {
+  return canonicalJson(value === undefined ? null : value);
+}
+
+function parseJson(text: unknown): unknown {
+  return text === null || text === undefined ? null : JSON.parse(String(text));
+}
+
+function str(v: unknown): string {
+  return String(v);
+}
+
+function strOrNull(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+function errorText(detail: unknown): string {
+  if (detail instanceof Error) return detail.message;
+  if (typeof detail === 'string') return detail;
+  return json(detail);
+}
+
+function toRequest(r: SqlRow): StoredRequest {
+  return {
+    id: str(r.id),
+    tenantId: str(r.tenant_id),
+    kind: str(r.kind) as StoredRequest['kind'],
+    state: str(r.state),
+    version: Number(r.version),
+    requesterId: str(r.requester_id),
+    scopeId: str(r.scope_id),
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+    expiresAt: strOrNull(r.expires_at),
+    data: parseJson(r.data),
+  };
+}
+
+function toAudit(r: SqlRow): AuditEntry {
+  return {
+    seq: Number(r.seq),
+    at: str(r.at),
+    tenantId: strOrNull(r.tenant_id),
+    actor: str(r.actor),
+    action: str(r.action),
+    scopeId: strOrNull(r.scope_id),
+    requestId: strOrNull(r.request_id),
+    details: parseJson(r.details),
+    prevHash: str(r.prev_hash),
+    hash: str(r.hash),
+  };
+}
+
+function toOutbox(r: SqlRow): OutboxItem {
+  return {
+    key: str(r.key),
+    requestId: str(r.request_id),
+    domain: str(r.domain),
+    change: parseJson(r.change),
+    status: str(r.status) as OutboxItem['status'],
+    attempts: Number(r.attempts),
+    lastError: strOrNull(r.last_error),
+    result: parseJson(r.result),
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+    claimedBy: strOrNull(r.claimed_by),
+    claimedUntil: strOrNull(r.claimed_until),
+  };
+}
+
+function toConversation(r: SqlRow): StoredConversation {
+  return {
+    conversationId: str(r.conversation_id),
+    tenantId: str(r.tenant_id),
+    serviceUrl: str(r.service_url),
+    kind: str(r.kind) as StoredConversation['kind'],
+    teamId: strOrNull(r.team_id),
+    name: strOrNull(r.name),
+    reference: parseJson(r.reference),
+    updatedAt: str(r.updated_at),
+  };
+}
+
+function toAlert(r: SqlRow): StoredAlert {
+  return {
+    id: str(r.id),
+    scopeId: str(r.scope_id),
+    status: str(r.status) as StoredAlert['status'],
+    openedAt: str(r.opened_at),
+    closedAt: strOrNull(r.closed_at),
+    data: parseJson(r.data),
+    version: Number(r.version),
+  };
+}
+
+function toDelivery(r: SqlRow): AlertDelivery {
+  return {
+    alertId: str(r.alert_id),
+    conversationId: str(r.conversation_id),
+    activityId: strOrNull(r.activity_id),
+    status: str(r.status) as DeliveryStatus,
+    attempts: Number(r.attempts),
+    updatedAt: str(r.updated_at),
+  };
+}
+
+function toLease(r: SqlRow): Lease {
+  return { name: str(r.name), holder: str(r.holder), acquiredAt: str(r.acquired_at), expiresAt: str(r.expires_at) };
+}
+
+// Thrown inside a turn-state transaction to roll it back; never leaves this module.
+class TurnStateConflict extends Error {
+  constructor(readonly key: string) {
+    super(`eTag conflict on ${key}`);
+  }
+}
+
+export class SqlStore implements Store {
+  readonly engine: 'sqlite' | 'postgres';
+  readonly #db: SqlDb;
+
+  constructor(db: SqlDb) {
+    this.#db = db;
+    this.engine = db.dialect;
+  }
+
+  migrate(): Promise<string[]> {
+    return this.#db.migrate(migrations);
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.query('SELECT 1 AS ok');
+  }
+
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  // ---- requests -------------------------------------------------------------------------------------
+
+  createRequest(req: NewRequest, audit: AuditInput[], outbox: OutboxInput[] = []): Promise<StoredRequest> {
+    const createdAt = toIso(req.createdAt, 'createdAt');
+    const stored: StoredRequest = {
+      id: req.id,
+      tenantId: req.tenantId,
+      kind: req.kind,
+      state: req.state,
+      version: 1,
+      requesterId: req.requesterId,
+      scopeId: req.scopeId,
+      createdAt,
+      updatedAt: createdAt,
+      expiresAt: toIsoOrNull(req.expiresAt, 'expiresAt'),
+      data: parseJson(json(req.data)),
+    };
+    return this.#db.transaction(async (tx) => {
+      const inserted = await tx.run(
+        `INSERT INTO requests (id, tenant_id, kind, state, version, requester_id, scope_id, created_at, updated_at, expires_at, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        [
+          stored.id,
+          stored.tenantId,
+          stored.kind,
+          stored.state,
+          stored.version,
+          stored.requesterId,
+          stored.scopeId,
+          stored.createdAt,
+          stored.updatedAt,
+          stored.expiresAt,
+          json(stored.data),
+        ],
+      );
+      if (inserted === 0) {
+        throw new LagebotError('STORE_CONFLICT', `Request ${req.id} exists already.`, { requestId: req.id });
+      }
+      await this.#appendAudit(tx, audit, stored);
+      await this.#insertOutbox(tx, stored.id, outbox, createdAt);
+      return stored;
+    });
+  }
+
+  async getRequest(id: string): Promise<StoredRequest | null> {
+    const rows = await this.#db.query('SELECT * FROM requests WHERE id = ?', [id]);
+    return rows[0] ? toRequest(rows[0]) : null;
+  }
+
+  async listRequests(q: RequestQuery = {}): Promise<StoredRequest[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (q.tenantId !== undefined) {
+      where.push('tenant_id = ?');
+      params.push(q.tenantId);
+    }
+    if (q.states !== undefined) {
+      if (q.states.length === 0) return [];
+      where.push(`state IN (${placeholders(q.states.length)})`);
+      params.push(...q.states);
+    }
+    if (q.scopeId !== undefined) {
+      where.push('scope_id = ?');
+      params.push(q.scopeId);
+    }
+    if (q.expiresBefore !== undefined) {
+      where.push('expires_at IS NOT NULL AND expires_at < ?');
+      params.push(toIso(q.expiresBefore, 'expiresBefore'));
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY created_at DESC, id DESC LIMIT ?`,
+      [...params, clampLimit(q.limit)],
+    );
+    return rows.map(toRequest);
+  }
+
+  transitionRequest(
+    id: string,
+    expectedVersion: number,
+    next: RequestTransition,
+    audit: AuditInput[],
+    outbox: OutboxInput[] = [],
+  ): Promise<TransitionResult> {
+    const updatedAt = toIso(next.updatedAt, 'updatedAt');
+    const setExpiry = next.expiresAt !== undefined;
+    const params: SqlValue[] = [next.state, updatedAt, json(next.data)];
+    if (setExpiry) params.push(toIsoOrNull(next.expiresAt, 'expiresAt'));
+    params.push(id, expectedVersion);
+    return this.#db.transaction(async (tx): Promise<TransitionResult> => {
+      // The version check and the write are one statement: of two concurrent writers the second one
+      // re-reads the row after the first commits and matches nothing (PostgreSQL READ COMMITTED re-check;
+      // SQLite has only one writer at a time anyway).
+      const rows = await tx.query(
+        `UPDATE requests SET state = ?, updated_at = ?, data = ?, ${setExpiry ? 'expires_at = ?, ' : ''}version = version + 1
+         WHERE id = ? AND version = ? RETURNING *`,
+        params,
+      );
+      if (!rows[0]) {
+        const current = await tx.query('SELECT * FROM requests WHERE id = ?', [id]);
+        return current[0]
+          ? { ok: false, reason: 'conflict', current: toRequest(current[0]) }
+          : { ok: false, reason: 'not_found' };
+      }
+      const request = toRequest(rows[0]);
+      await this.#appendAudit(tx, audit, request);
+      await this.#insertOutbox(tx, request.id, outbox, updatedAt);
+      return { ok: true, request };
+    });
+  }
+
+  // ---- audit ----------------------------------------------------------------------------------------
+
+  appendAudit(entries: AuditInput[]): Promise<AuditEntry[]> {
+    return this.#db.transaction((tx) => this.#appendAudit(tx, entries, null));
+  }
+
+  async #appendAudit(tx: SqlTx, inputs: AuditInput[], request: StoredRequest | null): Promise<AuditEntry[]> {
+    if (inputs.length === 0) return [];
+    await tx.lockAuditChain();
+    const head = (await tx.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'))[0];
+    let seq = head ? Number(head.seq) : 0;
+    let prevHash = head ? str(head.hash) : GENESIS_HASH;
+    const written: AuditEntry[] = [];
+    for (const a of inputs) {
+      seq += 1;
+      const fields = {
+        seq,
+        at: toIso(a.at, 'audit.at'),
+        tenantId: a.tenantId !== undefined ? a.tenantId : (request?.tenantId ?? null),
+        actor: a.actor,
+        action: a.action,
+        scopeId: a.scopeId !== undefined ? a.scopeId : (request?.scopeId ?? null),
+        requestId: a.requestId !== undefined ? a.requestId : (request?.id ?? null),
+        // Stored and hashed as it will read back.
+        details: parseJson(json(a.details)),
+      };
+      const hash = hashAuditEntry(prevHash, fields);
+      // A plain INSERT on the seq primary key: should the lock ever fail to serialise, a fork is refused here.
+      await tx.run(
+        `INSERT INTO audit_log (seq, at, tenant_id, actor, action, scope_id, request_id, details, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          seq,
+          fields.at,
+          fields.tenantId,
+          fields.actor,
+          fields.action,
+          fields.scopeId,
+          fields.requestId,
+          json(fields.details),
+          prevHash,
+          hash,
+        ],
+      );
+      written.push({ ...fields, prevHash, hash });
+      prevHash = hash;
+    }
+    return written;
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (q.scopeId !== undefined) {
+      where.push('scope_id = ?');
+      params.push(q.scopeId);
+    }
+    if (q.requestId !== undefined) {
+      where.push('request_id = ?');
+      params.push(q.requestId);
+    }
+    if (q.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(q.beforeSeq);
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
+      [...params, clampLimit(q.limit)],
+    );
+    return rows.map(toAudit);
+  }
+
+  async verifyAuditChain(): Promise<AuditVerification> {
+    let prev: AuditEntry | null = null;
+    let count = 0;
+    for (;;) {
+      const rows: SqlRow[] = await this.#db.query(
+        prev
+          ? 'SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?'
+          : 'SELECT * FROM audit_log ORDER BY seq LIMIT ?',
+        prev ? [prev.seq, VERIFY_BATCH] : [VERIFY_BATCH],
+      );
+      for (const row of rows) {
+        const entry = toAudit(row);
+        count += 1;
+        const reason = checkAuditLink(prev, entry);
+        if (reason) return { ok: false, count, brokenAtSeq: entry.seq, reason };
+        prev = entry;
+      }
+      if (rows.length < VERIFY_BATCH) return { ok: true, count };
+    }
+  }
+
+  // ---- outbox ---------------------------------------------------------------------------------------
+
+  async #insertOutbox(tx: SqlExecutor, requestId: string, items: OutboxInput[], now: string): Promise<void> {
+    for (const item of items) {
+      const inserted = await tx.run(
+        `INSERT INTO outbox (key, request_id, domain, change, status, attempts, created_at, updated_at)
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (key) DO NOTHING`,
+        [item.key, requestId, item.domain, json(item.change), now, now],
+      );
+      // Reusing an idempotency key for a different change would make the gateway replay the old one.
+      if (inserted === 0) {
+        throw new LagebotError('STORE_CONFLICT', `Outbox key ${item.key} is already used.`, {
+          key: item.key,
+          requestId,
+        });
+      }
+    }
+  }
+
+  async listPendingOutbox(limit?: number): Promise<OutboxItem[]> {
+    const rows = await this.#db.query(
+      `SELECT * FROM outbox WHERE status = 'pending' ORDER BY created_at, key LIMIT ?`,
+      [clampLimit(limit)],
+    );
+    return rows.map(toOutbox);
+  }
+
+  async listOutboxForRequest(requestId: string): Promise<OutboxItem[]> {
+    const rows = await this.#db.query('SELECT * FROM outbox WHERE request_id = ? ORDER BY created_at, key', [
+      requestId,
+    ]);
+    return rows.map(toOutbox);
+  }
+
+  async claimOutbox(key: string, holder: string, now: string, leaseMs: number): Promise<OutboxItem | null> {
+    const nowMs = toMs(now, 'now');
+    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
+    const rows = await this.#db.query(
+      `UPDATE outbox SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1, updated_at = ?
+       WHERE key = ? AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
+       RETURNING *`,
+      [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), key, holder, nowMs],
+    );
+    return rows[0] ? toOutbox(rows[0]) : null;
+  }
+
+  async completeOutbox(
+    key: string,
+    outcome: 'succeeded' | 'failed',
+    detail: unknown,
+    now: string,
+  ): Promise<OutboxItem | null> {
+    const at = toIso(now, 'now');
+    // Only a pending item changes: the first outcome recorded is the one that stays.
+    const rows =
+      outcome === 'succeeded'
+        ? await this.#db.query(
+            `UPDATE outbox SET status = 'succeeded', result = ?, updated_at = ?,
+               claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
+             WHERE key = ? AND status = 'pending' RETURNING *`,
+            [json(detail), at, key],
+          )
+        : await this.#db.query(
+            `UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ?,
+               claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
+             WHERE key = ? AND status = 'pending' RETURNING *`,
+            [errorText(detail), at, key],
+          );
+    if (rows[0]) return toOutbox(rows[0]);
+    const existing = await this.#db.query('SELECT * FROM outbox WHERE key = ?', [key]);
+    return existing[0] ? toOutbox(existing[0]) : null;
+  }
+
+  async releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
+    const changed = await this.#db.run(
+      `UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL, last_error = ?, updated_at = ?
+       WHERE key = ? AND status = 'pending' AND claimed_by = ?`,
+      [lastError, toIso(now, 'now'), key, holder],
+    );
+    return changed > 0;
+  }
+
+  // ---- conversations and subscriptions --------------------------------------------------------------
+
+  async upsertConversation(c: ConversationRecord): Promise<StoredConversation> {
+    // teamId/name omitted on a later turn (Teams does not always send them) keep what we knew.
+    const rows = await this.#db.query(
+      `INSERT INTO conversations (conversation_id, tenant_id, service_url, kind, team_id, name, reference, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (conversation_id) DO UPDATE SET
+         tenant_id = excluded.tenant_id, service_url = excluded.service_url, kind = excluded.kind,
+         team_id = COALESCE(excluded.team_id, conversations.team_id), name = COALESCE(excluded.name, conversations.name),
+         reference = excluded.reference, updated_at = excluded.updated_at
+       RETURNING *`,
+      [
+        c.conversationId,
+        c.tenantId,
+        c.serviceUrl,
+        c.kind,
+        c.teamId ?? null,
+        c.name ?? null,
+        json(c.reference),
+        toIso(c.updatedAt, 'updatedAt'),
+      ],
+    );
+    return toConversation(rows[0]!);
+  }
+
+  async getConversation(conversationId: string): Promise<StoredConversation | null> {
+    const rows = await this.#db.query('SELECT * FROM conversations WHERE conversation_id = ?', [conversationId]);
+    return rows[0] ? toConversation(rows[0]) : null;
+  }
+
+  async listConversations(tenantId?: string): Promise<StoredConversation[]> {
+    const rows =
+      tenantId === undefined
+        ? await this.#db.query('SELECT * FROM conversations ORDER BY conversation_id')
+        : await this.#db.query('SELECT * FROM conversations WHERE tenant_id = ? ORDER BY conversation_id', [tenantId]);
+    return rows.map(toConversation);
+  }
+
+  async subscribe(conversationId: string, scopeId: string, now: string): Promise<boolean> {
+    const inserted = await this.#db.run(
+      'INSERT INTO subscriptions (conversation_id, scope_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      [conversationId, scopeId, toIso(now, 'now')],
+    );
+    return inserted > 0;
+  }
+
+  unsubscribe(conversationId: string, scopeId?: string): Promise<number> {
+    return scopeId === undefined
+      ? this.#db.run('DELETE FROM subscriptions WHERE conversation_id = ?', [conversationId])
+      : this.#db.run('DELETE FROM subscriptions WHERE conversation_id = ? AND scope_id = ?', [conversationId, scopeId]);
+  }
+
+  async listSubscriptions(conversationId?: string): Promise<Subscription[]> {
+    const rows =
+      conversationId === undefined
+        ? await this.#db.query('SELECT * FROM subscriptions ORDER BY conversation_id, scope_id')
+        : await this.#db.query('SELECT * FROM subscriptions WHERE conversation_id = ? ORDER BY scope_id', [
+            conversationId,
+          ]);
+    return rows.map((r) => ({
+      conversationId: str(r.conversation_id),
+      scopeId: str(r.scope_id),
+      createdAt: str(r.created_at),
+    }));
+  }
+
+  // ---- alerts ---------------------------------------------------------------------------------------
+
+  async createAlert(alert: NewAlert): Promise<AlertWriteResult> {
+    const rows = await this.#db.query(
+      `INSERT INTO alerts (id, scope_id, status, opened_at, closed_at, data, version) VALUES (?, ?, ?, ?, ?, ?, 1)
+       ON CONFLICT (id) DO NOTHING RETURNING *`,
+      [
+        alert.id,
+        alert.scopeId,
+        alert.status ?? 'open',
+        toIso(alert.openedAt, 'openedAt'),
+        toIsoOrNull(alert.closedAt, 'closedAt'),
+        json(alert.data),
+      ],
+    );
+    if (rows[0]) return { ok: true, alert: toAlert(rows[0]) };
+    const current = await this.getAlert(alert.id);
+    return current ? { ok: false, reason: 'conflict', current } : { ok: false, reason: 'conflict' };
+  }
+
+  async updateAlert(id: string, expectedVersion: number, next: AlertUpdate): Promise<AlertWriteResult> {
+    const rows = await this.#db.query(
+      `UPDATE alerts SET status = ?, closed_at = ?, data = ?, version = version + 1
+       WHERE id = ? AND version = ? RETURNING *`,
+      [next.status, toIsoOrNull(next.closedAt, 'closedAt'), json(next.data), id, expectedVersion],
+    );
+    if (rows[0]) return { ok: true, alert: toAlert(rows[0]) };
+    const current = await this.getAlert(id);
+    return current ? { ok: false, reason: 'conflict', current } : { ok: false, reason: 'not_found' };
+  }
+
+  async getAlert(id: string): Promise<StoredAlert | null> {
+    const rows = await this.#db.query('SELECT * FROM alerts WHERE id = ?', [id]);
+    return rows[0] ? toAlert(rows[0]) : null;
+  }
+
+  async listAlerts(q: AlertQuery = {}): Promise<StoredAlert[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (q.status !== undefined) {
+      where.push('status = ?');
+      params.push(q.status);
+    }
+    if (q.scopeId !== undefined) {
+      where.push('scope_id = ?');
+      params.push(q.scopeId);
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT ?`,
+      [...params, clampLimit(q.limit)],
+    );
+    return rows.map(toAlert);
+  }
+
+  async ensureDelivery(
+    alertId: string,
+    conversationId: string,
+    now: string,
+  ): Promise<{ created: boolean; delivery: AlertDelivery }> {
+    const rows = await this.#db.query(
+      `INSERT INTO alert_deliveries (alert_id, conversation_id, activity_id, status, attempts, updated_at)
+       VALUES (?, ?, NULL, 'pending', 0, ?) ON CONFLICT (alert_id, conversation_id) DO NOTHING RETURNING *`,
+      [alertId, conversationId, toIso(now, 'now')],
+    );
+    if (rows[0]) return { created: true, delivery: toDelivery(rows[0]) };
+    const existing = await this.#db.query('SELECT * FROM alert_deliveries WHERE alert_id = ? AND conversation_id = ?', [
+      alertId,
+      conversationId,
+    ]);
+    return { created: false, delivery: toDelivery(existing[0]!) };
+  }
+
+  async updateDelivery(
+    alertId: string,
+    conversationId: string,
+    update: DeliveryUpdate,
+    now: string,
+  ): Promise<AlertDelivery | null> {
+    const setActivity = update.activityId !== undefined;
+    const params: SqlValue[] = [update.status];
+    if (setActivity) params.push(update.activityId ?? null);
+    params.push(update.attempted ? 1 : 0, toIso(now, 'now'), alertId, conversationId);
+    const rows = await this.#db.query(
+      `UPDATE alert_deliveries SET status = ?, ${setActivity ? 'activity_id = ?, ' : ''}attempts = attempts + ?, updated_at = ?
+       WHERE alert_id = ? AND conversation_id = ? RETURNING *`,
+      params,
+    );
+    return rows[0] ? toDelivery(rows[0]) : null;
+  }
+
+  async listDeliveries(filter: { alertId?: string; status?: DeliveryStatus } = {}): Promise<AlertDelivery[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.alertId !== undefined) {
+      where.push('alert_id = ?');
+      params.push(filter.alertId);
+    }
+    if (filter.status !== undefined) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    const rows = await this.#db.query(
+      `SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY alert_id, conversation_id`,
+      params,
+    );
+    return rows.map(toDelivery);
+  }
+
+  async acknowledgeAlert(alertId: string, actor: string, at: string): Promise<{ first: boolean; ack: AlertAck }> {
+    const inserted = await this.#db.run(
+      'INSERT INTO alert_acks (alert_id, actor, at) VALUES (?, ?, ?) ON CONFLICT (alert_id, actor) DO NOTHING',
+      [alertId, actor, toIso(at, 'at')],
+    );
+    const rows = await this.#db.query('SELECT * FROM alert_acks WHERE alert_id = ? AND actor = ?', [alertId, actor]);
+    const r = rows[0]!;
+    return { first: inserted > 0, ack: { alertId: str(r.alert_id), actor: str(r.actor), at: str(r.at) } };
+  }
+
+  async listAcknowledgements(alertId: string): Promise<AlertAck[]> {
+    const rows = await this.#db.query('SELECT * FROM alert_acks WHERE alert_id = ? ORDER BY at, actor', [alertId]);
+    return rows.map((r) => ({ alertId: str(r.alert_id), actor: str(r.actor), at: str(r.at) }));
+  }
+
+  async muteScope(conversationId: string, scopeId: string, until: string): Promise<Mute> {
+    const rows = await this.#db.query(
+      `INSERT INTO alert_mutes (conversation_id, scope_id, until) VALUES (?, ?, ?)
+       ON CONFLICT (conversation_id, scope_id) DO UPDATE SET until = excluded.until RETURNING *`,
+      [conversationId, scopeId, toIso(until, 'until')],
+    );
+    const r = rows[0]!;
+    return { conversationId: str(r.conversation_id), scopeId: str(r.scope_id), until: str(r.until) };
+  }
+
+  async unmuteScope(conversationId: string, scopeId: string): Promise<boolean> {
+    const n = await this.#db.run('DELETE FROM alert_mutes WHERE conversation_id = ? AND scope_id = ?', [
+      conversationId,
+      scopeId,
+    ]);
+    return n > 0;
+  }
+
+  async listMutes(conversationId?: string): Promise<Mute[]> {
+    const rows =
+      conversationId === undefined
+        ? await this.#db.query('SELECT * FROM alert_mutes ORDER BY conversation_id, scope_id')
+        : await this.#db.query('SELECT * FROM alert_mutes WHERE conversation_id = ? ORDER BY scope_id', [
+            conversationId,
+          ]);
+    return rows.map((r) => ({ conversationId: str(r.conversation_id), scopeId: str(r.scope_id), until: str(r.until) }));
+  }
+
+  async isMuted(conversationId: string, scopeId: string, now: string): Promise<boolean> {
+    // Both sides are normalised ISO strings, so text order is time order.
+    const rows = await this.#db.query(
+      'SELECT 1 AS muted FROM alert_mutes WHERE conversation_id = ? AND scope_id = ? AND until > ?',
+      [conversationId, scopeId, toIso(now, 'now')],
+    );
+    return rows.length > 0;
+  }
+
+  // ---- leases ---------------------------------------------------------------------------------------
+
+  async acquireLease(name: string, holder: string, ttlMs: number, now: string): Promise<boolean> {
+    const nowMs = toMs(now, 'now');
+    const expiresMs = nowMs + checkPositive(ttlMs, 'ttlMs');
+    // One statement, so two contenders cannot both see "expired" and both take it.
+    const changed = await this.#db.run(
+      `INSERT INTO leases (name, holder, acquired_at, expires_at, expires_ms) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET
+         holder = excluded.holder,
+         acquired_at = CASE WHEN leases.holder = excluded.holder AND leases.expires_ms > ?
+                            THEN leases.acquired_at ELSE excluded.acquired_at END,
+         expires_at = excluded.expires_at,
+         expires_ms = excluded.expires_ms
+       WHERE leases.holder = excluded.holder OR leases.expires_ms <= ?`,
+      [name, holder, new Date(nowMs).toISOString(), new Date(expiresMs).toISOString(), expiresMs, nowMs, nowMs],
+    );
+    return changed > 0;
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number, now: string): Promise<boolean> {
+    const nowMs = toMs(now, 'now');
+    const expiresMs = nowMs + checkPositive(ttlMs, 'ttlMs');
+    const changed = await this.#db.run(
+      'UPDATE leases SET expires_at = ?, expires_ms = ? WHERE name = ? AND holder = ? AND expires_ms > ?',
+      [new Date(expiresMs).toISOString(), expiresMs, name, holder, nowMs],
+    );
+    return changed > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return (await this.#db.run('DELETE FROM leases WHERE name = ? AND holder = ?', [name, holder])) > 0;
+  }
+
+  async getLease(name: string): Promise<Lease | null> {
+    const rows = await this.#db.query('SELECT * FROM leases WHERE name = ?', [name]);
+    return rows[0] ? toLease(rows[0]) : null;
+  }
+
+  // ---- turn state -----------------------------------------------------------------------------------
+
+  async readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>> {
+    const out: Record<string, TurnStateItem> = {};
+    if (keys.length === 0) return out;
+    const rows = await this.#db.query(
+      `SELECT key, etag, data FROM turn_state WHERE key IN (${placeholders(keys.length)})`,
+      keys,
+    );
+    for (const r of rows) out[str(r.key)] = { etag: str(r.etag), data: parseJson(r.data) };
+    return out;
+  }
+
+  async writeTurnState(items: TurnStateWrite[]): Promise<TurnStateWriteResult> {
+    if (items.length === 0) return { ok: true, etags: {} };
+    try {
+      const etags = await this.#db.transaction(async (tx) => {
+        const written: Record<string, string> = {};
+        for (const item of items) {
+          const etag = randomUUID();
+          const sql = `INSERT INTO turn_state (key, etag, data) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, data = excluded.data`;
+          const changed =
+            item.ifEtag === null
+              ? await tx.run(sql, [item.key, etag, json(item.data)])
+              : await tx.run(`${sql} WHERE turn_state.etag = ?`, [item.key, etag, json(item.data), item.ifEtag]);
+          if (changed === 0) throw new TurnStateConflict(item.key);
+          written[item.key] = etag;
+        }
+        return written;
+      });
+      return { ok: true, etags };
+    } catch (e) {
+      if (e instanceof TurnStateConflict) return { ok: false, conflictKey: e.key };
+      throw e;
+    }
+  }
+
+  async deleteTurnState(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.#db.run(`DELETE FROM turn_state WHERE key IN (${placeholders(keys.length)})`, keys);
+  }
+}

@@ -1,0 +1,116 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { LagebotError } from '../../domain/errors.ts';
+import type { Migration, SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './sql-db.ts';
+
+// How long a writer waits for another process holding the write lock before SQLITE_BUSY.
+// better-sqlite3 blocks the event loop meanwhile; our transactions are a few statements long.
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteDbOptions {
+  // A file path, or ':memory:' (tests).
+  path: string;
+}
+
+export function openSqliteDb({ path }: SqliteDbOptions): SqlDb {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // WAL lets readers in other processes go on while one writes. synchronous=FULL because with NORMAL a
+  // commit we already acknowledged can roll back after a power loss (https://sqlite.org/pragma.html#pragma_synchronous).
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+
+  const direct: SqlExecutor = {
+    async query<T extends SqlRow>(sql: string, params: SqlValue[] = []) {
+      const stmt = db.prepare(sql);
+      if (stmt.reader) return stmt.all(...params) as T[];
+      stmt.run(...params);
+      return [];
+    },
+    async run(sql, params = []) {
+      return db.prepare(sql).run(...params).changes;
+    },
+  };
+
+  // One connection per process: every operation (reads too) waits its turn, so an open transaction is
+  // never interleaved with another caller's statements on the same connection.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serialise<T>(fn: () => Promise<T>): Promise<T> {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  }
+  let closed = false;
+  function checkOpen() {
+    if (closed) throw new LagebotError('STORE_UNAVAILABLE', 'The SQLite store is closed.');
+  }
+
+  async function inTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    checkOpen();
+    // IMMEDIATE takes the write lock now, so two processes serialise here (waiting up to busy_timeout)
+    // instead of one failing on upgrade from a read lock.
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (e) {
+      throw new LagebotError(
+        'STORE_UNAVAILABLE',
+        `SQLite database is locked: ${(e as Error).message}`,
+        {},
+        { cause: e },
+      );
+    }
+    try {
+      const result = await fn();
+      db.exec('COMMIT');
+      return result;
+    } catch (e) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  const tx: SqlTx = { ...direct, async lockAuditChain() {} };
+
+  return {
+    dialect: 'sqlite',
+    query: (sql, params) =>
+      serialise(async () => {
+        checkOpen();
+        return direct.query(sql, params);
+      }),
+    run: (sql, params) =>
+      serialise(async () => {
+        checkOpen();
+        return direct.run(sql, params);
+      }),
+    transaction: (fn) => serialise(() => inTransaction(() => fn(tx))),
+    migrate: (migrations: Migration[]) =>
+      serialise(async () => {
+        checkOpen();
+        db.exec(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)',
+        );
+        const applied: string[] = [];
+        for (const m of migrations) {
+          // Checked again inside the write lock: another process may have applied it meanwhile.
+          const done = await inTransaction(async () => {
+            if (db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?').get(m.id)) return true;
+            db.exec(m.sqlite);
+            db.prepare('INSERT INTO schema_migrations (id) VALUES (?)').run(m.id);
+            return false;
+          });
+          if (!done) applied.push(m.id);
+        }
+        return applied;
+      }),
+    close: () =>
+      serialise(async () => {
+        if (closed) return;
+        closed = true;
+        db.close();
+      }),
+  };
+}

@@ -1,0 +1,317 @@
+// The persistence port: everything Lagebot must remember across restarts and replicas.
+// Two engines implement it (src/adapters/store: SQLite embedded, PostgreSQL for replicas) and
+// one contract suite (test/adapters/store/store-contract.ts) runs against both.
+//
+// Time: every `now`/`at`/timestamp is an ISO-8601 string (as from `Date#toISOString()`); the
+// store normalises it to UTC milliseconds and never reads the clock itself. JSON fields
+// (`data`, `details`, `change`, `result`, `reference`) are stored as opaque JSON.
+
+export type RequestKind = 'release' | 'block';
+
+export interface StoredRequest {
+  id: string;
+  tenantId: string;
+  kind: RequestKind;
+  // Owned by the workflow (src/domain/release-request.ts); the store only filters on it.
+  state: string;
+  version: number;
+  requesterId: string;
+  scopeId: string;
+  createdAt: string;
+  updatedAt: string;
+  expiresAt: string | null;
+  data: unknown;
+}
+
+// A new request starts at version 1 with updatedAt = createdAt.
+export type NewRequest = Omit<StoredRequest, 'version' | 'updatedAt'>;
+
+export interface RequestQuery {
+  tenantId?: string;
+  states?: string[];
+  scopeId?: string;
+  // Only requests with expiresAt < expiresBefore (for the expiry sweep).
+  expiresBefore?: string;
+  // Default 100, at most 1000. Newest first.
+  limit?: number;
+}
+
+export interface RequestTransition {
+  state: string;
+  data: unknown;
+  updatedAt: string;
+  // Omitted: keep the stored expiry.
+  expiresAt?: string | null;
+}
+
+export type TransitionResult =
+  | { ok: true; request: StoredRequest }
+  | { ok: false; reason: 'conflict' | 'not_found'; current?: StoredRequest };
+
+// tenantId, scopeId and requestId default to the request's own when written with a request.
+export interface AuditInput {
+  at: string;
+  actor: string;
+  action: string;
+  tenantId?: string | null;
+  scopeId?: string | null;
+  requestId?: string | null;
+  details?: unknown;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  tenantId: string | null;
+  actor: string;
+  action: string;
+  scopeId: string | null;
+  requestId: string | null;
+  details: unknown;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditQuery {
+  scopeId?: string;
+  requestId?: string;
+  // Newest first; page with beforeSeq = the last seq seen. At most 1000.
+  limit: number;
+  beforeSeq?: number;
+}
+
+export type AuditBreakReason = 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap';
+
+export type AuditVerification =
+  | { ok: true; count: number }
+  // count = entries checked, including the broken one.
+  | { ok: false; count: number; brokenAtSeq: number; reason: AuditBreakReason };
+
+export type OutboxStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface OutboxInput {
+  // The gateway idempotency key; unique across the outbox.
+  key: string;
+  domain: string;
+  change: unknown;
+}
+
+export interface OutboxItem {
+  key: string;
+  requestId: string;
+  domain: string;
+  change: unknown;
+  status: OutboxStatus;
+  attempts: number;
+  lastError: string | null;
+  result: unknown | null;
+  createdAt: string;
+  updatedAt: string;
+  // Who is sending it right now and until when (claimOutbox); null when unclaimed.
+  claimedBy: string | null;
+  claimedUntil: string | null;
+}
+
+export type ConversationKind = 'personal' | 'groupChat' | 'channel';
+
+export interface ConversationRecord {
+  conversationId: string;
+  tenantId: string;
+  serviceUrl: string;
+  kind: ConversationKind;
+  teamId?: string | null;
+  name?: string | null;
+  // botbuilder's ConversationReference, opaque here.
+  reference: unknown;
+  updatedAt: string;
+}
+
+export interface StoredConversation extends ConversationRecord {
+  teamId: string | null;
+  name: string | null;
+}
+
+export interface Subscription {
+  conversationId: string;
+  scopeId: string;
+  createdAt: string;
+}
+
+export type AlertStatus = 'open' | 'closed';
+
+export interface StoredAlert {
+  id: string;
+  scopeId: string;
+  status: AlertStatus;
+  openedAt: string;
+  closedAt: string | null;
+  data: unknown;
+  version: number;
+}
+
+export type NewAlert = Omit<StoredAlert, 'version' | 'status' | 'closedAt'> & {
+  status?: AlertStatus;
+  closedAt?: string | null;
+};
+
+export type AlertWriteResult =
+  | { ok: true; alert: StoredAlert }
+  | { ok: false; reason: 'conflict' | 'not_found'; current?: StoredAlert };
+
+export interface AlertUpdate {
+  status: AlertStatus;
+  closedAt: string | null;
+  data: unknown;
+}
+
+export interface AlertQuery {
+  status?: AlertStatus;
+  scopeId?: string;
+  // Default 100, at most 1000. Newest first.
+  limit?: number;
+}
+
+export type DeliveryStatus = 'pending' | 'sent' | 'failed';
+
+export interface AlertDelivery {
+  alertId: string;
+  conversationId: string;
+  activityId: string | null;
+  status: DeliveryStatus;
+  attempts: number;
+  updatedAt: string;
+}
+
+export interface DeliveryUpdate {
+  status: DeliveryStatus;
+  // Omitted: keep the stored one (a failed update must not forget the card it updates).
+  activityId?: string | null;
+  // Counts a send attempt.
+  attempted?: boolean;
+}
+
+export interface AlertAck {
+  alertId: string;
+  actor: string;
+  at: string;
+}
+
+export interface Mute {
+  conversationId: string;
+  scopeId: string;
+  until: string;
+}
+
+export interface Lease {
+  name: string;
+  holder: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+// botbuilder turn state, kept opaque: the Storage adapter adds the eTag semantics on top.
+export interface TurnStateItem {
+  etag: string;
+  data: unknown;
+}
+
+export interface TurnStateWrite {
+  key: string;
+  data: unknown;
+  // null: write unconditionally; otherwise only if the stored eTag equals it (or no row exists).
+  ifEtag: string | null;
+}
+
+export type TurnStateWriteResult = { ok: true; etags: Record<string, string> } | { ok: false; conflictKey: string };
+
+export interface Store {
+  readonly engine: 'sqlite' | 'postgres';
+
+  // Requests. createRequest throws LagebotError STORE_CONFLICT if the id exists.
+  createRequest(req: NewRequest, audit: AuditInput[], outbox?: OutboxInput[]): Promise<StoredRequest>;
+  getRequest(id: string): Promise<StoredRequest | null>;
+  listRequests(q?: RequestQuery): Promise<StoredRequest[]>;
+  // One transaction: request row + audit entries + outbox rows, only if version === expectedVersion.
+  transitionRequest(
+    id: string,
+    expectedVersion: number,
+    next: RequestTransition,
+    audit: AuditInput[],
+    outbox?: OutboxInput[],
+  ): Promise<TransitionResult>;
+
+  // Audit log: append-only, hash-chained.
+  appendAudit(entries: AuditInput[]): Promise<AuditEntry[]>;
+  listAudit(q: AuditQuery): Promise<AuditEntry[]>;
+  verifyAuditChain(): Promise<AuditVerification>;
+
+  // Outbox of gateway changes.
+  listPendingOutbox(limit?: number): Promise<OutboxItem[]>;
+  listOutboxForRequest(requestId: string): Promise<OutboxItem[]>;
+  // The claimed item (attempts + 1), or null if unknown, finished, or claimed by another holder whose claim has
+  // not expired. Re-claiming one's own item renews the claim.
+  claimOutbox(key: string, holder: string, now: string, leaseMs: number): Promise<OutboxItem | null>;
+  // 'succeeded' stores `detail` as result; 'failed' stores it as lastError (Error → message). Idempotent: once
+  // finished, later calls return the item with its first outcome. null if the key is unknown.
+  completeOutbox(
+    key: string,
+    outcome: 'succeeded' | 'failed',
+    detail: unknown,
+    now: string,
+  ): Promise<OutboxItem | null>;
+  // A transient failure: drop the claim, remember the error, stay pending. false if not claimed by holder.
+  releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean>;
+
+  // Conversation references for proactive messages.
+  upsertConversation(c: ConversationRecord): Promise<StoredConversation>;
+  getConversation(conversationId: string): Promise<StoredConversation | null>;
+  listConversations(tenantId?: string): Promise<StoredConversation[]>;
+
+  // Alert subscriptions. subscribe → false if it existed; unsubscribe without scopeId removes all of the
+  // conversation's; returns how many went.
+  subscribe(conversationId: string, scopeId: string, now: string): Promise<boolean>;
+  unsubscribe(conversationId: string, scopeId?: string): Promise<number>;
+  listSubscriptions(conversationId?: string): Promise<Subscription[]>;
+
+  // Alerts. createAlert refuses (conflict, with current) if the id exists.
+  createAlert(alert: NewAlert): Promise<AlertWriteResult>;
+  updateAlert(id: string, expectedVersion: number, next: AlertUpdate): Promise<AlertWriteResult>;
+  getAlert(id: string): Promise<StoredAlert | null>;
+  listAlerts(q?: AlertQuery): Promise<StoredAlert[]>;
+  // Inserts a pending delivery unless one exists for (alertId, conversationId); returns the stored one.
+  ensureDelivery(
+    alertId: string,
+    conversationId: string,
+    now: string,
+  ): Promise<{ created: boolean; delivery: AlertDelivery }>;
+  updateDelivery(
+    alertId: string,
+    conversationId: string,
+    update: DeliveryUpdate,
+    now: string,
+  ): Promise<AlertDelivery | null>;
+  listDeliveries(filter?: { alertId?: string; status?: DeliveryStatus }): Promise<AlertDelivery[]>;
+  // First acknowledgement per actor counts; first = false on a repeat.
+  acknowledgeAlert(alertId: string, actor: string, at: string): Promise<{ first: boolean; ack: AlertAck }>;
+  listAcknowledgements(alertId: string): Promise<AlertAck[]>;
+  muteScope(conversationId: string, scopeId: string, until: string): Promise<Mute>;
+  unmuteScope(conversationId: string, scopeId: string): Promise<boolean>;
+  listMutes(conversationId?: string): Promise<Mute[]>;
+  isMuted(conversationId: string, scopeId: string, now: string): Promise<boolean>;
+
+  // Leases (one spam watcher among replicas). acquire: take if free, expired or already mine (renews).
+  acquireLease(name: string, holder: string, ttlMs: number, now: string): Promise<boolean>;
+  // false if the lease expired or belongs to someone else: the caller has lost it.
+  renewLease(name: string, holder: string, ttlMs: number, now: string): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<boolean>;
+  getLease(name: string): Promise<Lease | null>;
+
+  // teams-ai turn state (see src/adapters/store/store-turn-storage.ts). Writes are all-or-nothing.
+  readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>>;
+  writeTurnState(items: TurnStateWrite[]): Promise<TurnStateWriteResult>;
+  deleteTurnState(keys: string[]): Promise<void>;
+
+  migrate(): Promise<string[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
