@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import type {
+  ComplianceReport,
+  Patch,
+  PatchCompliance,
+  RegionCompliance,
+  StateCounts,
+} from '../../../src/domain/model.ts';
+import { percent, summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
+
+// Counts as the inventory reports them: total = applicable devices, the states add up to it.
+function counts(installed: number, open: Partial<Omit<StateCounts, 'total' | 'installed'>> = {}): StateCounts {
+  const c = { pending: 0, pending_reboot: 0, failed: 0, unknown: 0, notApplicable: 0, stale: 0, ...open };
+  return { total: installed + c.pending + c.pending_reboot + c.failed + c.unknown, installed, ...c };
+}
+
+function patchCompliance(
+  patchId: string,
+  clients: StateCounts,
+  servers: StateCounts,
+  exchange = counts(0),
+): PatchCompliance {
+  return { patchId, clients, servers, exchangeServers: exchange };
+}
+
+const patches: Patch[] = [
+  {
+    id: 'exchange-2024-02',
+    title: 'Exchange Server 2019 CU14 (CVE-2024-21410)',
+    product: 'Exchange Server 2019',
+    kb: ['KB5035606'],
+    cves: ['CVE-2024-21410'],
+    appliesTo: { kind: 'server', roles: ['exchange'] },
+    minBuild: '15.2.1544.4',
+    releasedAt: '2024-02-13T18:00:00Z',
+  },
+  {
+    id: 'outlook-2024-02',
+    title: 'Outlook security update (CVE-2024-21413)',
+    product: 'Microsoft 365 Apps',
+    kb: ['KB5002537'],
+    cves: ['CVE-2024-21413'],
+    appliesTo: { kind: 'client', roles: null },
+    minBuild: null,
+    releasedAt: '2024-02-13T18:00:00Z',
+  },
+];
+
+function region(
+  regionId: string,
+  name: string,
+  kind: RegionCompliance['kind'],
+  p: PatchCompliance[],
+): RegionCompliance {
+  return { regionId, name, kind, patches: p };
+}
+
+// Südverband on Monday 19 Feb 2024: servers done, rebuilt clients in both Kreise still on old Outlook.
+const olpe = region('kr-olpe', 'Kreis Olpe', 'kreis', [
+  patchCompliance('outlook-2024-02', counts(2_100, { pending: 80, failed: 20, stale: 5 }), counts(0)),
+  patchCompliance('exchange-2024-02', counts(0), counts(4), counts(4)),
+]);
+const siwi = region('kr-siegen-wittgenstein', 'Kreis Siegen-Wittgenstein', 'kreis', [
+  patchCompliance('outlook-2024-02', counts(4_000, { pending: 150, pending_reboot: 30, failed: 20 }), counts(0)),
+  patchCompliance('exchange-2024-02', counts(0), counts(6), counts(6)),
+]);
+const sued = region('vb-sued', 'Südverband', 'verband', [
+  patchCompliance(
+    'outlook-2024-02',
+    counts(6_100, { pending: 230, pending_reboot: 30, failed: 40, stale: 5 }),
+    counts(0),
+  ),
+  patchCompliance('exchange-2024-02', counts(0), counts(10), counts(10)),
+]);
+const report: ComplianceReport = {
+  observedAt: '2024-02-19T13:00:00Z',
+  staleAfterHours: 24,
+  region: sued,
+  children: [siwi, olpe],
+};
+
+describe('summarizePatchStatus', () => {
+  const view = summarizePatchStatus(report, patches);
+
+  test('keeps the observation time and stale threshold', () => {
+    assert.equal(view.observedAt, '2024-02-19T13:00:00Z');
+    assert.equal(view.staleAfterHours, 24);
+  });
+
+  test('per patch: tallies, titles, counts by state; catalogue order', () => {
+    assert.deepEqual(
+      view.region.patches.map((p) => p.patchId),
+      ['exchange-2024-02', 'outlook-2024-02'],
+    );
+    const outlook = view.region.patches[1]!;
+    assert.equal(outlook.title, 'Outlook security update (CVE-2024-21413)');
+    assert.deepEqual(outlook.clients, { installed: 6_100, total: 6_400, unpatched: 300, pct: 95.3 });
+    assert.deepEqual(outlook.servers, { installed: 0, total: 0, unpatched: 0, pct: null });
+    assert.deepEqual(outlook.counts, { pending: 230, pending_reboot: 30, failed: 40, unknown: 0, stale: 5 });
+    const exchange = view.region.patches[0]!;
+    assert.deepEqual(exchange.servers, { installed: 10, total: 10, unpatched: 0, pct: 100 });
+    assert.deepEqual(exchange.exchange, { installed: 10, total: 10, unpatched: 0, pct: 100 });
+    assert.deepEqual(exchange.clients.pct, null);
+  });
+
+  test('combined: clients and servers over all patches, Exchange not counted twice', () => {
+    assert.deepEqual(view.region.combined, { installed: 6_110, total: 6_410, unpatched: 300, pct: 95.3 });
+  });
+
+  test('children worst first, each with the same numbers', () => {
+    assert.deepEqual(
+      view.children.map((c) => [c.regionId, c.combined.installed, c.combined.total, c.combined.pct]),
+      [
+        ['kr-siegen-wittgenstein', 4_006, 4_206, 95.2],
+        ['kr-olpe', 2_104, 2_204, 95.5],
+      ],
+    );
+    assert.equal(view.children[1]!.patches.length, 2);
+    assert.deepEqual(view.children[1]!.patches[1]!.counts, {
+      pending: 80,
+      pending_reboot: 0,
+      failed: 20,
+      unknown: 0,
+      stale: 5,
+    });
+  });
+
+  test('ties on share: most unpatched first, then name; children with nothing to patch last', () => {
+    const mk = (id: string, name: string, installed: number, open: number) =>
+      region(id, name, 'kommune', [
+        patchCompliance('outlook-2024-02', counts(installed, { pending: open }), counts(0)),
+      ]);
+    const v = summarizePatchStatus(
+      {
+        ...report,
+        children: [
+          region('ko-leer', 'Leerstadt', 'kommune', []),
+          mk('ko-b', 'Bstadt', 90, 10),
+          mk('ko-a', 'Astadt', 9, 1),
+          mk('ko-c', 'Cstadt', 180, 20),
+          mk('ko-d', 'Dstadt', 1, 99),
+          mk('ko-e', 'Estadt', 9, 1),
+        ],
+      },
+      patches,
+    );
+    assert.deepEqual(
+      v.children.map((c) => c.regionId),
+      ['ko-d', 'ko-c', 'ko-b', 'ko-a', 'ko-e', 'ko-leer'],
+    );
+    assert.equal(v.children.at(-1)!.combined.pct, null);
+  });
+
+  test('a patch missing from the catalogue keeps its id as title and goes last', () => {
+    const v = summarizePatchStatus(
+      {
+        ...report,
+        region: region('vb-sued', 'Südverband', 'verband', [
+          patchCompliance('edge-2024-03', counts(1), counts(0)),
+          ...sued.patches,
+        ]),
+      },
+      patches,
+    );
+    assert.deepEqual(
+      v.region.patches.map((p) => [p.patchId, p.title]),
+      [
+        ['exchange-2024-02', 'Exchange Server 2019 CU14 (CVE-2024-21410)'],
+        ['outlook-2024-02', 'Outlook security update (CVE-2024-21413)'],
+        ['edge-2024-03', 'edge-2024-03'],
+      ],
+    );
+  });
+
+  test('a town with no children and no devices', () => {
+    const v = summarizePatchStatus(
+      { ...report, region: region('ko-wenden', 'Wenden', 'kommune', []), children: [] },
+      patches,
+    );
+    assert.deepEqual(v.children, []);
+    assert.deepEqual(v.region.combined, { installed: 0, total: 0, unpatched: 0, pct: null });
+  });
+});
+
+describe('percent', () => {
+  const cases: [number, number, number | null][] = [
+    [0, 0, null],
+    [0, 10, 0],
+    [10, 10, 100],
+    [1, 3, 33.3],
+    [2, 3, 66.7],
+    [9_999, 10_000, 99.9], // never 100.0 with one device left
+    [19_999, 20_000, 99.9],
+    [1, 10_000, 0.1], // never 0.0 with one device done
+    [6_100, 6_400, 95.3],
+  ];
+  for (const [installed, total, pct] of cases) {
+    test(`${installed}/${total} → ${pct}`, () => {
+      assert.equal(percent(installed, total), pct);
+    });
+  }
+
+  test('property: 100 exactly when all installed, 0 exactly when none, one decimal', () => {
+    fc.assert(
+      fc.property(fc.nat(100_000), fc.nat(100_000), (a, b) => {
+        const total = Math.max(a, b);
+        const installed = Math.min(a, b);
+        const pct = percent(installed, total);
+        if (total === 0) return assert.equal(pct, null);
+        assert.ok(pct !== null);
+        assert.equal(pct === 100, installed === total);
+        assert.equal(pct === 0, installed === 0);
+        assert.equal(Math.round(pct * 10) / 10, pct);
+        assert.ok(Math.abs(pct - (installed / total) * 100) <= 0.1 + 1e-9);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
