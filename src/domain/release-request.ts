@@ -228,7 +228,7 @@ export type Effect =
   | { type: 'execute'; requestId: string; items: ExecuteItem[] }
   | { type: 'notify'; requestId: string; topic: NotifyTopic };
 
-export type TransitionResult =
+export type TransitionOutcome =
   | { ok: true; request: ReleaseRequest; effects: Effect[] }
   | { ok: false; refusal: Refusal };
 
@@ -312,7 +312,7 @@ export function createRequest(input: CreateRequestInput, now: string): CreateReq
   return { ok: true, request };
 }
 
-export function transition(request: ReleaseRequest, event: ReleaseEvent, now: string): TransitionResult {
+export function transition(request: ReleaseRequest, event: ReleaseEvent, now: string): TransitionOutcome {
   toMs(now);
   switch (event.type) {
     case 'approve':
@@ -359,7 +359,7 @@ export function availableActions(request: ReleaseRequest, actor: Actor, now: str
   return actions;
 }
 
-function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionResult {
+function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionOutcome {
   if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
   if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
@@ -395,7 +395,7 @@ function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }
   return startExecution(base, now);
 }
 
-function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>, now: string): TransitionResult {
+function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>, now: string): TransitionOutcome {
   if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
   if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
@@ -417,7 +417,7 @@ function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>,
   return accept(next, [notify(r.id, 'rejected')]);
 }
 
-function cancel(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+function cancel(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome {
   if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.state !== 'pending' && r.state !== 'awaiting_confirmation') {
     return refuse({ code: 'already_decided', state: r.state });
@@ -435,7 +435,7 @@ function cancel(r: ReleaseRequest, actor: Actor, now: string): TransitionResult 
   return accept(next, [notify(r.id, 'cancelled')]);
 }
 
-function confirmBlock(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+function confirmBlock(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome {
   if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.kind !== 'block') return refuse({ code: 'wrong_kind', kind: r.kind });
   if (r.state !== 'awaiting_confirmation') return refuse({ code: 'already_decided', state: r.state });
@@ -451,7 +451,7 @@ function confirmBlock(r: ReleaseRequest, actor: Actor, now: string): TransitionR
   );
 }
 
-function expire(r: ReleaseRequest, now: string): TransitionResult {
+function expire(r: ReleaseRequest, now: string): TransitionOutcome {
   if (r.state !== 'pending' && r.state !== 'awaiting_confirmation') {
     return refuse({ code: 'already_decided', state: r.state });
   }
@@ -466,7 +466,7 @@ function expire(r: ReleaseRequest, now: string): TransitionResult {
   return accept(next, [notify(r.id, 'expired')]);
 }
 
-function settleDomain(r: ReleaseRequest, domain: string, error: string | null, now: string): TransitionResult {
+function settleDomain(r: ReleaseRequest, domain: string, error: string | null, now: string): TransitionOutcome {
   if (r.state !== 'executing') return refuse({ code: 'not_executing', state: r.state });
   const current = Object.hasOwn(r.execution.domains, domain) ? r.execution.domains[domain] : undefined;
   if (current === undefined) return refuse({ code: 'unknown_domain', domain });
@@ -497,7 +497,7 @@ function settleDomain(r: ReleaseRequest, domain: string, error: string | null, n
   return accept(next, [notify(r.id, state)]);
 }
 
-function retryFailed(r: ReleaseRequest, actor: Actor, now: string): TransitionResult {
+function retryFailed(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome {
   if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.state !== 'partially_failed') return refuse({ code: 'nothing_to_retry', state: r.state });
   if (!hasRole(actor, 'operator')) return refuse({ code: 'not_operator' });
@@ -519,7 +519,7 @@ function retryFailed(r: ReleaseRequest, actor: Actor, now: string): TransitionRe
   ]);
 }
 
-function startExecution(base: RequestBase, now: string): TransitionResult {
+function startExecution(base: RequestBase, now: string): TransitionOutcome {
   const domains: Record<string, DomainExecution> = {};
   for (const domain of base.scope.domains) {
     domains[domain] = {
@@ -622,7 +622,7 @@ function notify(requestId: string, topic: NotifyTopic): Effect {
   return { type: 'notify', requestId, topic };
 }
 
-function accept(request: ReleaseRequest, effects: Effect[]): TransitionResult {
+function accept(request: ReleaseRequest, effects: Effect[]): TransitionOutcome {
   return { ok: true, request, effects };
 }
 

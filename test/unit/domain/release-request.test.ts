@@ -15,7 +15,7 @@ import {
   type RequestState,
   requiredApprovalsFor,
   resumeEffects,
-  type TransitionResult,
+  type TransitionOutcome,
   transition,
 } from '../../../src/domain/release-request.ts';
 
@@ -63,12 +63,12 @@ function created(over: Partial<CreateRequestInput> = {}): ReleaseRequest {
   return r.request;
 }
 
-function ok(result: TransitionResult): { request: ReleaseRequest; effects: Effect[] } {
+function ok(result: TransitionOutcome): { request: ReleaseRequest; effects: Effect[] } {
   assert.ok(result.ok, `expected ok, got ${JSON.stringify(result)}`);
   return result;
 }
 
-function refused(result: TransitionResult | ReturnType<typeof createRequest>): Refusal {
+function refused(result: TransitionOutcome | ReturnType<typeof createRequest>): Refusal {
   assert.equal(result.ok, false, `expected a refusal, got ${JSON.stringify(result)}`);
   return (result as { ok: false; refusal: Refusal }).refusal;
 }
