@@ -125,6 +125,12 @@ export function splitScopeAndRest(index: RegionIndex, words: readonly string[]):
   return { scopeText: clean.slice(0, take).join(' '), rest: clean.slice(take) };
 }
 
+// The node that owns a mail domain, as typed or as the gateway spells it ("Attendorn.DE" finds
+// attendorn.de); domain is the spelling from the region list.
+export function ownerOfDomain(index: RegionIndex, domain: string): { node: RegionNode; domain: string } | undefined {
+  return index.domains.get(domainKey(domain));
+}
+
 export function getNode(index: RegionIndex, id: string): RegionNode | undefined {
   return index.byId.get(id);
 }

@@ -10,6 +10,7 @@ import {
   domainsOf,
   editDistance,
   getNode,
+  ownerOfDomain,
   resolveScope,
   type ScopeResolution,
   splitScopeAndRest,
@@ -253,6 +254,15 @@ describe('tree queries', () => {
   test('getNode', () => {
     assert.equal(getNode(index, 'kr-olpe')?.name, 'Kreis Olpe');
     assert.equal(getNode(index, 'ko-nirgendwo'), undefined);
+  });
+
+  test('ownerOfDomain', () => {
+    assert.equal(ownerOfDomain(index, 'attendorn.de')?.node.id, 'ko-attendorn');
+    assert.deepEqual(ownerOfDomain(index, 'Siegen-Wittgenstein.DE'), {
+      node: getNode(index, 'kr-siegen-wittgenstein'),
+      domain: 'siegen-wittgenstein.de',
+    });
+    assert.equal(ownerOfDomain(index, 'example.org'), undefined);
   });
 
   test('childrenOf: direct children, sorted by name', () => {
