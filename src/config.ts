@@ -102,6 +102,9 @@ const envSchema = z.object({
       })
       .optional(),
   ),
+  // Where botbuilder fetches the Bot Framework signing keys. Only tests (a local key server) and
+  // sovereign clouds change it.
+  BOT_OPENID_METADATA_URL: optionalUrl('OpenID metadata document'),
   ALLOWED_TENANTS: z.preprocess(
     emptyToUndefined,
     z
@@ -169,6 +172,7 @@ export interface Config {
     appPassword: string | undefined;
     tenantId: string | undefined;
     appType: 'MultiTenant' | 'SingleTenant' | 'UserAssignedMSI' | undefined;
+    openIdMetadataUrl: string | undefined;
   };
   /** Local mode: no MicrosoftAppId, unauthenticated traffic accepted (Playground, tests). */
   localMode: boolean;
@@ -240,6 +244,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       appPassword: e.MicrosoftAppPassword,
       tenantId: e.MicrosoftAppTenantId,
       appType: e.MicrosoftAppType,
+      openIdMetadataUrl: e.BOT_OPENID_METADATA_URL,
     },
     localMode,
     allowedTenants: e.ALLOWED_TENANTS,
