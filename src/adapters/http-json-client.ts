@@ -141,11 +141,14 @@ export class HttpJsonClient {
         throw error;
       }
       const delay = failure.retryAfterMs ?? this.backoff(attempt);
-      this.logger.warn(`${this.label} ${req.method} ${url.pathname}: ${failure.reason}; retrying in ${delay} ms`, {
-        attempt,
-        maxAttempts,
-        status: failure.status,
-      });
+      this.logger.warn(
+        this.redact(`${this.label} ${req.method} ${url.pathname}: ${failure.reason}; retrying in ${delay} ms`),
+        {
+          attempt,
+          maxAttempts,
+          status: failure.status,
+        },
+      );
       await this.sleep(delay);
     }
   }

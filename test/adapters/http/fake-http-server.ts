@@ -15,6 +15,8 @@ export interface RecordedRequest {
 export type Reply =
   | { status: number; json?: unknown; raw?: string; headers?: Record<string, string> }
   | { hang: true }
+  /** Send the status line, headers and the start of a body, then stall. */
+  | { stallAfter: string }
   | ((req: RecordedRequest) => Reply);
 
 export interface FakeHttpServer {
@@ -49,6 +51,11 @@ export async function startFakeHttpServer(): Promise<FakeHttpServer> {
       };
       while (typeof reply === 'function') reply = reply(recorded);
       if ('hang' in reply) return; // never answer; closeAllConnections ends it
+      if ('stallAfter' in reply) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write(reply.stallAfter);
+        return;
+      }
       const body = reply.raw ?? (reply.json === undefined ? '' : JSON.stringify(reply.json));
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
       res.end(body);

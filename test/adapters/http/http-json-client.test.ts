@@ -10,7 +10,7 @@ import {
 } from '../../../src/adapters/http-json-client.ts';
 import { domainState } from '../../../src/contracts/gateway.ts';
 import { isLagebotError, type LagebotError } from '../../../src/domain/errors.ts';
-import { errorReply, type FakeHttpServer, startFakeHttpServer } from './fake-http-server.ts';
+import { errorReply, type FakeHttpServer, type RecordedRequest, startFakeHttpServer } from './fake-http-server.ts';
 import { attendorn } from './wire-fixtures.ts';
 
 const ok = z.object({ ok: z.literal(true) });
@@ -185,6 +185,15 @@ describe('HttpJsonClient timeouts and network errors', () => {
     assert.match(err.message, /GATEWAY_API_URL/);
   });
 
+  test('a body that stalls halfway also times out', async () => {
+    server.reply({ stallAfter: '{"items":[' });
+    const err = await rejection(
+      client({ timeoutMs: 100, retry: { maxAttempts: 1 } }).request({ method: 'GET', route: '/domains', schema: ok }),
+    );
+    assert.equal(err.code, 'UPSTREAM_TIMEOUT');
+    assert.equal(server.requests.length, 1);
+  });
+
   test('connection refused gives UPSTREAM_UNAVAILABLE naming the URL to check', async () => {
     const gone = await startFakeHttpServer();
     const url = gone.url;
@@ -264,12 +273,17 @@ describe('HttpJsonClient requests', () => {
     assert.equal(server.requests[0]!.headers['authorization'], undefined);
   });
 
-  test('the token never appears in an error, even when the provider echoes it back', async () => {
+  test('the token never appears in an error or a log line, even when the provider echoes it back', async () => {
     const token = 'tok-9f8e7d6c5b4a';
-    server.reply((req) =>
-      errorReply(401, 'unauthorized', `token ${String(req.headers['authorization'])} is not valid for ${token}`),
-    );
-    const err = await rejection(client({ token }).request({ method: 'GET', route: '/domains', schema: ok }));
+    const echo = (status: number, code: string) => (req: RecordedRequest) =>
+      errorReply(status, code, `token ${String(req.headers['authorization'])} is not valid for ${token}`);
+    server.reply(echo(503, 'unavailable'), echo(401, 'unauthorized'));
+    const lines: string[] = [];
+    const log = (m: string, f?: Record<string, unknown>) => lines.push(m + JSON.stringify(f ?? {}));
+    const logger: Logger = { debug: log, info: log, warn: log, error: log };
+    const err = await rejection(client({ token, logger }).request({ method: 'GET', route: '/domains', schema: ok }));
+    assert.ok(lines.length >= 2);
+    for (const line of lines) assert.doesNotMatch(line, new RegExp(token));
     assert.equal(err.code, 'UPSTREAM_REJECTED');
     assert.equal(err.details['status'], 401);
     assert.match(err.message, /GATEWAY_API_TOKEN/);
