@@ -163,7 +163,8 @@ export class HttpJsonClient {
       if (value === undefined) throw new TypeError(`missing path parameter ${name} for ${req.route}`);
       return encodeURIComponent(value);
     });
-    const url = new URL(this.baseUrl.href + path);
+    // A base URL without a path has href "http://host/"; joining must not give "//regions".
+    const url = new URL(this.baseUrl.href.replace(/\/+$/, '') + path);
     for (const [key, value] of Object.entries(req.query ?? {})) {
       if (value === undefined) continue;
       if (Array.isArray(value)) {

@@ -267,6 +267,12 @@ describe('HttpJsonClient requests', () => {
     assert.equal(req!.query.has('empty'), false);
   });
 
+  test('a base URL without a path joins cleanly', async () => {
+    server.reply({ status: 200, json: { ok: true } });
+    await client({ baseUrl: `${server.url}/` }).request({ method: 'GET', route: '/health', schema: ok });
+    assert.equal(server.requests[0]!.path, '/health');
+  });
+
   test('without a token no Authorization header is sent', async () => {
     server.reply({ status: 200, json: { ok: true } });
     await client().request({ method: 'GET', route: '/health', schema: ok });
