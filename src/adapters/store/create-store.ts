@@ -6,8 +6,9 @@ import { SqlStore } from './sql-store.ts';
 import { openSqliteDb } from './sqlite-db.ts';
 
 export interface CreateStoreOptions {
-  // SQLite: the file is <dataDir>/lagebot.sqlite (directory created if missing); ':memory:' for a throwaway store.
-  dataDir: string;
+  // SQLite: the file is <dataDir>/lagebot.sqlite (directory created if missing), default ./data;
+  // ':memory:' for a throwaway store.
+  dataDir?: string;
   // Given: PostgreSQL instead of SQLite (several replicas share it).
   databaseUrl?: string | undefined;
   // PostgreSQL schema for all tables (created on start-up); default: the server's search_path.
@@ -19,24 +20,23 @@ export const SQLITE_FILE = 'lagebot.sqlite';
 
 // The store, migrated and ready.
 export async function createStore({
-  dataDir,
+  dataDir = './data',
   databaseUrl,
   schema,
   logger = silentLogger,
 }: CreateStoreOptions): Promise<Store> {
+  const sqlitePath = dataDir === ':memory:' ? ':memory:' : join(dataDir, SQLITE_FILE);
   const db = databaseUrl
     ? openPostgresDb({
         databaseUrl,
         schema,
         onPoolError: (e) => logger.warn('PostgreSQL connection lost; the pool reconnects', { err: e.message }),
       })
-    : openSqliteDb({ path: dataDir === ':memory:' ? ':memory:' : join(dataDir, SQLITE_FILE) });
+    : openSqliteDb({ path: sqlitePath });
   const store = new SqlStore(db);
   try {
     const applied = await store.migrate();
-    const where = databaseUrl
-      ? `PostgreSQL${schema ? ` (schema ${schema})` : ''}`
-      : `SQLite ${db.dialect === 'sqlite' && dataDir !== ':memory:' ? join(dataDir, SQLITE_FILE) : ':memory:'}`;
+    const where = databaseUrl ? `PostgreSQL${schema ? ` (schema ${schema})` : ''}` : `SQLite ${sqlitePath}`;
     logger.info(`store ready: ${where}`, { engine: db.dialect, migrationsApplied: applied });
   } catch (e) {
     await db.close().catch(() => undefined);

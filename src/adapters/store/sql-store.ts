@@ -211,7 +211,7 @@ export class SqlStore implements Store {
 
   // ---- requests -------------------------------------------------------------------------------------
 
-  createRequest(req: NewRequest, audit: AuditInput[], outbox: OutboxInput[] = []): Promise<StoredRequest> {
+  async createRequest(req: NewRequest, audit: AuditInput[], outbox: OutboxInput[] = []): Promise<StoredRequest> {
     const createdAt = toIso(req.createdAt, 'createdAt');
     const stored: StoredRequest = {
       id: req.id,
@@ -286,7 +286,7 @@ export class SqlStore implements Store {
     return rows.map(toRequest);
   }
 
-  transitionRequest(
+  async transitionRequest(
     id: string,
     expectedVersion: number,
     next: RequestTransition,
@@ -322,7 +322,7 @@ export class SqlStore implements Store {
 
   // ---- audit ----------------------------------------------------------------------------------------
 
-  appendAudit(entries: AuditInput[]): Promise<AuditEntry[]> {
+  async appendAudit(entries: AuditInput[]): Promise<AuditEntry[]> {
     return this.#db.transaction((tx) => this.#appendAudit(tx, entries, null));
   }
 

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { LagebotError } from '../../domain/errors.ts';
 import type { Migration, SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './sql-db.ts';
@@ -8,20 +8,32 @@ import type { Migration, SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './s
 // better-sqlite3 blocks the event loop meanwhile; our transactions are a few statements long.
 const BUSY_TIMEOUT_MS = 5000;
 
+const queues = new Map<string | symbol, Promise<unknown>>();
+
 export interface SqliteDbOptions {
   // A file path, or ':memory:' (tests).
   path: string;
 }
 
 export function openSqliteDb({ path }: SqliteDbOptions): SqlDb {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  // WAL lets readers in other processes go on while one writes. synchronous=FULL because with NORMAL a
-  // commit we already acknowledged can roll back after a power loss (https://sqlite.org/pragma.html#pragma_synchronous).
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
+  let db: Database.Database;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // WAL lets readers in other processes go on while one writes. synchronous=FULL because with NORMAL a
+    // commit we already acknowledged can roll back after a power loss (https://sqlite.org/pragma.html#pragma_synchronous).
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+  } catch (e) {
+    throw new LagebotError(
+      'STORE_UNAVAILABLE',
+      `Cannot open the SQLite database ${path} (${(e as Error).message}): check that DATA_DIR is writable, or set DATABASE_URL.`,
+      { path },
+      { cause: e },
+    );
+  }
 
   const direct: SqlExecutor = {
     async query<T extends SqlRow>(sql: string, params: SqlValue[] = []) {
@@ -35,12 +47,20 @@ export function openSqliteDb({ path }: SqliteDbOptions): SqlDb {
     },
   };
 
-  // One connection per process: every operation (reads too) waits its turn, so an open transaction is
-  // never interleaved with another caller's statements on the same connection.
-  let queue: Promise<unknown> = Promise.resolve();
+  // Every operation (reads too) waits its turn, so an open transaction is never interleaved with another
+  // caller's statements on the same connection. The queue is shared by all connections to the same file
+  // in this process: better-sqlite3 blocks the event loop while it waits for a lock, so a second
+  // connection waiting for a transaction of the first (which needs the event loop to finish) would
+  // deadlock until busy_timeout. Other processes are the busy_timeout's job.
+  const queueKey = path === ':memory:' ? Symbol('memory') : resolve(path);
   function serialise<T>(fn: () => Promise<T>): Promise<T> {
-    const next = queue.then(fn, fn);
-    queue = next.catch(() => undefined);
+    const next = (queues.get(queueKey) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.catch(() => undefined);
+    queues.set(queueKey, tail);
+    // Forget the file's queue once idle, so closed databases do not pile up here.
+    void tail.then(() => {
+      if (queues.get(queueKey) === tail) queues.delete(queueKey);
+    });
     return next;
   }
   let closed = false;

@@ -1,0 +1,809 @@
+// The one behaviour both engines must show. Run from sqlite.test.ts and postgres.test.ts.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MemoryStorage, type Storage } from 'botbuilder';
+import type { CreateStoreOptions } from '../../../src/adapters/store/create-store.ts';
+import { formatAuditVerification } from '../../../src/adapters/store/format-audit-verification.ts';
+import { StoreTurnStorage } from '../../../src/adapters/store/store-turn-storage.ts';
+import { isLagebotError } from '../../../src/domain/errors.ts';
+import type { AuditInput, NewRequest, Store } from '../../../src/domain/store-port.ts';
+import { spawnStoreChild } from './spawn-store-child.ts';
+
+export interface StoreHarness {
+  readonly engine: 'sqlite' | 'postgres';
+  // Serialisable, so child processes open the same database.
+  readonly options: CreateStoreOptions;
+  // A new store instance on this harness's database (its own connection/pool); closed by dispose().
+  open(): Promise<Store>;
+  // Raw SQL past the port, as someone with database access could run it.
+  exec(sql: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+const T0 = Date.parse('2024-02-19T08:00:00.000Z');
+// Minutes after T0 as ISO.
+export function at(minutes: number): string {
+  return new Date(T0 + minutes * 60_000).toISOString();
+}
+
+function newRequest(id: string, overrides: Partial<NewRequest> = {}): NewRequest {
+  return {
+    id,
+    tenantId: 'tenant-swf',
+    kind: 'release',
+    state: 'pending',
+    requesterId: 'aad-operator',
+    scopeId: 'kreis-olpe',
+    createdAt: at(0),
+    expiresAt: at(60),
+    data: { direction: 'inbound', reason: 'Patchstand geprüft' },
+    ...overrides,
+  };
+}
+
+function created(id: string, minute = 0): AuditInput[] {
+  return [{ at: at(minute), actor: 'aad-operator', action: 'request.created', details: { id } }];
+}
+
+// fresh: a database no store has touched yet (migrations not applied). Otherwise the harness may hand out
+// an already migrated, emptied one, which is much faster.
+export type MakeHarness = (opts?: { fresh?: boolean }) => Promise<StoreHarness>;
+
+// Every test has its own database, so they may overlap; most of the wall time is child processes starting
+// and lease TTLs running out, not CPU.
+const parallel = { concurrency: 4 };
+
+export function runStoreContract(name: string, makeHarness: MakeHarness): void {
+  // Each test gets its own empty database.
+  async function withStore(fn: (store: Store, h: StoreHarness) => Promise<void>): Promise<void> {
+    const h = await makeHarness();
+    try {
+      await fn(await h.open(), h);
+    } finally {
+      await h.dispose();
+    }
+  }
+
+  describe(`store contract: ${name}`, parallel, () => {
+    describe('requests', parallel, () => {
+      test('a created request reads back at version 1 with its audit entry', () =>
+        withStore(async (store) => {
+          const r = await store.createRequest(newRequest('r1'), created('r1'));
+          assert.equal(r.version, 1);
+          assert.equal(r.updatedAt, r.createdAt);
+          assert.deepEqual(await store.getRequest('r1'), r);
+          assert.equal(await store.getRequest('nope'), null);
+          const [entry] = await store.listAudit({ limit: 10 });
+          // tenant, scope and request default to the request's own.
+          assert.deepEqual(
+            [entry!.seq, entry!.requestId, entry!.tenantId, entry!.scopeId, entry!.action],
+            [1, 'r1', 'tenant-swf', 'kreis-olpe', 'request.created'],
+          );
+        }));
+
+      test('timestamps are normalised to UTC milliseconds; a non-timestamp is refused', () =>
+        withStore(async (store) => {
+          const r = await store.createRequest(
+            newRequest('r1', { createdAt: '2024-02-19T09:00:00+01:00', expiresAt: null }),
+            [],
+          );
+          assert.equal(r.createdAt, '2024-02-19T08:00:00.000Z');
+          await assert.rejects(store.createRequest(newRequest('r2', { createdAt: 'gestern' }), []), (e) =>
+            isLagebotError(e, 'INVALID_INPUT'),
+          );
+          assert.equal(await store.getRequest('r2'), null);
+        }));
+
+      test('a duplicate id is refused and writes nothing', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          await assert.rejects(
+            store.createRequest(newRequest('r1', { state: 'other' }), created('r1', 1), [
+              { key: 'k1', domain: 'olpe.de', change: {} },
+            ]),
+            (e) => isLagebotError(e, 'STORE_CONFLICT'),
+          );
+          assert.equal((await store.getRequest('r1'))!.state, 'pending');
+          assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+          assert.deepEqual(await store.listOutboxForRequest('r1'), []);
+        }));
+
+      test('listRequests filters by tenant, states, scope and expiry, newest first, limited', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('a', { createdAt: at(1), expiresAt: at(10) }), []);
+          await store.createRequest(newRequest('b', { createdAt: at(2), state: 'executed', expiresAt: null }), []);
+          await store.createRequest(newRequest('c', { createdAt: at(3), tenantId: 'other', scopeId: 'soest.de' }), []);
+          const ids = (rs: { id: string }[]) => rs.map((r) => r.id);
+          assert.deepEqual(ids(await store.listRequests()), ['c', 'b', 'a']);
+          assert.deepEqual(ids(await store.listRequests({ tenantId: 'tenant-swf' })), ['b', 'a']);
+          assert.deepEqual(ids(await store.listRequests({ states: ['pending'] })), ['c', 'a']);
+          assert.deepEqual(ids(await store.listRequests({ states: [] })), []);
+          assert.deepEqual(ids(await store.listRequests({ scopeId: 'soest.de' })), ['c']);
+          assert.deepEqual(ids(await store.listRequests({ expiresBefore: at(30) })), ['a']);
+          assert.deepEqual(ids(await store.listRequests({ limit: 2 })), ['c', 'b']);
+        }));
+
+      test('a transition bumps the version and writes request, audit and outbox together', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          const r = await store.transitionRequest(
+            'r1',
+            1,
+            { state: 'approved', data: { approvals: ['aad-approver'] }, updatedAt: at(5) },
+            [{ at: at(5), actor: 'aad-approver', action: 'request.approved' }],
+            [
+              { key: 'r1/olpe.de', domain: 'olpe.de', change: { inbound: 'open' } },
+              { key: 'r1/attendorn.de', domain: 'attendorn.de', change: { inbound: 'open' } },
+            ],
+          );
+          assert.ok(r.ok);
+          assert.deepEqual(
+            [r.request.version, r.request.state, r.request.updatedAt, r.request.expiresAt],
+            [2, 'approved', at(5), at(60)],
+          );
+          assert.deepEqual(r.request.data, { approvals: ['aad-approver'] });
+          assert.deepEqual(await store.getRequest('r1'), r.request);
+          const audit = await store.listAudit({ requestId: 'r1', limit: 10 });
+          assert.deepEqual(
+            audit.map((e) => e.action),
+            ['request.approved', 'request.created'],
+          );
+          const outbox = await store.listOutboxForRequest('r1');
+          assert.deepEqual(outbox.map((o) => [o.key, o.status, o.attempts, o.createdAt]).sort(), [
+            ['r1/attendorn.de', 'pending', 0, at(5)],
+            ['r1/olpe.de', 'pending', 0, at(5)],
+          ]);
+        }));
+
+      test('a stale version is a conflict with the current request and writes nothing', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          const first = await store.transitionRequest('r1', 1, { state: 'approved', data: 1, updatedAt: at(1) }, []);
+          assert.ok(first.ok);
+          const second = await store.transitionRequest(
+            'r1',
+            1,
+            { state: 'rejected', data: 2, updatedAt: at(2) },
+            [{ at: at(2), actor: 'x', action: 'request.rejected' }],
+            [{ key: 'k', domain: 'olpe.de', change: {} }],
+          );
+          assert.deepEqual(second, { ok: false, reason: 'conflict', current: first.request });
+          assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+          assert.deepEqual(await store.listPendingOutbox(), []);
+          assert.deepEqual(
+            await store.transitionRequest('missing', 1, { state: 'x', data: null, updatedAt: at(1) }, []),
+            {
+              ok: false,
+              reason: 'not_found',
+            },
+          );
+        }));
+
+      test('expiresAt: omitted keeps it, null clears it', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('r1'), []);
+          const a = await store.transitionRequest('r1', 1, { state: 's', data: null, updatedAt: at(1) }, []);
+          assert.ok(a.ok);
+          assert.equal(a.request.expiresAt, at(60));
+          const b = await store.transitionRequest(
+            'r1',
+            2,
+            { state: 's', data: null, updatedAt: at(2), expiresAt: null },
+            [],
+          );
+          assert.ok(b.ok);
+          assert.equal(b.request.expiresAt, null);
+        }));
+
+      test('a transition that cannot write its outbox rolls back entirely', () =>
+        withStore(async (store) => {
+          await store.createRequest(newRequest('r1'), created('r1'), [{ key: 'dup', domain: 'olpe.de', change: {} }]);
+          await assert.rejects(
+            store.transitionRequest(
+              'r1',
+              1,
+              { state: 'approved', data: null, updatedAt: at(1) },
+              [{ at: at(1), actor: 'a', action: 'request.approved' }],
+              [{ key: 'dup', domain: 'olpe.de', change: { again: true } }],
+            ),
+            (e) => isLagebotError(e, 'STORE_CONFLICT'),
+          );
+          const r = await store.getRequest('r1');
+          assert.deepEqual([r!.version, r!.state], [1, 'pending']);
+          assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+          assert.deepEqual((await store.verifyAuditChain()).ok, true);
+        }));
+
+      test('20 concurrent writers on one version from two store instances: exactly one wins', () =>
+        withStore(async (store, h) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          const other = await h.open();
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              (i % 2 ? store : other).transitionRequest(
+                'r1',
+                1,
+                { state: 'approved', data: { by: i }, updatedAt: at(1) },
+                [{ at: at(1), actor: `approver-${i}`, action: 'request.approved' }],
+                [{ key: `r1/${i}`, domain: 'olpe.de', change: { by: i } }],
+              ),
+            ),
+          );
+          const winners = results.filter((r) => r.ok);
+          assert.equal(winners.length, 1);
+          assert.ok(results.every((r) => r.ok || r.reason === 'conflict'));
+          const winner = winners[0]!;
+          assert.ok(winner.ok);
+          const stored = await store.getRequest('r1');
+          assert.deepEqual(stored, winner.request);
+          // Only the winner's audit entry and outbox row exist.
+          const audit = await store.listAudit({ requestId: 'r1', limit: 100 });
+          assert.equal(audit.length, 2);
+          assert.equal(audit[0]!.actor, `approver-${(winner.request.data as { by: number }).by}`);
+          assert.equal((await store.listOutboxForRequest('r1')).length, 1);
+          assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 2 });
+        }));
+
+      test('20 concurrent writers from two child processes: exactly one wins', () =>
+        withStore(async (store, h) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          const children = [0, 1].map(() => spawnStoreChild(h.options, ['race', 'r1', '1', '10']));
+          try {
+            await Promise.all(children.map((c) => c.waitFor((l) => l === 'ready', 'ready')));
+            for (const c of children) c.send('go');
+            const lines = await Promise.all(children.map((c) => c.waitFor((l) => l.startsWith('result '), 'result')));
+            const counts = lines.map((l) => JSON.parse(l.slice('result '.length)) as { ok: number; conflict: number });
+            assert.equal(
+              counts.reduce((n, c) => n + c.ok, 0),
+              1,
+            );
+            assert.equal(
+              counts.reduce((n, c) => n + c.conflict, 0),
+              19,
+            );
+            assert.equal((await store.getRequest('r1'))!.version, 2);
+            assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 2 });
+          } finally {
+            await Promise.all(children.map((c) => c.kill('SIGKILL')));
+          }
+        }));
+
+      test('after close and reopen a request is listed and can be transitioned', () =>
+        withStore(async (store, h) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          await store.close();
+          const reopened = await h.open();
+          assert.deepEqual(await reopened.migrate(), [], 'migrations are applied once');
+          assert.deepEqual(
+            (await reopened.listRequests({ states: ['pending'] })).map((r) => r.id),
+            ['r1'],
+          );
+          const r = await reopened.transitionRequest('r1', 1, { state: 'approved', data: null, updatedAt: at(1) }, [
+            { at: at(1), actor: 'aad-approver', action: 'request.approved' },
+          ]);
+          assert.ok(r.ok);
+          assert.deepEqual(await reopened.verifyAuditChain(), { ok: true, count: 2 });
+        }));
+    });
+
+    describe('audit log', parallel, () => {
+      test('entries chain by hash, default to null ids, list newest first with filters and paging', () =>
+        withStore(async (store) => {
+          assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 0 });
+          const written = await store.appendAudit([
+            {
+              at: at(1),
+              actor: 'a',
+              action: 'mail.blocked',
+              scopeId: 'olpe.de',
+              details: { b: 1, a: [2, { d: 3, c: 4 }] },
+            },
+            { at: at(2), actor: 'a', action: 'alert.acknowledged', scopeId: 'kreis-olpe' },
+            { at: at(3), actor: 'b', action: 'mail.blocked', scopeId: 'olpe.de', requestId: 'r9', tenantId: 't' },
+          ]);
+          assert.deepEqual(
+            written.map((e) => e.seq),
+            [1, 2, 3],
+          );
+          assert.equal(written[0]!.prevHash, '0'.repeat(64));
+          assert.equal(written[1]!.prevHash, written[0]!.hash);
+          assert.equal(written[2]!.prevHash, written[1]!.hash);
+          assert.deepEqual([written[1]!.tenantId, written[1]!.requestId, written[1]!.details], [null, null, null]);
+          const all = await store.listAudit({ limit: 10 });
+          assert.deepEqual(all, [...written].reverse());
+          assert.deepEqual(
+            (await store.listAudit({ scopeId: 'olpe.de', limit: 10 })).map((e) => e.seq),
+            [3, 1],
+          );
+          assert.deepEqual(
+            (await store.listAudit({ requestId: 'r9', limit: 10 })).map((e) => e.seq),
+            [3],
+          );
+          assert.deepEqual(
+            (await store.listAudit({ limit: 1, beforeSeq: 3 })).map((e) => e.seq),
+            [2],
+          );
+          assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 3 });
+        }));
+
+      test('concurrent appends from two store instances never fork the chain', () =>
+        withStore(async (store, h) => {
+          const other = await h.open();
+          await Promise.all(
+            Array.from({ length: 20 }, (_, i) =>
+              (i % 2 ? store : other).appendAudit([
+                { at: at(i), actor: `a${i}`, action: 'x' },
+                { at: at(i), actor: `a${i}`, action: 'y' },
+              ]),
+            ),
+          );
+          assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 40 });
+          // The two entries of one append are adjacent.
+          const entries = (await store.listAudit({ limit: 100 })).reverse();
+          for (let i = 0; i < 40; i += 2) assert.equal(entries[i]!.actor, entries[i + 1]!.actor);
+        }));
+
+      test('the database refuses UPDATE and DELETE on audit rows', () =>
+        withStore(async (store, h) => {
+          await store.appendAudit([{ at: at(1), actor: 'a', action: 'x' }]);
+          await assert.rejects(h.exec(`UPDATE audit_log SET actor = 'mallory'`), /append-only/);
+          await assert.rejects(h.exec('DELETE FROM audit_log'), /append-only/);
+          assert.deepEqual(await store.verifyAuditChain(), { ok: true, count: 1 });
+        }));
+
+      test('an edited row breaks the chain at its seq', () =>
+        withStore(async (store, h) => {
+          await store.appendAudit([1, 2, 3, 4].map((i) => ({ at: at(i), actor: 'a', action: 'x', details: { i } })));
+          await dropAppendOnlyTriggers(h);
+          await h.exec(`UPDATE audit_log SET details = '{"i":99}' WHERE seq = 3`);
+          const result = await store.verifyAuditChain();
+          assert.deepEqual(result, { ok: false, count: 3, brokenAtSeq: 3, reason: 'hash_mismatch' });
+          assert.match(formatAuditVerification(result, 'de'), /Eintrag Nr\. 3/);
+          assert.match(formatAuditVerification(result, 'en'), /entry #3/);
+        }));
+
+      test('a re-hashed edit still breaks the chain at the next entry', () =>
+        withStore(async (store, h) => {
+          await store.appendAudit([1, 2, 3].map((i) => ({ at: at(i), actor: 'a', action: 'x' })));
+          await dropAppendOnlyTriggers(h);
+          // A forger who recomputes the edited row's own hash cannot fix its successor's prevHash.
+          await h.exec(`UPDATE audit_log SET hash = '${'f'.repeat(64)}' WHERE seq = 2`);
+          assert.deepEqual(await store.verifyAuditChain(), {
+            ok: false,
+            count: 2,
+            brokenAtSeq: 2,
+            reason: 'hash_mismatch',
+          });
+        }));
+
+      test('a deleted row is reported as a gap', () =>
+        withStore(async (store, h) => {
+          await store.appendAudit([1, 2, 3].map((i) => ({ at: at(i), actor: 'a', action: 'x' })));
+          await dropAppendOnlyTriggers(h);
+          await h.exec('DELETE FROM audit_log WHERE seq = 2');
+          assert.deepEqual(await store.verifyAuditChain(), { ok: false, count: 2, brokenAtSeq: 3, reason: 'seq_gap' });
+        }));
+    });
+
+    describe('outbox', parallel, () => {
+      async function withItem(store: Store) {
+        await store.createRequest(newRequest('r1'), [], [{ key: 'r1/olpe.de', domain: 'olpe.de', change: { a: 1 } }]);
+      }
+
+      test('a claim excludes other holders until it expires; attempts count', () =>
+        withStore(async (store) => {
+          await withItem(store);
+          const a = await store.claimOutbox('r1/olpe.de', 'replica-a', at(1), 30_000);
+          assert.deepEqual(
+            [a!.claimedBy, a!.attempts, a!.claimedUntil],
+            ['replica-a', 1, new Date(Date.parse(at(1)) + 30_000).toISOString()],
+          );
+          assert.equal(await store.claimOutbox('r1/olpe.de', 'replica-b', at(1.4), 30_000), null);
+          const again = await store.claimOutbox('r1/olpe.de', 'replica-a', at(1.4), 30_000);
+          assert.equal(again!.attempts, 2);
+          const b = await store.claimOutbox(
+            'r1/olpe.de',
+            'replica-b',
+            new Date(Date.parse(at(1.4)) + 30_000).toISOString(),
+            30_000,
+          );
+          assert.deepEqual([b!.claimedBy, b!.attempts], ['replica-b', 3]);
+          assert.equal(await store.claimOutbox('unknown', 'replica-a', at(2), 1000), null);
+        }));
+
+      test('concurrent claims from two store instances: exactly one holder', () =>
+        withStore(async (store, h) => {
+          await withItem(store);
+          const other = await h.open();
+          const claims = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              (i % 2 ? store : other).claimOutbox('r1/olpe.de', `h${i}`, at(1), 60_000),
+            ),
+          );
+          assert.equal(claims.filter((c) => c !== null).length, 1);
+        }));
+
+      test('completion keeps the first outcome and leaves the pending list', () =>
+        withStore(async (store) => {
+          await withItem(store);
+          await store.claimOutbox('r1/olpe.de', 'a', at(1), 60_000);
+          const done = await store.completeOutbox('r1/olpe.de', 'succeeded', { changed: true }, at(2));
+          assert.deepEqual(
+            [done!.status, done!.result, done!.claimedBy, done!.updatedAt],
+            ['succeeded', { changed: true }, null, at(2)],
+          );
+          const twice = await store.completeOutbox('r1/olpe.de', 'failed', new Error('timeout'), at(3));
+          assert.deepEqual(twice, done);
+          assert.deepEqual(await store.listPendingOutbox(), []);
+          assert.equal(await store.claimOutbox('r1/olpe.de', 'b', at(4), 60_000), null);
+          assert.equal(await store.completeOutbox('unknown', 'succeeded', null, at(4)), null);
+        }));
+
+      test('a failed outcome records the error message', () =>
+        withStore(async (store) => {
+          await withItem(store);
+          const failed = await store.completeOutbox('r1/olpe.de', 'failed', new Error('gateway refused'), at(2));
+          assert.deepEqual([failed!.status, failed!.lastError, failed!.result], ['failed', 'gateway refused', null]);
+        }));
+
+      test('a released claim stays pending with its error and can be claimed at once', () =>
+        withStore(async (store) => {
+          await withItem(store);
+          await store.claimOutbox('r1/olpe.de', 'a', at(1), 60_000);
+          assert.equal(await store.releaseOutbox('r1/olpe.de', 'b', 'x', at(2)), false);
+          assert.equal(await store.releaseOutbox('r1/olpe.de', 'a', 'UPSTREAM_TIMEOUT', at(2)), true);
+          const [pending] = await store.listPendingOutbox();
+          assert.deepEqual([pending!.lastError, pending!.claimedBy, pending!.attempts], ['UPSTREAM_TIMEOUT', null, 1]);
+          assert.equal((await store.claimOutbox('r1/olpe.de', 'b', at(2), 60_000))!.claimedBy, 'b');
+        }));
+    });
+
+    describe('conversations and subscriptions', parallel, () => {
+      test('upsert keeps team and name when a later turn omits them', () =>
+        withStore(async (store) => {
+          const c = await store.upsertConversation({
+            conversationId: '19:abc@thread.tacv2',
+            tenantId: 't1',
+            serviceUrl: 'https://smba.trafficmanager.net/emea/',
+            kind: 'channel',
+            teamId: '19:team',
+            name: 'Leitstelle',
+            reference: { conversation: { id: '19:abc@thread.tacv2' } },
+            updatedAt: at(1),
+          });
+          assert.equal(c.name, 'Leitstelle');
+          const later = await store.upsertConversation({
+            conversationId: '19:abc@thread.tacv2',
+            tenantId: 't1',
+            serviceUrl: 'https://smba.trafficmanager.net/de/',
+            kind: 'channel',
+            reference: { v: 2 },
+            updatedAt: at(2),
+          });
+          assert.deepEqual(
+            [later.teamId, later.name, later.serviceUrl, later.reference, later.updatedAt],
+            ['19:team', 'Leitstelle', 'https://smba.trafficmanager.net/de/', { v: 2 }, at(2)],
+          );
+          await store.upsertConversation({
+            conversationId: 'a:personal',
+            tenantId: 't2',
+            serviceUrl: 'https://x/',
+            kind: 'personal',
+            reference: {},
+            updatedAt: at(3),
+          });
+          assert.deepEqual(await store.getConversation('19:abc@thread.tacv2'), later);
+          assert.equal(await store.getConversation('nope'), null);
+          assert.deepEqual(
+            (await store.listConversations()).map((x) => x.conversationId),
+            ['19:abc@thread.tacv2', 'a:personal'],
+          );
+          assert.deepEqual(
+            (await store.listConversations('t2')).map((x) => [x.conversationId, x.teamId, x.name]),
+            [['a:personal', null, null]],
+          );
+        }));
+
+      test('subscribe is idempotent; unsubscribe one or all', () =>
+        withStore(async (store) => {
+          assert.equal(await store.subscribe('c1', 'suedverband', at(1)), true);
+          assert.equal(await store.subscribe('c1', 'suedverband', at(2)), false);
+          await store.subscribe('c1', 'kreis-soest', at(3));
+          await store.subscribe('c2', 'suedverband', at(4));
+          assert.deepEqual(await store.listSubscriptions('c1'), [
+            { conversationId: 'c1', scopeId: 'kreis-soest', createdAt: at(3) },
+            { conversationId: 'c1', scopeId: 'suedverband', createdAt: at(1) },
+          ]);
+          assert.equal(await store.unsubscribe('c1', 'suedverband'), 1);
+          assert.equal(await store.unsubscribe('c1', 'suedverband'), 0);
+          assert.equal(await store.unsubscribe('c2'), 1);
+          assert.deepEqual(
+            (await store.listSubscriptions()).map((s) => [s.conversationId, s.scopeId]),
+            [['c1', 'kreis-soest']],
+          );
+        }));
+    });
+
+    describe('alerts', parallel, () => {
+      const alert = { id: 'spike-olpe-1', scopeId: 'kreis-olpe', openedAt: at(1), data: { factor: 8 } };
+
+      test('create once, update by version', () =>
+        withStore(async (store) => {
+          const a = await store.createAlert(alert);
+          assert.ok(a.ok);
+          assert.deepEqual([a.alert.status, a.alert.version, a.alert.closedAt], ['open', 1, null]);
+          const dup = await store.createAlert({ ...alert, data: { factor: 9 } });
+          assert.deepEqual(dup, { ok: false, reason: 'conflict', current: a.alert });
+          const closed = await store.updateAlert(alert.id, 1, {
+            status: 'closed',
+            closedAt: at(9),
+            data: { factor: 1 },
+          });
+          assert.ok(closed.ok);
+          assert.deepEqual([closed.alert.version, closed.alert.status, closed.alert.closedAt], [2, 'closed', at(9)]);
+          const stale = await store.updateAlert(alert.id, 1, { status: 'open', closedAt: null, data: null });
+          assert.deepEqual(stale, { ok: false, reason: 'conflict', current: closed.alert });
+          assert.deepEqual(await store.updateAlert('nope', 1, { status: 'open', closedAt: null, data: null }), {
+            ok: false,
+            reason: 'not_found',
+          });
+          await store.createAlert({ ...alert, id: 'spike-soest-1', scopeId: 'kreis-soest', openedAt: at(5) });
+          assert.deepEqual(
+            (await store.listAlerts()).map((x) => x.id),
+            ['spike-soest-1', 'spike-olpe-1'],
+          );
+          assert.deepEqual(
+            (await store.listAlerts({ status: 'open' })).map((x) => x.id),
+            ['spike-soest-1'],
+          );
+          assert.deepEqual(
+            (await store.listAlerts({ scopeId: 'kreis-olpe' })).map((x) => x.id),
+            ['spike-olpe-1'],
+          );
+        }));
+
+      test('one delivery per alert and conversation, also after a restart', () =>
+        withStore(async (store, h) => {
+          await store.createAlert(alert);
+          const first = await store.ensureDelivery(alert.id, 'c1', at(1));
+          assert.equal(first.created, true);
+          assert.deepEqual(
+            [first.delivery.status, first.delivery.attempts, first.delivery.activityId],
+            ['pending', 0, null],
+          );
+          const sent = await store.updateDelivery(
+            alert.id,
+            'c1',
+            { status: 'sent', activityId: 'act-1', attempted: true },
+            at(2),
+          );
+          assert.deepEqual([sent!.status, sent!.activityId, sent!.attempts], ['sent', 'act-1', 1]);
+          // Updating the card later fails: the activity id must survive.
+          const failed = await store.updateDelivery(alert.id, 'c1', { status: 'failed', attempted: true }, at(3));
+          assert.deepEqual([failed!.status, failed!.activityId, failed!.attempts], ['failed', 'act-1', 2]);
+          assert.equal(await store.updateDelivery(alert.id, 'c9', { status: 'sent' }, at(3)), null);
+          await store.ensureDelivery(alert.id, 'c2', at(4));
+          await store.close();
+          const reopened = await h.open();
+          const again = await reopened.ensureDelivery(alert.id, 'c1', at(5));
+          assert.deepEqual(again, { created: false, delivery: failed });
+          assert.deepEqual(
+            (await reopened.listDeliveries({ status: 'pending' })).map((d) => d.conversationId),
+            ['c2'],
+          );
+          assert.equal((await reopened.listDeliveries({ alertId: alert.id })).length, 2);
+        }));
+
+      test('the first acknowledgement per person counts', () =>
+        withStore(async (store) => {
+          await store.createAlert(alert);
+          assert.deepEqual(await store.acknowledgeAlert(alert.id, 'aad-1', at(2)), {
+            first: true,
+            ack: { alertId: alert.id, actor: 'aad-1', at: at(2) },
+          });
+          assert.deepEqual(await store.acknowledgeAlert(alert.id, 'aad-1', at(3)), {
+            first: false,
+            ack: { alertId: alert.id, actor: 'aad-1', at: at(2) },
+          });
+          await store.acknowledgeAlert(alert.id, 'aad-2', at(4));
+          assert.deepEqual(
+            (await store.listAcknowledgements(alert.id)).map((a) => a.actor),
+            ['aad-1', 'aad-2'],
+          );
+        }));
+
+      test('a mute holds until its end and can be extended or lifted', () =>
+        withStore(async (store) => {
+          await store.muteScope('c1', 'kreis-olpe', at(60));
+          assert.equal(await store.isMuted('c1', 'kreis-olpe', at(59)), true);
+          assert.equal(await store.isMuted('c1', 'kreis-olpe', at(60)), false);
+          assert.equal(await store.isMuted('c2', 'kreis-olpe', at(1)), false);
+          await store.muteScope('c1', 'kreis-olpe', at(120));
+          assert.equal(await store.isMuted('c1', 'kreis-olpe', at(90)), true);
+          assert.deepEqual(await store.listMutes('c1'), [
+            { conversationId: 'c1', scopeId: 'kreis-olpe', until: at(120) },
+          ]);
+          assert.equal(await store.unmuteScope('c1', 'kreis-olpe'), true);
+          assert.equal(await store.unmuteScope('c1', 'kreis-olpe'), false);
+          assert.deepEqual(await store.listMutes(), []);
+        }));
+    });
+
+    describe('leases', parallel, () => {
+      test('take if free, expired or mine; renew only while held; release only by the holder', () =>
+        withStore(async (store) => {
+          assert.equal(await store.acquireLease('spam-watcher', 'a', 10_000, at(0)), true);
+          assert.equal(await store.acquireLease('spam-watcher', 'b', 10_000, at(0.1)), false);
+          assert.equal(await store.acquireLease('spam-watcher', 'a', 10_000, at(0.1)), true);
+          const held = await store.getLease('spam-watcher');
+          assert.deepEqual(held, {
+            name: 'spam-watcher',
+            holder: 'a',
+            acquiredAt: at(0),
+            expiresAt: new Date(Date.parse(at(0.1)) + 10_000).toISOString(),
+          });
+          assert.equal(await store.renewLease('spam-watcher', 'b', 10_000, at(0.15)), false);
+          assert.equal(await store.renewLease('spam-watcher', 'a', 10_000, at(0.15)), true);
+          // a stops renewing: at the expiry instant b may take it and a has lost it.
+          const expiry = new Date(Date.parse(at(0.15)) + 10_000).toISOString();
+          assert.equal(await store.acquireLease('spam-watcher', 'b', 10_000, expiry), true);
+          assert.equal(await store.renewLease('spam-watcher', 'a', 10_000, expiry), false);
+          assert.equal((await store.getLease('spam-watcher'))!.acquiredAt, expiry);
+          assert.equal(await store.releaseLease('spam-watcher', 'a'), false);
+          assert.equal(await store.releaseLease('spam-watcher', 'b'), true);
+          assert.equal(await store.getLease('spam-watcher'), null);
+          assert.equal(await store.acquireLease('spam-watcher', 'a', 10_000, expiry), true);
+          await assert.rejects(store.acquireLease('x', 'a', 0, at(0)), (e) => isLagebotError(e, 'INVALID_INPUT'));
+        }));
+
+      test('concurrent acquires from two store instances: one holder', () =>
+        withStore(async (store, h) => {
+          const other = await h.open();
+          const got = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 ? store : other).acquireLease('w', `h${i}`, 60_000, at(0))),
+          );
+          assert.equal(got.filter(Boolean).length, 1);
+          assert.equal((await store.getLease('w'))!.holder, `h${got.indexOf(true)}`);
+        }));
+
+      test('two processes compete: one holds it; after SIGKILL the other takes over once the TTL ran out', () =>
+        withStore(async (store, h) => {
+          const ttlMs = 2000;
+          const children = ['p1', 'p2'].map((holder) =>
+            spawnStoreChild(h.options, ['lease', 'spam-watcher', holder, String(ttlMs), '100']),
+          );
+          try {
+            const acquiredBy = (holder: string) => (l: string) => l.startsWith(`acquired ${holder} `);
+            const first = await Promise.race(
+              children.map((c, i) => c.waitFor(acquiredBy(`p${i + 1}`), 'acquired').then(() => i)),
+            );
+            const holder = children[first]!;
+            const other = children[1 - first]!;
+            const otherName = `p${2 - first}`;
+            // Let the other one try (and fail) a few times while the holder renews.
+            const triedAfter = other.lines.length;
+            await other.waitFor(
+              (l) => other.lines.indexOf(l) >= triedAfter + 3 && l.startsWith('tried '),
+              'three more failed tries',
+            );
+            assert.ok(!other.lines.some(acquiredBy(otherName)), 'both processes held the lease');
+            assert.ok(!holder.lines.some((l) => l.startsWith('lost ')));
+            await holder.kill('SIGKILL');
+            const dead = await store.getLease('spam-watcher');
+            assert.equal(dead!.holder, `p${first + 1}`);
+            const takeover = await other.waitFor(acquiredBy(otherName), 'takeover');
+            const takenAt = takeover.split(' ')[2]!;
+            assert.ok(
+              Date.parse(takenAt) >= Date.parse(dead!.expiresAt),
+              `taken at ${takenAt}, before the dead holder's lease ran out at ${dead!.expiresAt}`,
+            );
+            assert.equal((await store.getLease('spam-watcher'))!.holder, otherName);
+          } finally {
+            await Promise.all(children.map((c) => c.kill('SIGKILL')));
+          }
+        }));
+    });
+
+    describe('durability', parallel, () => {
+      test('every transition acknowledged before a SIGKILL is there after reopening', () =>
+        withStore(async (store, h) => {
+          await store.createRequest(newRequest('r1'), created('r1'));
+          await store.close();
+          const child = spawnStoreChild(h.options, ['burst', 'r1', '100000']);
+          let acked: number;
+          try {
+            await child.waitFor((l) => l === 'ack 40', '40 acknowledged transitions');
+          } finally {
+            await child.kill('SIGKILL');
+            acked = Math.max(...child.lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4))));
+          }
+          assert.equal(child.proc.signalCode, 'SIGKILL', 'killed in the middle, not finished');
+          const reopened = await h.open();
+          const r = await reopened.getRequest('r1');
+          assert.ok(r!.version >= acked, `version ${r!.version} < acknowledged ${acked}`);
+          const audit = await reopened.listAudit({ requestId: 'r1', limit: 1000 });
+          const versions = new Set(audit.map((e) => (e.details as { version?: number } | null)?.version));
+          for (let v = 2; v <= acked; v++) assert.ok(versions.has(v), `audit entry for version ${v} missing`);
+          // No half transitions: each committed version has exactly its request row, audit entry and outbox row.
+          assert.equal(audit.length, r!.version);
+          assert.equal((await reopened.listOutboxForRequest('r1')).length, r!.version - 1);
+          assert.deepEqual(await reopened.verifyAuditChain(), { ok: true, count: r!.version });
+        }));
+    });
+
+    describe('migrations', parallel, () => {
+      test('two stores starting at once on a fresh database migrate once', async () => {
+        const fresh = await makeHarness({ fresh: true });
+        try {
+          const [a, b] = await Promise.all([fresh.open(), fresh.open()]);
+          await a.createRequest(newRequest('r1'), []);
+          assert.equal((await b.getRequest('r1'))!.id, 'r1');
+          assert.deepEqual(await a.migrate(), []);
+          assert.deepEqual(await b.migrate(), []);
+        } finally {
+          await fresh.dispose();
+        }
+      });
+    });
+
+    describe('turn storage', parallel, () => {
+      test('eTag conflicts are refused like MemoryStorage', () =>
+        withStore(async (store) => {
+          // The same script against botbuilder's MemoryStorage and ours must give the same outcomes.
+          async function script(storage: Storage): Promise<string[]> {
+            const log: string[] = [];
+            const attempt = async (label: string, fn: () => Promise<unknown>) => {
+              try {
+                await fn();
+                log.push(`${label}: ok`);
+              } catch (e) {
+                log.push(`${label}: ${(e as Error).message}`);
+              }
+            };
+            await attempt('read missing', async () => assert.deepEqual(await storage.read(['k']), {}));
+            await attempt('write new with made-up eTag', () => storage.write({ k: { n: 1, eTag: 'made-up' } }));
+            const v1 = (await storage.read(['k']))['k']!;
+            log.push(`v1 has eTag: ${typeof v1.eTag === 'string' && v1.eTag !== 'made-up'}`);
+            await attempt('write with current eTag', () => storage.write({ k: { ...v1, n: 2 } }));
+            await attempt('write with stale eTag', () => storage.write({ k: { ...v1, n: 3 } }));
+            log.push(`n after stale write: ${(await storage.read(['k']))['k']!.n}`);
+            await attempt('write with *', () => storage.write({ k: { n: 4, eTag: '*' } }));
+            await attempt('write without eTag', () => storage.write({ k: { n: 5 } }));
+            const v5 = (await storage.read(['k']))['k']!;
+            log.push(`n=${v5.n}, new eTag: ${v5.eTag !== v1.eTag}`);
+            await attempt('delete', () => storage.delete(['k']));
+            await attempt('read after delete', async () => assert.deepEqual(await storage.read(['k']), {}));
+            await attempt('write after delete with old eTag', () => storage.write({ k: { ...v5, n: 6 } }));
+            return log;
+          }
+          const ours = await script(new StoreTurnStorage(store));
+          assert.deepEqual(ours, await script(new MemoryStorage()));
+          assert.ok(ours.includes('write with stale eTag: Storage: error writing "k" due to eTag conflict.'));
+        }));
+
+      test('a multi-key write with one conflict writes nothing; state survives a restart', () =>
+        withStore(async (store, h) => {
+          const storage = new StoreTurnStorage(store);
+          await storage.write({ conv: { topic: 'status', nested: { list: [1, 2] } }, user: { lang: 'de' } });
+          const before = await storage.read(['conv', 'user']);
+          await assert.rejects(
+            storage.write({ conv: { ...before['conv'], topic: 'x' }, user: { lang: 'en', eTag: 'stale' } }),
+            /eTag conflict/,
+          );
+          assert.deepEqual(await storage.read(['conv', 'user']), before);
+          await store.close();
+          const reopened = new StoreTurnStorage(await h.open());
+          assert.deepEqual(await reopened.read(['conv', 'user', 'none']), before);
+        }));
+    });
+  });
+}
+
+async function dropAppendOnlyTriggers(h: StoreHarness): Promise<void> {
+  // What someone with DDL rights could do; the hash chain must still tell.
+  if (h.engine === 'sqlite') {
+    await h.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+  } else {
+    await h.exec('ALTER TABLE audit_log DISABLE TRIGGER USER');
+  }
+}
