@@ -177,13 +177,7 @@ export function createGatewayModel(
     const q = r.queues[dir];
     if ((dir === 0 ? r.inbound : r.outbound) === 'held') {
       for (let m = q.acc; m < minute; m++) {
-        let n: number;
-        if (dir === 0) {
-          traffic.inbound(d, m, scratch);
-          n = scratch.received - scratch.spam;
-        } else {
-          n = traffic.outbound(d, m);
-        }
+        const n = dir === 0 ? traffic.legitInbound(d, m) : traffic.outbound(d, m);
         if (n <= 0) continue;
         if (q.held === 0) q.oldest = m;
         q.held += n;
@@ -413,11 +407,18 @@ export function createGatewayModel(
       const offset = q.cursor ? decodeCursor(q.cursor, queryKey).o : 0;
       // Buckets exist up to the last complete minute: the future has no metrics.
       const end = Math.max(from, Math.min(to, Math.floor(nowMs / MINUTE_MS)));
+      const stamps = Array.from({ length: end - from }, (_, k) => iso((from + k) * MINUTE_MS));
       const series = ds.slice(offset, offset + limit).map((d) => {
         const points: SpamMetricsWire['series'][number]['points'] = [];
         for (let m = from; m < end; m++) {
-          traffic.inbound(d, m, scratch);
-          points.push({ at: iso(m * MINUTE_MS), ...scratch });
+          const c = traffic.inbound(d, m, scratch);
+          points.push({
+            at: stamps[m - from]!,
+            received: c.received,
+            spam: c.spam,
+            rejected: c.rejected,
+            quarantined: c.quarantined,
+          });
         }
         return { domain: geo.domains[d]!.name, points };
       });

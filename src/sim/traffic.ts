@@ -26,6 +26,8 @@ export interface Spike {
 export interface Traffic {
   /** Inbound counts of domain d in minute m (writes into `out` to spare allocations in loops). */
   inbound(d: number, m: number, out: SpamCounts): SpamCounts;
+  /** Inbound non-spam mail of domain d in minute m (= received - spam; what a held queue takes in). */
+  legitInbound(d: number, m: number): number;
   /** Outbound legitimate mail of domain d in minute m. */
   outbound(d: number, m: number): number;
   spikeFactor(d: number, m: number): number;
@@ -66,6 +68,17 @@ export function createTraffic(geo: Geography, seed: number): Traffic {
       out.quarantined = Math.floor((spam - rejected) * (0.5 + 0.3 * unit3(key, m, 6)));
       return out;
     },
+    legitInbound(d, m) {
+      const key = keys[d]!;
+      const peak = geo.domains[d]!.peakPerMinute;
+      const legit = Math.floor(peak * officeRhythm(m) * (0.6 + 0.8 * unit3(key, m, 1)) + unit3(key, m, 2));
+      if (spikes.length === 0) return legit;
+      const f = spikeFactor(d, m);
+      if (f === 1) return legit;
+      // Same arithmetic as inbound(): received and spam are scaled and rounded separately.
+      const spam = Math.floor(peak * SPAM_SHARE_OF_PEAK * (0.5 + unit3(key, m, 3)) + unit3(key, m, 4));
+      return Math.round((spam + legit) * f) - Math.round(spam * f);
+    },
     outbound(d, m) {
       const key = keys[d]!;
       const expected =
@@ -81,12 +94,20 @@ export function createTraffic(geo: Geography, seed: number): Traffic {
 }
 
 const rhythmByHour = new Map<number, number>();
+let lastHour = Number.NaN;
+let lastRhythm = 0;
 
 /** Share of the weekday peak of legitimate mail in minute m (absolute), by Berlin local time. */
 export function officeRhythm(m: number): number {
   const hourKey = Math.floor(m / 60);
+  // Loops walk minutes in order: the previous hour's value answers 59 of 60 calls.
+  if (hourKey === lastHour) return lastRhythm;
   const cached = rhythmByHour.get(hourKey);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) {
+    lastHour = hourKey;
+    lastRhythm = cached;
+    return cached;
+  }
   const local = m + berlinOffsetMinutes(m);
   const day = Math.floor(local / 1440);
   const weekday = (((day + 4) % 7) + 7) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
@@ -97,6 +118,8 @@ export function officeRhythm(m: number): number {
   else r = hour >= 9 && hour < 18 ? 0.1 : 0.04;
   if (rhythmByHour.size > 50_000) rhythmByHour.clear();
   rhythmByHour.set(hourKey, r);
+  lastHour = hourKey;
+  lastRhythm = r;
   return r;
 }
 

@@ -204,6 +204,18 @@ describe('gateway: held queues', () => {
     assert.ok(Date.parse(q[0]!.oldestAt!) >= Date.parse('2024-02-15T17:00:00Z'));
   });
 
+  test('a spam spike grows the held queue by the non-spam share only', () => {
+    const sim = createSimulator({ speed: 0, devices: 0 });
+    sim.advance(15 * 60); // Friday 09:00 CET
+    const before = inboundQueue(sim, 'siegen.de').held;
+    sim.injectSpam({ domain: 'siegen.de', factor: 6, minutes: 30 });
+    sim.advance(60);
+    const metrics = sim.spamMetrics({ from: '2024-02-16T08:00:00Z', to: '2024-02-16T09:00:00Z', domains: ['siegen.de'] });
+    const points = metrics.series[0]!.points;
+    assert.ok(points[0]!.spam > 0);
+    assert.equal(inboundQueue(sim, 'siegen.de').held - before, points.reduce((s, p) => s + p.received - p.spam, 0));
+  });
+
   test('opening delivers the queue (released count audited); blocked does not queue', () => {
     const sim = createSimulator({ speed: 0 });
     sim.advance(240);
