@@ -210,10 +210,17 @@ describe('gateway: held queues', () => {
     const before = inboundQueue(sim, 'siegen.de').held;
     sim.injectSpam({ domain: 'siegen.de', factor: 6, minutes: 30 });
     sim.advance(60);
-    const metrics = sim.spamMetrics({ from: '2024-02-16T08:00:00Z', to: '2024-02-16T09:00:00Z', domains: ['siegen.de'] });
+    const metrics = sim.spamMetrics({
+      from: '2024-02-16T08:00:00Z',
+      to: '2024-02-16T09:00:00Z',
+      domains: ['siegen.de'],
+    });
     const points = metrics.series[0]!.points;
     assert.ok(points[0]!.spam > 0);
-    assert.equal(inboundQueue(sim, 'siegen.de').held - before, points.reduce((s, p) => s + p.received - p.spam, 0));
+    assert.equal(
+      inboundQueue(sim, 'siegen.de').held - before,
+      points.reduce((s, p) => s + p.received - p.spam, 0),
+    );
   });
 
   test('opening delivers the queue (released count audited); blocked does not queue', () => {
