@@ -1,0 +1,842 @@
+// Spam-spike detection over the gateway's per-domain, per-minute metrics. Pure: the caller passes
+// `now`, the buckets it fetched and the state it persisted after the previous poll.
+//
+// Design (why, in short):
+// - Signal: spam per minute. That is what the alert is about; `received` is dominated by ordinary
+//   mail and its office-hours rhythm, so a spam wave is a smaller relative change in it.
+// - Two robust baselines, and a bucket is anomalous only if it is anomalous against BOTH:
+//   1. trailing: median and MAD of the last `trailingMinutes` admitted buckets (kept sorted, so no
+//      poll sorts a window). Works from the first hour on; blind to rhythm.
+//   2. seasonal: per local hour of day and day type (weekday / weekend, 48 slots) the hourly medians
+//      of the last `seasonalDays` days of that type; the level is their median, the spread their MAD.
+//      It knows that 07:00 on a weekday is busier than 06:00, so the morning ramp, even a hard step at
+//      opening time, is not a spike. In the last `seasonalNeighbourMinutes` of an hour the next hour's
+//      slot counts too, because the ramp does not start at the same minute every day (a ramp-down
+//      that comes late needs no such help: the trailing window has seen the high level).
+//      Weekday/weekend rather than hour-of-week: warm after one day of each type instead of a week,
+//      and Monday's office rhythm is Thursday's. The seasonal table learns from every bucket, spikes
+//      included: excluding "anomalous" hours would mean a rhythm that once looked like a spike is
+//      never learned and alarms every morning; the median over days ignores a single spike day (and
+//      single holidays: Good Friday and Easter Monday are two of five).
+//   Requiring both costs sensitivity to waves that build up slower than the trailing window (they
+//   become "recent normal") and within half an hour before a busier hour; the February-2024 waves and
+//   the simulator's injections are steps, and a false alarm every morning teaches people to mute.
+// - Anomalous buckets and buckets of an active spike are not admitted to the trailing window, so a
+//   spike does not become its own baseline. After `relearnAfterMinutes` of an active spike they are
+//   admitted again: a level that lasts hours is the new normal and the alert should end.
+// - Alerts are decided once per poll, on the domains' episodes at its end. So domains that spike in
+//   the same poll form one Kreis alert at once, and an episode that starts and ends between two polls
+//   (poll every minute and that cannot happen) raises none.
+// - State per domain is bounded: the trailing window, 48 × seasonalDays hourly medians, the current
+//   hour's buckets and the last `seriesMinutes` values for the chart. Nothing grows with the polls.
+// - Cold start: without seasonal history a hard rhythm step (the simulator's 07:00 edge) does look
+//   like a spike. The watcher should warm up once with history (`backfill: true`), ideally the last
+//   7 days, at least 3 so that both day types are seen.
+
+import type { SpamPoint } from './model.ts';
+
+export interface SpikeConfig {
+  trailingMinutes: number;
+  // Fewer admitted buckets than this: no baseline yet, no alerts for the domain.
+  minBaselineMinutes: number;
+  // Local time for the seasonal slots; office hours follow the wall clock, including DST.
+  timeZone: string;
+  seasonalNeighbourMinutes: number;
+  // An hour needs this many buckets to enter its seasonal slot (a partial hour would skew it).
+  seasonalMinMinutes: number;
+  // Hourly medians kept per slot; their median ignores up to (n−1)/2 odd days.
+  seasonalDays: number;
+  // z = (x − median) / max(1.4826·MAD, √median, scaleFloor). Spam counts are roughly Poisson, whose
+  // standard deviation is √mean; a MAD below that is an artefact of a short or quantised window.
+  scaleFloor: number;
+  zOpen: number;
+  openAfterBuckets: number;
+  zClose: number;
+  closeAfterBuckets: number;
+  // Volume guards for opening: small towns' domains must not alert on 2 → 8 mails.
+  minSpamPerMinute: number;
+  minFactor: number;
+  cooldownMinutes: number;
+  relearnAfterMinutes: number;
+  // One Kreis alert instead of many domain alerts when this many domains of the Kreis spike at once,
+  // or this share of them (and at least two).
+  kreisMinDomains: number;
+  kreisMinShare: number;
+  // 'updated' only when the factor moved by this relative amount since the last event, and not more
+  // often than every updateMinIntervalMinutes (domain membership changes are always reported).
+  updateMinFactorChange: number;
+  updateMinIntervalMinutes: number;
+  // currentRate/baselineRate/factor of an alert are means over its last rateMinutes buckets.
+  rateMinutes: number;
+  seriesMinutes: number;
+  // Domains absent from the input this long are forgotten (a domain that was removed from the gateway).
+  forgetAfterMinutes: number;
+}
+
+export const defaultSpikeConfig: SpikeConfig = {
+  trailingMinutes: 60,
+  minBaselineMinutes: 30,
+  timeZone: 'Europe/Berlin',
+  seasonalNeighbourMinutes: 30,
+  seasonalMinMinutes: 30,
+  seasonalDays: 5,
+  scaleFloor: 1,
+  zOpen: 3.5,
+  openAfterBuckets: 2,
+  zClose: 2,
+  closeAfterBuckets: 3,
+  minSpamPerMinute: 20,
+  minFactor: 3,
+  cooldownMinutes: 30,
+  relearnAfterMinutes: 240,
+  kreisMinDomains: 3,
+  kreisMinShare: 0.5,
+  updateMinFactorChange: 0.5,
+  updateMinIntervalMinutes: 5,
+  rateMinutes: 5,
+  seriesMinutes: 120,
+  forgetAfterMinutes: 8 * 24 * 60,
+};
+
+export type SpikeScopeKind = 'domain' | 'kreis';
+export interface SpikeScope {
+  kind: SpikeScopeKind;
+  id: string;
+}
+export interface SpikeSeriesPoint {
+  at: string;
+  value: number;
+  baseline: number;
+}
+export interface SpikeAlert {
+  id: string;
+  scope: SpikeScope;
+  kreis: string;
+  verband: string;
+  domains: string[];
+  startedAt: string;
+  endedAt: string | null;
+  currentRate: number;
+  baselineRate: number;
+  factor: number;
+  peakFactor: number;
+  // Set on the 'closed' event of a domain alert that became part of a Kreis alert (the id of that one).
+  foldedInto: string | null;
+  series: SpikeSeriesPoint[];
+}
+export type SpikeEventType = 'opened' | 'updated' | 'closed';
+export interface SpikeEvent {
+  type: SpikeEventType;
+  alert: SpikeAlert;
+}
+
+export interface DomainSpamInput {
+  domain: string;
+  kreis: string;
+  verband: string;
+  points: SpamPoint[];
+}
+export interface DetectInput {
+  now: string;
+  domains: DomainSpamInput[];
+  // Warm-up with history (first start: the last days): baselines learn, episodes are tracked,
+  // but no alert opens, changes or closes and no events are returned. Spikes still running at the end
+  // are alerted by the next regular poll.
+  backfill?: boolean;
+}
+
+type Phase = 'quiet' | 'pending' | 'active';
+// Everything is minutes since the epoch (integers) to keep the JSON small and the arithmetic exact.
+interface DomainTrack {
+  kreis: string;
+  verband: string;
+  last: number | null;
+  win: number[]; // admitted values, oldest first
+  sorted: number[]; // the same values, ascending
+  season: number[][]; // per slot (dayType·24 + local hour) the last seasonalDays hourly medians
+  hour: number | null; // epoch hour the accumulator belongs to
+  hourVals: number[]; // every bucket of that hour
+  recV: number[]; // last seriesMinutes values ending at `last`; -1 = no bucket
+  recB: number[]; // the baseline used for that bucket
+  phase: Phase;
+  run: number;
+  calm: number;
+  calmSince: number | null;
+  since: number | null; // first anomalous bucket of the current episode
+  activeSince: number | null;
+  endedAt: number | null; // first calm bucket of the last finished episode
+}
+interface AlertTrack {
+  id: string;
+  kind: SpikeScopeKind;
+  scopeId: string;
+  kreis: string;
+  verband: string;
+  domains: string[];
+  startedAt: number;
+  peakFactor: number;
+  reportedFactor: number;
+  reportedAt: number;
+  evaluatedUntil: number;
+}
+export interface DetectorState {
+  version: 1;
+  domains: Record<string, DomainTrack>;
+  alerts: Record<string, AlertTrack>;
+  cooldowns: Record<string, number>; // scope key → minute until which it may not open again
+  sweptAt?: number;
+}
+
+export function createDetectorState(): DetectorState {
+  return { version: 1, domains: {}, alerts: {}, cooldowns: {} };
+}
+
+export interface DetectResult {
+  state: DetectorState;
+  events: SpikeEvent[];
+}
+
+// The state is updated in place and returned: it is the caller's working copy, persisted after each
+// poll. Copying every domain's windows per poll would cost more than the detection (10,000 domains).
+export function detectSpikes(
+  state: DetectorState,
+  input: DetectInput,
+  config: SpikeConfig = defaultSpikeConfig,
+): DetectResult {
+  const nowMs = Date.parse(input.now);
+  if (Number.isNaN(nowMs)) throw new RangeError(`now is not an ISO date-time: ${input.now}`);
+  const nowMin = Math.floor(nowMs / 60_000);
+  const slots = createSlotLookup(config.timeZone);
+  const minutes = createMinuteParser();
+
+  for (const d of input.domains) {
+    let track = state.domains[d.domain];
+    if (!track) {
+      track = newTrack(d.kreis, d.verband);
+      state.domains[d.domain] = track;
+    }
+    track.kreis = d.kreis;
+    track.verband = d.verband;
+    for (const [minute, value] of newBuckets(d.points, track.last, nowMin, minutes)) {
+      processBucket(track, minute, value, config, slots);
+    }
+  }
+
+  if (input.backfill) return { state, events: [] };
+  const events = manageAlerts(state, nowMin, config);
+  forgetStale(state, nowMin, config);
+  return { state, events };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-domain detection
+
+function newTrack(kreis: string, verband: string): DomainTrack {
+  return {
+    kreis,
+    verband,
+    last: null,
+    win: [],
+    sorted: [],
+    season: Array.from({ length: 48 }, () => []),
+    hour: null,
+    hourVals: [],
+    recV: [],
+    recB: [],
+    phase: 'quiet',
+    run: 0,
+    calm: 0,
+    calmSince: null,
+    since: null,
+    activeSince: null,
+    endedAt: null,
+  };
+}
+
+// Buckets not seen before (idempotent under overlapping poll windows) and complete (a bucket is still
+// filling until its minute has passed; counting it early would undercount it for good).
+function newBuckets(
+  points: readonly SpamPoint[],
+  last: number | null,
+  nowMin: number,
+  minuteOf: (iso: string) => number,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let ordered = true;
+  for (const p of points) {
+    const minute = minuteOf(p.at);
+    if (Number.isNaN(minute) || minute + 1 > nowMin) continue;
+    if (last !== null && minute <= last) continue;
+    if (out.length > 0 && minute <= out[out.length - 1]![0]) ordered = false;
+    out.push([minute, p.spam]);
+  }
+  if (ordered) return out;
+  // The gateway answers in time order; anything else is sorted and de-duplicated (first one wins).
+  out.sort((a, b) => a[0] - b[0]);
+  return out.filter((b, i) => i === 0 || b[0] !== out[i - 1]![0]);
+}
+
+// Every domain of one poll carries the same timestamps: parse each distinct string once.
+function createMinuteParser(): (iso: string) => number {
+  const memo = new Map<string, number>();
+  return (iso) => {
+    let minute = memo.get(iso);
+    if (minute === undefined) {
+      minute = Math.floor(Date.parse(iso) / 60_000);
+      memo.set(iso, minute);
+    }
+    return minute;
+  };
+}
+
+interface Baseline {
+  value: number;
+  z: number;
+}
+
+function processBucket(t: DomainTrack, minute: number, x: number, c: SpikeConfig, slots: SlotLookup): void {
+  rollHour(t, Math.floor(minute / 60), c, slots);
+  const base = baselineFor(t, minute, x, c, slots);
+  const factor = base ? factorOf(x, base.value) : 0;
+  const anomalous = base !== null && base.z >= c.zOpen && x >= c.minSpamPerMinute && factor >= c.minFactor;
+
+  switch (t.phase) {
+    case 'quiet':
+      if (anomalous) {
+        t.since = minute;
+        t.run = 1;
+        if (t.run >= c.openAfterBuckets) activate(t, minute);
+        else t.phase = 'pending';
+      }
+      break;
+    case 'pending':
+      if (anomalous) {
+        t.run += 1;
+        if (t.run >= c.openAfterBuckets) activate(t, minute);
+      } else {
+        t.phase = 'quiet';
+        t.run = 0;
+        t.since = null;
+      }
+      break;
+    case 'active':
+      if (base !== null && base.z < c.zClose) {
+        if (t.calm === 0) t.calmSince = minute;
+        t.calm += 1;
+        if (t.calm >= c.closeAfterBuckets) {
+          t.phase = 'quiet';
+          t.endedAt = t.calmSince;
+          t.run = 0;
+          t.calm = 0;
+          t.calmSince = null;
+          t.since = null;
+          t.activeSince = null;
+        }
+      } else {
+        t.calm = 0;
+        t.calmSince = null;
+      }
+      break;
+  }
+
+  const relearning = t.phase === 'active' && t.activeSince !== null && minute - t.activeSince >= c.relearnAfterMinutes;
+  if ((!anomalous && t.phase !== 'active') || relearning) admit(t, x, c);
+  t.hourVals.push(x);
+  record(t, minute, x, base ? base.value : x, c);
+}
+
+function activate(t: DomainTrack, minute: number): void {
+  t.phase = 'active';
+  t.activeSince = minute;
+  t.calm = 0;
+  t.calmSince = null;
+}
+
+// Below one spam a minute the ratio is noise; the volume guard decides there.
+function factorOf(x: number, baseline: number): number {
+  return x / Math.max(baseline, 1);
+}
+
+function scaleOf(median: number, mad: number, c: SpikeConfig): number {
+  return Math.max(1.4826 * mad, Math.sqrt(median), c.scaleFloor);
+}
+
+function baselineFor(t: DomainTrack, minute: number, x: number, c: SpikeConfig, slots: SlotLookup): Baseline | null {
+  if (t.sorted.length < c.minBaselineMinutes) return null;
+  const med = medianOfSorted(t.sorted);
+  const mad = madOfSorted(t.sorted, med);
+  const result = { value: med, z: (x - med) / scaleOf(med, mad, c) };
+  const here = slots(minute);
+  const ahead = slots(minute + c.seasonalNeighbourMinutes);
+  applySeasonal(result, t.season[here]!, x, c);
+  if (ahead !== here) applySeasonal(result, t.season[ahead]!, x, c);
+  return result;
+}
+
+const scratch: number[] = [];
+function applySeasonal(result: Baseline, days: readonly number[], x: number, c: SpikeConfig): void {
+  if (days.length === 0) return;
+  // At most seasonalDays values: an insertion sort into a reused array beats slice().sort() here.
+  scratch.length = 0;
+  for (const v of days) {
+    let i = scratch.length;
+    while (i > 0 && scratch[i - 1]! > v) {
+      scratch[i] = scratch[i - 1]!;
+      i--;
+    }
+    scratch[i] = v;
+  }
+  const level = medianOfSorted(scratch);
+  // Day-to-day spread needs a few days; before that √level (Poisson) and the floor carry the scale.
+  const spread = scratch.length >= 3 ? madOfSorted(scratch, level) : 0;
+  result.value = Math.max(result.value, level);
+  result.z = Math.min(result.z, (x - level) / scaleOf(level, spread, c));
+}
+
+function admit(t: DomainTrack, x: number, c: SpikeConfig): void {
+  t.win.push(x);
+  insertSorted(t.sorted, x);
+  while (t.win.length > c.trailingMinutes) removeSorted(t.sorted, t.win.shift()!);
+}
+
+// When a bucket of a later hour arrives, the finished hour's admitted values update its seasonal slot.
+function rollHour(t: DomainTrack, hour: number, c: SpikeConfig, slots: SlotLookup): void {
+  if (t.hour === hour) return;
+  if (t.hour !== null && t.hourVals.length >= c.seasonalMinMinutes) {
+    const med = medianOf(t.hourVals);
+    const slot = slots(t.hour * 60);
+    const days = [...t.season[slot]!, round2(med)];
+    t.season[slot] = days.slice(Math.max(0, days.length - c.seasonalDays));
+  }
+  t.hour = hour;
+  t.hourVals = [];
+}
+
+function record(t: DomainTrack, minute: number, x: number, baseline: number, c: SpikeConfig): void {
+  const gap = t.last === null ? 0 : Math.min(minute - t.last - 1, c.seriesMinutes);
+  for (let i = 0; i < gap; i++) {
+    t.recV.push(-1);
+    t.recB.push(-1);
+  }
+  t.recV.push(x);
+  t.recB.push(round2(baseline));
+  while (t.recV.length > c.seriesMinutes) {
+    t.recV.shift();
+    t.recB.shift();
+  }
+  t.last = minute;
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alerts: from domain episodes to domain and Kreis alerts, with cooldown and folding
+
+interface Frame {
+  value: number;
+  baseline: number;
+}
+
+function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEvent[] {
+  const events: SpikeEvent[] = [];
+  const byKreis = new Map<string, { total: number; active: string[] }>();
+  for (const name in s.domains) {
+    const t = s.domains[name]!;
+    let k = byKreis.get(t.kreis);
+    if (!k) {
+      k = { total: 0, active: [] };
+      byKreis.set(t.kreis, k);
+    }
+    k.total += 1;
+    if (t.phase === 'active') k.active.push(name);
+  }
+  const openKreis = new Map<string, AlertTrack>();
+  for (const a of Object.values(s.alerts)) if (a.kind === 'kreis') openKreis.set(a.scopeId, a);
+  const cooling = (key: string) => (s.cooldowns[key] ?? Number.NEGATIVE_INFINITY) > nowMin;
+  // Domains whose Kreis qualifies for a Kreis alert but is cooling down: no domain alerts either,
+  // otherwise the cooldown would turn one Kreis alert into a flood of domain alerts.
+  const suppressed = new Set<string>();
+
+  // 1. Running Kreis alerts: take in newly spiking domains of the Kreis, close when all are calm.
+  for (const [kreis, alert] of openKreis) {
+    const k = byKreis.get(kreis) ?? { total: 0, active: [] };
+    const a = { ...alert, domains: alert.domains.slice() };
+    let grown = false;
+    for (const d of k.active) {
+      if (!a.domains.includes(d)) {
+        a.domains.push(d);
+        grown = true;
+      }
+      foldDomainAlert(s, d, a, nowMin, c, events);
+    }
+    if (k.active.length === 0) {
+      closeAlert(s, a, nowMin, c, events);
+      for (const d of a.domains) s.cooldowns[`domain:${d}`] = nowMin + c.cooldownMinutes;
+    } else {
+      s.alerts[a.id] = a;
+      reportProgress(s, a, nowMin, c, events, grown);
+    }
+  }
+
+  // 2. New Kreis alerts.
+  for (const [kreis, k] of byKreis) {
+    if (openKreis.has(kreis)) continue;
+    const n = k.active.length;
+    const qualifies = n >= c.kreisMinDomains || (n >= 2 && n / k.total >= c.kreisMinShare);
+    if (!qualifies) continue;
+    if (cooling(`kreis:${kreis}`)) {
+      for (const d of k.active) suppressed.add(d);
+      continue;
+    }
+    const domains = k.active.slice().sort();
+    const startedAt = Math.min(...domains.map((d) => s.domains[d]!.since ?? nowMin));
+    const first = s.domains[domains[0]!]!;
+    const a: AlertTrack = {
+      id: alertId('kreis', kreis, startedAt),
+      kind: 'kreis',
+      scopeId: kreis,
+      kreis,
+      verband: first.verband,
+      domains,
+      startedAt,
+      peakFactor: 0,
+      reportedFactor: 0,
+      reportedAt: nowMin,
+      evaluatedUntil: startedAt - 1,
+    };
+    for (const d of domains) foldDomainAlert(s, d, a, nowMin, c, events);
+    openAlert(s, a, c, events);
+    openKreis.set(kreis, a);
+  }
+
+  // 3. Domain alerts: close calm ones, report changes, open new ones.
+  for (const alert of Object.values(s.alerts)) {
+    if (alert.kind !== 'domain') continue;
+    const a = { ...alert };
+    const t = s.domains[a.scopeId];
+    if (t?.phase !== 'active') {
+      closeAlert(s, a, nowMin, c, events);
+      s.cooldowns[`domain:${a.scopeId}`] = nowMin + c.cooldownMinutes;
+    } else {
+      s.alerts[a.id] = a;
+      reportProgress(s, a, nowMin, c, events, false);
+    }
+  }
+  const openDomains = new Set(
+    Object.values(s.alerts)
+      .filter((a) => a.kind === 'domain')
+      .map((a) => a.scopeId),
+  );
+  for (const [kreis, k] of byKreis) {
+    if (openKreis.has(kreis)) continue;
+    for (const d of k.active) {
+      if (openDomains.has(d) || suppressed.has(d) || cooling(`domain:${d}`)) continue;
+      const t = s.domains[d]!;
+      const startedAt = t.since ?? nowMin;
+      openAlert(
+        s,
+        {
+          id: alertId('domain', d, startedAt),
+          kind: 'domain',
+          scopeId: d,
+          kreis,
+          verband: t.verband,
+          domains: [d],
+          startedAt,
+          peakFactor: 0,
+          reportedFactor: 0,
+          reportedAt: nowMin,
+          evaluatedUntil: startedAt - 1,
+        },
+        c,
+        events,
+      );
+    }
+  }
+
+  for (const [key, until] of Object.entries(s.cooldowns)) if (until <= nowMin) delete s.cooldowns[key];
+  return events;
+}
+
+function alertId(kind: SpikeScopeKind, scopeId: string, startedAt: number): string {
+  return `spike:${kind}:${scopeId}:${isoOf(startedAt)}`;
+}
+
+function isoOf(minute: number): string {
+  return new Date(minute * 60_000).toISOString();
+}
+
+function openAlert(s: DetectorState, a: AlertTrack, c: SpikeConfig, events: SpikeEvent[]): void {
+  const frames = framesOf(s, a.domains, c.seriesMinutes);
+  updatePeak(a, frames);
+  const latest = currentFrame(a.startedAt, frames, c);
+  a.reportedFactor = latest ? factorOf(latest.value, latest.baseline) : 0;
+  s.alerts[a.id] = a;
+  events.push({ type: 'opened', alert: viewOf(a, frames, c, null, null) });
+}
+
+function reportProgress(
+  s: DetectorState,
+  a: AlertTrack,
+  nowMin: number,
+  c: SpikeConfig,
+  events: SpikeEvent[],
+  membershipChanged: boolean,
+): void {
+  const frames = framesOf(s, a.domains, c.seriesMinutes);
+  updatePeak(a, frames);
+  const latest = currentFrame(a.startedAt, frames, c);
+  if (!latest) return;
+  const factor = factorOf(latest.value, latest.baseline);
+  const ratio = Math.max(factor, 1e-9) / Math.max(a.reportedFactor, 1e-9);
+  const moved = Math.max(ratio, 1 / ratio) - 1 >= c.updateMinFactorChange;
+  if (membershipChanged || (moved && nowMin - a.reportedAt >= c.updateMinIntervalMinutes)) {
+    a.reportedFactor = factor;
+    a.reportedAt = nowMin;
+    events.push({ type: 'updated', alert: viewOf(a, frames, c, null, null) });
+  }
+}
+
+function closeAlert(s: DetectorState, a: AlertTrack, nowMin: number, c: SpikeConfig, events: SpikeEvent[]): void {
+  const frames = framesOf(s, a.domains, c.seriesMinutes);
+  updatePeak(a, frames);
+  const ends = a.domains.map((d) => s.domains[d]?.endedAt ?? null).filter((m): m is number => m !== null);
+  const endedAt = ends.length > 0 ? Math.max(...ends) : nowMin;
+  delete s.alerts[a.id];
+  if (a.kind === 'kreis') s.cooldowns[`kreis:${a.scopeId}`] = nowMin + c.cooldownMinutes;
+  events.push({ type: 'closed', alert: viewOf(a, frames, c, endedAt, null) });
+}
+
+// A domain alert that becomes part of a Kreis alert ends as 'closed' with foldedInto, so its card
+// can say where the story continues.
+function foldDomainAlert(
+  s: DetectorState,
+  domain: string,
+  into: AlertTrack,
+  nowMin: number,
+  c: SpikeConfig,
+  events: SpikeEvent[],
+): void {
+  const found = Object.values(s.alerts).find((a) => a.kind === 'domain' && a.scopeId === domain);
+  if (!found) return;
+  const alert = { ...found };
+  const frames = framesOf(s, alert.domains, c.seriesMinutes);
+  updatePeak(alert, frames);
+  delete s.alerts[alert.id];
+  events.push({ type: 'closed', alert: viewOf(alert, frames, c, nowMin, into.id) });
+}
+
+// Per minute (oldest first) the sum of the alert's domains' values and baselines, over the last
+// seriesMinutes ending at the newest bucket any of them has.
+function framesOf(s: DetectorState, domains: readonly string[], seriesMinutes: number): Map<number, Frame> {
+  const tracks = domains.map((d) => s.domains[d]).filter((t): t is DomainTrack => t !== undefined && t.last !== null);
+  const frames = new Map<number, Frame>();
+  if (tracks.length === 0) return frames;
+  const end = Math.max(...tracks.map((t) => t.last!));
+  for (let m = end - seriesMinutes + 1; m <= end; m++) {
+    let value = 0;
+    let baseline = 0;
+    let any = false;
+    for (const t of tracks) {
+      const i = t.recV.length - 1 - (t.last! - m);
+      if (i < 0 || i >= t.recV.length || t.recV[i]! < 0) continue;
+      value += t.recV[i]!;
+      baseline += t.recB[i]!;
+      any = true;
+    }
+    if (any) frames.set(m, { value, baseline: round2(baseline) });
+  }
+  return frames;
+}
+
+// The alert's current rate and baseline: the mean of its last rateMinutes buckets since `since` (its
+// start; for a closed alert its end), so one noisy minute neither moves the card nor triggers an update.
+function currentFrame(since: number, frames: Map<number, Frame>, c: SpikeConfig): Frame | null {
+  const recent: Frame[] = [];
+  let latest: Frame | null = null;
+  for (const [m, f] of frames) {
+    latest = f;
+    if (m >= since) recent.push(f);
+  }
+  const window = recent.slice(-c.rateMinutes);
+  if (window.length === 0) return latest;
+  const value = window.reduce((sum, f) => sum + f.value, 0) / window.length;
+  const baseline = window.reduce((sum, f) => sum + f.baseline, 0) / window.length;
+  return { value: round2(value), baseline: round2(baseline) };
+}
+
+function updatePeak(a: AlertTrack, frames: Map<number, Frame>): void {
+  for (const [m, f] of frames) {
+    if (m <= a.evaluatedUntil || m < a.startedAt) continue;
+    a.peakFactor = Math.max(a.peakFactor, factorOf(f.value, f.baseline));
+    a.evaluatedUntil = m;
+  }
+}
+
+function viewOf(
+  a: AlertTrack,
+  frames: Map<number, Frame>,
+  c: SpikeConfig,
+  endedAt: number | null,
+  foldedInto: string | null,
+): SpikeAlert {
+  const closedAfterCalm = endedAt !== null && foldedInto === null;
+  const latest = currentFrame(closedAfterCalm ? endedAt : a.startedAt, frames, c);
+  const currentRate = latest?.value ?? 0;
+  const baselineRate = latest?.baseline ?? 0;
+  return {
+    id: a.id,
+    scope: { kind: a.kind, id: a.scopeId },
+    kreis: a.kreis,
+    verband: a.verband,
+    domains: a.domains.slice(),
+    startedAt: isoOf(a.startedAt),
+    endedAt: endedAt === null ? null : isoOf(endedAt),
+    currentRate,
+    baselineRate,
+    factor: round2(factorOf(currentRate, baselineRate)),
+    peakFactor: round2(a.peakFactor),
+    foldedInto,
+    series: [...frames].map(([m, f]) => ({ at: isoOf(m), value: f.value, baseline: f.baseline })),
+  };
+}
+
+// Once an hour is plenty for something measured in days.
+function forgetStale(s: DetectorState, nowMin: number, c: SpikeConfig): void {
+  if (s.sweptAt !== undefined && nowMin - s.sweptAt < 60) return;
+  s.sweptAt = nowMin;
+  const alerted = new Set(Object.values(s.alerts).flatMap((a) => a.domains));
+  for (const name in s.domains) {
+    const t = s.domains[name]!;
+    if (t.last !== null && nowMin - t.last > c.forgetAfterMinutes && !alerted.has(name)) delete s.domains[name];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: sorted windows, robust statistics, seasonal slots
+
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(a: number[], x: number): void {
+  a.splice(lowerBound(a, x), 0, x);
+}
+
+function removeSorted(a: number[], x: number): void {
+  const i = lowerBound(a, x);
+  if (a[i] === x) a.splice(i, 1);
+}
+
+function medianOfSorted(a: readonly number[]): number {
+  const n = a.length;
+  if (n === 0) return 0;
+  const mid = n >>> 1;
+  return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
+}
+
+// Median of unsorted values without sorting them: quickselect on a reused copy, O(n) on average.
+const selectScratch: number[] = [];
+function medianOf(values: readonly number[]): number {
+  const n = values.length;
+  if (n === 0) return 0;
+  const a = selectScratch;
+  a.length = 0;
+  for (const v of values) a.push(v);
+  const upper = select(a, n >>> 1);
+  if (n % 2 === 1) return upper;
+  // After select, everything left of n/2 is ≤ a[n/2]; the lower middle is their maximum.
+  let lower = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n >>> 1; i++) lower = Math.max(lower, a[i]!);
+  return (lower + upper) / 2;
+}
+
+function select(a: number[], k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const tmp = a[i]!;
+        a[i] = a[j]!;
+        a[j] = tmp;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+// Median absolute deviation from a sorted array in O(n): the deviations below and above the median
+// are two ascending runs (walking outwards from the middle), merged until the middle element(s).
+function madOfSorted(a: readonly number[], med: number): number {
+  const n = a.length;
+  if (n === 0) return 0;
+  let lo = lowerBound(a, med) - 1; // walks down: med − a[lo] ascending
+  let hi = lo + 1; // walks up: a[hi] − med ascending
+  const want = n >>> 1; // index of the (upper) middle deviation
+  let prev = 0;
+  let cur = 0;
+  for (let k = 0; k <= want; k++) {
+    const dl = lo >= 0 ? med - a[lo]! : Number.POSITIVE_INFINITY;
+    const dh = hi < n ? a[hi]! - med : Number.POSITIVE_INFINITY;
+    prev = cur;
+    if (dl <= dh) {
+      cur = dl;
+      lo--;
+    } else {
+      cur = dh;
+      hi++;
+    }
+  }
+  return n % 2 === 1 ? cur : (prev + cur) / 2;
+}
+
+type SlotLookup = (minute: number) => number;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+// Slot = dayType·24 + local hour (dayType 0 weekday, 1 weekend). Results are memoised per quarter hour
+// (every real UTC offset is a multiple of 15 minutes) for the duration of one call.
+function createSlotLookup(timeZone: string): SlotLookup {
+  let fmt = formatters.get(timeZone);
+  if (!fmt) {
+    fmt = new Intl.DateTimeFormat('en-GB', { timeZone, weekday: 'short', hour: '2-digit', hourCycle: 'h23' });
+    formatters.set(timeZone, fmt);
+  }
+  const format = fmt;
+  const memo = new Map<number, number>();
+  return (minute) => {
+    const quarter = Math.floor(minute / 15);
+    let slot = memo.get(quarter);
+    if (slot === undefined) {
+      let weekday = '';
+      let hour = 0;
+      for (const part of format.formatToParts(new Date(quarter * 15 * 60_000))) {
+        if (part.type === 'weekday') weekday = part.value;
+        else if (part.type === 'hour') hour = Number(part.value) % 24;
+      }
+      slot = (weekday === 'Sat' || weekday === 'Sun' ? 24 : 0) + hour;
+      memo.set(quarter, slot);
+    }
+    return slot;
+  };
+}
