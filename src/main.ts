@@ -1,0 +1,89 @@
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { waitForSignal } from './wait-for-signal.ts';
+
+// CLI and entry point: `lagebot demo | serve | sim | chat | package | audit verify`.
+
+const usage = `Usage: lagebot <command> [options]
+
+  demo [--no-playground]   simulator + bot (+ Agents Playground): what \`npm start\` runs
+  serve                    the bot alone (embedded simulator unless INVENTORY_API_URL/GATEWAY_API_URL are set)
+  sim                      the simulator of both back-end APIs alone, on SIM_PORT
+  chat "<text>" [--lang en] [--as operator|approver|viewer] [--url http://127.0.0.1:3978]
+                           send one message to a running bot (or an in-process one) and print the reply
+  package                  build build/lagebot.zip (Teams app package)
+  audit verify             check the audit log's hash chain
+
+Configuration comes from environment variables; see README.md.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    console.log(usage);
+    return command ? 0 : 1;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) console.error(line);
+      return 2;
+    }
+    throw error;
+  }
+  switch (command) {
+    case 'demo': {
+      const { runDemo } = await import('./run-demo.ts');
+      const playground = config.playground.enabled && !rest.includes('--no-playground');
+      return runDemo(config, { playground });
+    }
+    case 'serve': {
+      const { startLagebot } = await import('./start-lagebot.ts');
+      const bot = await startLagebot(config);
+      return waitForSignal(() => bot.close());
+    }
+    case 'sim': {
+      const { startSimServer } = await import('./sim/server.ts');
+      const sim = await startSimServer({
+        port: config.simPort,
+        host: process.env.SIM_HOST ?? '127.0.0.1',
+        seed: config.sim.seed,
+        scenario: config.sim.scenario,
+        devices: config.sim.devices,
+        speed: config.sim.speed ?? 1,
+        tokens: { inventory: config.inventory.token, gateway: config.gateway.token },
+      });
+      console.log(
+        `Simulator: inventory API ${sim.url}/inventory/v1, gateway API ${sim.url}/gateway/v1, controls ${sim.url}/sim/v1`,
+      );
+      return waitForSignal(() => sim.close());
+    }
+    case 'chat': {
+      const { runChat } = await import('./run-chat.ts');
+      return runChat(config, rest);
+    }
+    case 'audit': {
+      if (rest[0] !== 'verify') {
+        console.error('Usage: lagebot audit verify');
+        return 1;
+      }
+      const { runAuditVerify } = await import('./run-audit-verify.ts');
+      return runAuditVerify(config, rest.includes('--lang=en') || rest.includes('en') ? 'en' : 'de');
+    }
+    case 'package': {
+      const { runPackage } = await import('./run-package.ts');
+      return runPackage(config);
+    }
+    default:
+      console.error(`Unknown command "${command}".\n\n${usage}`);
+      return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error instanceof Error ? `lagebot: ${error.message}` : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+// A small TTL cache for back-end reads. Concurrent identical questions share one in-flight fetch
+// (50 users asking `status alle` at once cost one inventory call), and the last good value is kept
+// so a caller can answer from it, marked stale, while the back end is down (issue 8).
+
+export interface Cached<T> {
+  value: T;
+  fetchedAt: number;
+  stale: boolean;
+}
+
+interface Entry<T> {
+  value?: T;
+  fetchedAt?: number;
+  inflight?: Promise<T>;
+}
+
+export interface FetchCache {
+  get<T>(key: string, load: () => Promise<T>, options?: { staleOnError?: boolean }): Promise<Cached<T>>;
+  clear(): void;
+}
+
+export function createFetchCache(opts: { ttlMs: number; now: () => number; maxEntries?: number }): FetchCache {
+  const entries = new Map<string, Entry<unknown>>();
+  const maxEntries = opts.maxEntries ?? 2000;
+
+  return {
+    async get<T>(key: string, load: () => Promise<T>, options: { staleOnError?: boolean } = {}): Promise<Cached<T>> {
+      let entry = entries.get(key) as Entry<T> | undefined;
+      const now = opts.now();
+      if (entry?.value !== undefined && entry.fetchedAt !== undefined && now - entry.fetchedAt < opts.ttlMs) {
+        return { value: entry.value, fetchedAt: entry.fetchedAt, stale: false };
+      }
+      if (!entry) {
+        if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+        entry = {};
+        entries.set(key, entry);
+      }
+      const e = entry;
+      if (!e.inflight) {
+        e.inflight = load().then(
+          (value) => {
+            e.value = value;
+            e.fetchedAt = opts.now();
+            e.inflight = undefined;
+            return value;
+          },
+          (error: unknown) => {
+            e.inflight = undefined;
+            throw error;
+          },
+        );
+      }
+      try {
+        const value = await e.inflight;
+        return { value, fetchedAt: e.fetchedAt ?? now, stale: false };
+      } catch (error) {
+        if (options.staleOnError && e.value !== undefined && e.fetchedAt !== undefined) {
+          return { value: e.value, fetchedAt: e.fetchedAt, stale: true };
+        }
+        throw error;
+      }
+    },
+    clear() {
+      entries.clear();
+    },
+  };
+}

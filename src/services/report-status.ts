@@ -1,0 +1,323 @@
+import { isLagebotError } from '../domain/errors.ts';
+import { estimateCompletion } from '../domain/estimate-completion.ts';
+import type { Logger } from '../domain/logger.ts';
+import { mergeRegionCompliance } from '../domain/merge-compliance.ts';
+import type {
+  ComplianceHistory,
+  ComplianceReport,
+  DomainState,
+  HeldQueue,
+  Patch,
+  PatchStateRow,
+  RegionCompliance,
+  RegionKind,
+  RegionNode,
+} from '../domain/model.ts';
+import type { GatewayPort, InventoryPort } from '../domain/ports.ts';
+import { buildRegionIndex, getNode, ownerOfDomain, type RegionIndex, resolveScope } from '../domain/region-index.ts';
+import { defaultReleasePolicy, evaluateReleasePolicy, type ReleasePolicy } from '../domain/release-policy.ts';
+import { summarizePatchStatus } from '../domain/summarize-patch-status.ts';
+import { createFetchCache } from './create-fetch-cache.ts';
+
+// Use case "report status": what `status <scope>` shows. It asks the inventory for summaries (never
+// every device), caches briefly, and shares concurrent identical fetches (issue 3's speed hint).
+
+export type ScopeRef =
+  | { kind: 'all' }
+  | { kind: 'region'; node: RegionNode }
+  | { kind: 'domain'; node: RegionNode; domain: string };
+
+export interface StatusView {
+  scope: { id: string; name: string; kind: RegionKind | 'all' | 'domain'; domain: string | null };
+  observedAt: string;
+  /** True when the inventory did not answer and these numbers are the last good ones. */
+  stale: boolean;
+  fetchedAt: string;
+  staleAfterHours: number;
+  summary: ReturnType<typeof summarizePatchStatus>;
+  policy: ReturnType<typeof evaluateReleasePolicy>;
+  trends: Array<{
+    patchId: string;
+    clients: ReturnType<typeof estimateCompletion>;
+    servers: ReturnType<typeof estimateCompletion>;
+  }>;
+  unpatched: { rows: Array<PatchStateRow & { townName: string }>; total: number };
+  mail: { domains: DomainState[]; queues: HeldQueue[] } | null;
+}
+
+export type StatusResult =
+  | { kind: 'ok'; view: StatusView }
+  | { kind: 'ambiguous'; input: string; candidates: RegionNode[] }
+  | { kind: 'unknown'; input: string; suggestions: RegionNode[] }
+  | { kind: 'unavailable'; what: 'inventory' };
+
+export interface StatusService {
+  /** Resolves what the user typed and reports on it. */
+  report(scopeText: string): Promise<StatusResult>;
+  /** Reports on a scope id from a card button: 'all', a region id, or 'domain:<name>'. */
+  reportById(scopeId: string): Promise<StatusResult>;
+  regionIndex(): Promise<RegionIndex>;
+  patches(): Promise<Patch[]>;
+}
+
+export interface StatusServiceDeps {
+  inventory: InventoryPort;
+  gateway: GatewayPort;
+  now: () => Date;
+  cacheSeconds: number;
+  logger: Logger;
+  policy?: ReleasePolicy;
+  /** How far back the trend looks. */
+  historyHours?: number;
+}
+
+const UNPATCHED_STATES = ['failed', 'pending', 'pending_reboot', 'unknown'] as const;
+const VERBAND_IDS = ['vb-nord', 'vb-sued'];
+
+export function createStatusService(deps: StatusServiceDeps): StatusService {
+  const nowMs = () => deps.now().getTime();
+  const cache = createFetchCache({ ttlMs: deps.cacheSeconds * 1000, now: nowMs });
+  // Regions and patches change rarely; a longer TTL keeps them out of the hot path.
+  const slowCache = createFetchCache({ ttlMs: Math.max(deps.cacheSeconds, 300) * 1000, now: nowMs });
+  const policy = deps.policy ?? defaultReleasePolicy;
+  const historyHours = deps.historyHours ?? 24;
+
+  const regionIndex = async () =>
+    (
+      await slowCache.get('regions', async () => buildRegionIndex(await deps.inventory.listRegions()), {
+        staleOnError: true,
+      })
+    ).value;
+  const patches = async () =>
+    (await slowCache.get('patches', () => deps.inventory.listPatches(), { staleOnError: true })).value;
+
+  async function compliance(regionId: string) {
+    return cache.get(`compliance:${regionId}`, () => deps.inventory.getCompliance(regionId), { staleOnError: true });
+  }
+
+  async function historyFor(regionId: string, patchId: string, observedAt: string) {
+    // Bucketed to the hour of the inventory's own clock so the cache key is stable within an hour.
+    const to = new Date(observedAt);
+    const from = new Date(to.getTime() - historyHours * 3_600_000);
+    return cache.get(
+      `history:${regionId}:${patchId}:${to.toISOString().slice(0, 15)}`,
+      () =>
+        deps.inventory.getComplianceHistory({
+          regionId,
+          patchId,
+          from: from.toISOString(),
+          to: to.toISOString(),
+          stepMinutes: 30,
+        }),
+      { staleOnError: true },
+    );
+  }
+
+  async function unpatchedFor(regionId: string | undefined, patchList: Patch[], index: RegionIndex) {
+    const pages = await Promise.all(
+      patchList.map((p) =>
+        cache.get(
+          `unpatched:${regionId ?? 'all'}:${p.id}`,
+          () =>
+            deps.inventory.listPatchStates({
+              patchId: p.id,
+              ...(regionId ? { regionId } : {}),
+              states: [...UNPATCHED_STATES],
+              sort: 'priority',
+              limit: 10,
+            }),
+          { staleOnError: true },
+        ),
+      ),
+    );
+    const rows = pages.flatMap((p) => p.value.items);
+    rows.sort(compareByPriority);
+    return {
+      rows: rows.slice(0, 10).map((r) => ({ ...r, townName: getNode(index, r.municipality)?.name ?? r.municipality })),
+      total: pages.reduce((n, p) => n + p.value.total, 0),
+    };
+  }
+
+  async function mailFor(scope: ScopeRef) {
+    try {
+      const all = (await cache.get('domains', () => deps.gateway.listDomains())).value;
+      const queues = (await cache.get('queues', () => deps.gateway.listQueues())).value;
+      const wanted = domainFilter(scope);
+      const domains = all.filter((d) => wanted(d));
+      const names = new Set(domains.map((d) => d.domain));
+      return { domains, queues: queues.filter((q) => names.has(q.domain)) };
+    } catch (error) {
+      // The patch view is still worth showing when only the gateway is down.
+      deps.logger.warn('gateway unavailable for status', { err: String(error) });
+      return null;
+    }
+  }
+
+  async function reportOn(scope: ScopeRef): Promise<StatusResult> {
+    try {
+      const [index, patchList] = await Promise.all([regionIndex(), patches()]);
+      let report: ComplianceReport;
+      let fetchedAt: number;
+      let stale: boolean;
+      let historyRegions: string[];
+      if (scope.kind === 'all') {
+        const parts = await Promise.all(VERBAND_IDS.map((id) => compliance(id)));
+        const verbaende: RegionCompliance[] = parts.map((p) => p.value.region);
+        const kreise: RegionCompliance[] = parts.flatMap((p) => p.value.children);
+        report = {
+          observedAt: parts[0]!.value.observedAt,
+          staleAfterHours: parts[0]!.value.staleAfterHours,
+          region: mergeRegionCompliance(verbaende, { regionId: 'all', name: 'all', kind: 'verband' }),
+          children: [...verbaende, ...kreise],
+        };
+        fetchedAt = Math.min(...parts.map((p) => p.fetchedAt));
+        stale = parts.some((p) => p.stale);
+        historyRegions = VERBAND_IDS;
+      } else {
+        const c = await compliance(scope.node.id);
+        report = c.value;
+        fetchedAt = c.fetchedAt;
+        stale = c.stale;
+        historyRegions = [scope.node.id];
+      }
+      const regionId = scope.kind === 'all' ? undefined : scope.node.id;
+      const [histories, unpatched, mail] = await Promise.all([
+        Promise.all(
+          patchList.map(async (p) => ({
+            patchId: p.id,
+            parts: (await Promise.all(historyRegions.map((r) => historyFor(r, p.id, report.observedAt)))).map(
+              (h) => h.value,
+            ),
+          })),
+        ),
+        unpatchedFor(regionId, patchList, index),
+        mailFor(scope),
+      ]);
+      const trends = histories.map(({ patchId, parts }) => {
+        const points = sumHistories(parts);
+        return {
+          patchId,
+          clients: estimateCompletion(points, 'client', report.observedAt),
+          servers: estimateCompletion(points, 'server', report.observedAt),
+        };
+      });
+      const view: StatusView = {
+        scope: describeScope(scope),
+        observedAt: report.observedAt,
+        stale,
+        fetchedAt: new Date(fetchedAt).toISOString(),
+        staleAfterHours: report.staleAfterHours,
+        summary: summarizePatchStatus(report, patchList),
+        policy: evaluateReleasePolicy(report.region, policy),
+        trends,
+        unpatched,
+        mail,
+      };
+      return { kind: 'ok', view };
+    } catch (error) {
+      if (isLagebotError(error) && error.code.startsWith('UPSTREAM')) {
+        deps.logger.warn('inventory unavailable for status', { code: error.code, err: error.message });
+        return { kind: 'unavailable', what: 'inventory' };
+      }
+      throw error;
+    }
+  }
+
+  return {
+    regionIndex,
+    patches,
+    async report(scopeText) {
+      let index: RegionIndex;
+      try {
+        index = await regionIndex();
+      } catch (error) {
+        if (isLagebotError(error) && error.code.startsWith('UPSTREAM'))
+          return { kind: 'unavailable', what: 'inventory' };
+        throw error;
+      }
+      const resolved = resolveScope(index, scopeText);
+      switch (resolved.kind) {
+        case 'ambiguous':
+          return { kind: 'ambiguous', input: scopeText, candidates: resolved.candidates };
+        case 'unknown':
+          return { kind: 'unknown', input: scopeText, suggestions: resolved.suggestions };
+        default:
+          return reportOn(resolved);
+      }
+    },
+    async reportById(scopeId) {
+      if (scopeId === 'all') return reportOn({ kind: 'all' });
+      let index: RegionIndex;
+      try {
+        index = await regionIndex();
+      } catch (error) {
+        if (isLagebotError(error) && error.code.startsWith('UPSTREAM'))
+          return { kind: 'unavailable', what: 'inventory' };
+        throw error;
+      }
+      if (scopeId.startsWith('domain:')) {
+        const domain = scopeId.slice('domain:'.length);
+        const owner = ownerOfDomain(index, domain);
+        if (owner) return reportOn({ kind: 'domain', node: owner.node, domain });
+      } else {
+        const node = getNode(index, scopeId);
+        if (node) return reportOn({ kind: 'region', node });
+      }
+      return { kind: 'unknown', input: scopeId, suggestions: [] };
+    },
+  };
+}
+
+function describeScope(scope: ScopeRef): StatusView['scope'] {
+  if (scope.kind === 'all') return { id: 'all', name: 'all', kind: 'all', domain: null };
+  if (scope.kind === 'domain') {
+    return { id: `domain:${scope.domain}`, name: scope.domain, kind: 'domain', domain: scope.domain };
+  }
+  return { id: scope.node.id, name: scope.node.name, kind: scope.node.kind, domain: null };
+}
+
+function domainFilter(scope: ScopeRef): (d: DomainState) => boolean {
+  if (scope.kind === 'all') return () => true;
+  if (scope.kind === 'domain') return (d) => d.domain === scope.domain;
+  const node = scope.node;
+  if (node.kind === 'verband') return (d) => d.verband === node.id;
+  if (node.kind === 'kreis') return (d) => d.kreis === node.id;
+  const own = new Set(node.domains);
+  return (d) => d.municipality === node.id || own.has(d.domain);
+}
+
+/** Servers first, then failed, then the longest unseen: the devices an operator chases first. */
+export function compareByPriority(a: PatchStateRow, b: PatchStateRow): number {
+  if (a.kind !== b.kind) return a.kind === 'server' ? -1 : 1;
+  const af = a.state === 'failed' ? 0 : 1;
+  const bf = b.state === 'failed' ? 0 : 1;
+  if (af !== bf) return af - bf;
+  return a.lastSeenAt.localeCompare(b.lastSeenAt) || a.hostname.localeCompare(b.hostname);
+}
+
+function sumHistories(parts: ComplianceHistory[]): ComplianceHistory['points'] {
+  if (parts.length === 1) return parts[0]!.points;
+  const byAt = new Map<string, ComplianceHistory['points'][number]>();
+  for (const part of parts) {
+    for (const p of part.points) {
+      const seen = byAt.get(p.at);
+      byAt.set(
+        p.at,
+        seen
+          ? {
+              at: p.at,
+              clients: {
+                total: seen.clients.total + p.clients.total,
+                installed: seen.clients.installed + p.clients.installed,
+              },
+              servers: {
+                total: seen.servers.total + p.servers.total,
+                installed: seen.servers.installed + p.servers.installed,
+              },
+            }
+          : p,
+      );
+    }
+  }
+  return [...byAt.values()].sort((a, b) => a.at.localeCompare(b.at));
+}

@@ -1,0 +1,42 @@
+// Renders an Adaptive Card as plain text for the terminal client: texts, facts, columns side by
+// side, buttons in brackets. Charts show their fallback's text (as a client without charts would).
+
+export function cardToText(card: unknown): string {
+  const lines: string[] = [];
+  const root = card as { body?: unknown[]; actions?: unknown[] };
+  for (const el of root.body ?? []) renderElement(el, lines, '');
+  const buttons = (root.actions ?? []).map((a) => `[${String((a as { title?: unknown }).title ?? '?')}]`);
+  if (buttons.length) lines.push('', buttons.join(' '));
+  return lines.join('\n');
+}
+
+function renderElement(node: unknown, out: string[], indent: string): void {
+  if (!node || typeof node !== 'object') return;
+  const el = node as Record<string, unknown>;
+  switch (el.type) {
+    case 'TextBlock':
+      out.push(indent + String(el.text ?? ''));
+      return;
+    case 'FactSet':
+      for (const f of (el.facts as Array<{ title?: unknown; value?: unknown }>) ?? []) {
+        out.push(`${indent}${String(f.title ?? '')}: ${String(f.value ?? '')}`);
+      }
+      return;
+    case 'ColumnSet': {
+      const cells = ((el.columns as Array<{ items?: unknown[] }>) ?? []).map((c) => {
+        const inner: string[] = [];
+        for (const item of c.items ?? []) renderElement(item, inner, '');
+        return inner.join(' ');
+      });
+      out.push(indent + cells.filter(Boolean).join(' | '));
+      return;
+    }
+    case 'Container':
+      if (el.separator) out.push('');
+      for (const item of (el.items as unknown[]) ?? []) renderElement(item, out, indent);
+      return;
+    default:
+      // Chart.* and anything unknown: what a client without that element shows.
+      if (el.fallback && typeof el.fallback === 'object') renderElement(el.fallback, out, indent);
+  }
+}

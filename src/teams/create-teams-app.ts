@@ -1,0 +1,132 @@
+import { Application, type TeamsAdapter, type TurnState } from '@microsoft/teams-ai';
+import { ActivityTypes, CardFactory, MessageFactory, type Storage, type TurnContext } from 'botbuilder';
+import { z } from 'zod';
+import type { Metrics } from '../adapters/metrics.ts';
+import type { Logger } from '../domain/logger.ts';
+import type { StatusResult, StatusService } from '../services/report-status.ts';
+import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
+import { describeError } from './create-http-server.ts';
+import { type Lang, t } from './i18n.ts';
+import type { AdaptiveCardJson } from './render-card.ts';
+import { callerOf, languageOf } from './turn-context-info.ts';
+import { buildHelpCard } from './views/help-card.ts';
+import { buildNoticeCard } from './views/notice-card.ts';
+import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
+import { buildStatusCard } from './views/status-card.ts';
+
+// The teams-ai Application: routes parse the activity, call a service, render a card. No business
+// decisions here (ENGINEERING.md).
+
+export interface TeamsAppDeps {
+  adapter: TeamsAdapter;
+  storage?: Storage;
+  logger: Logger;
+  metrics: Metrics;
+  status: StatusService;
+  allowedTenants: string[];
+}
+
+// Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
+const scopeData = z.object({
+  scopeId: z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/),
+});
+
+export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
+  const app = new Application<TurnState>({
+    adapter: deps.adapter,
+    storage: deps.storage,
+    removeRecipientMention: true,
+    startTypingTimer: false,
+  });
+
+  // Tenant gate: activities from a tenant that is not allowed get no answer with content.
+  app.turn('beforeTurn', async (context) => {
+    const caller = callerOf(context);
+    if (deps.allowedTenants.length > 0 && (!caller.tenantId || !deps.allowedTenants.includes(caller.tenantId))) {
+      deps.logger.warn('activity from a tenant that is not allowed', {
+        activityId: context.activity.id,
+        tenantId: caller.tenantId,
+      });
+      return false;
+    }
+    return true;
+  });
+
+  app.activity(ActivityTypes.Message, async (context) => {
+    const started = performance.now();
+    const lang = languageOf(context);
+    const command = parseCommand(String(context.activity.text ?? ''));
+    let outcome = 'ok';
+    try {
+      switch (command.kind) {
+        case 'help':
+          await sendCard(context, buildHelpCard(lang));
+          break;
+        case 'status': {
+          const result = await deps.status.report(command.scopeText);
+          outcome = result.kind;
+          await sendCard(context, statusResultCard(result, lang, command.scopeText));
+          break;
+        }
+        case 'too_long':
+          outcome = 'too_long';
+          await context.sendActivity(t(lang, 'error.too_long', { max: MAX_COMMAND_LENGTH }));
+          break;
+        case 'unknown':
+          outcome = 'unknown';
+          await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.word.slice(0, 40) })));
+          break;
+        default:
+          outcome = 'unavailable';
+          await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.kind })));
+      }
+    } finally {
+      deps.metrics.commands.inc({ command: command.kind, outcome });
+      deps.metrics.replyLatency.observe({ kind: 'message' }, (performance.now() - started) / 1000);
+    }
+  });
+
+  const showStatus = async (context: TurnContext, _state: TurnState, data: unknown): Promise<AdaptiveCardJson> => {
+    const lang = languageOf(context);
+    const verb = String((context.activity.value as { action?: { verb?: unknown } } | undefined)?.action?.verb ?? '');
+    const parsed = scopeData.safeParse(data);
+    if (!parsed.success) {
+      deps.metrics.cardActions.inc({ verb, outcome: 'bad_data' });
+      return buildNoticeCard(t(lang, 'error.bad_card_data'), { color: 'Attention' });
+    }
+    const result = await deps.status.reportById(parsed.data.scopeId);
+    deps.metrics.cardActions.inc({ verb, outcome: result.kind });
+    return statusResultCard(result, lang, parsed.data.scopeId);
+  };
+  app.adaptiveCards.actionExecute('status.refresh', showStatus);
+  app.adaptiveCards.actionExecute('status.show', showStatus);
+
+  app.error(async (context, error) => {
+    deps.logger.error('turn failed', { activityId: context.activity?.id, err: describeError(error) });
+    // One plain sentence; never a stack trace in the chat.
+    try {
+      await context.sendActivity(t(languageOf(context), 'error.generic'));
+    } catch (sendError) {
+      deps.logger.warn('could not tell the user about the error', { err: describeError(sendError) });
+    }
+  });
+
+  return app;
+}
+
+export function statusResultCard(result: StatusResult, lang: Lang, input: string): AdaptiveCardJson {
+  switch (result.kind) {
+    case 'ok':
+      return buildStatusCard(result.view, lang);
+    case 'ambiguous':
+      return buildScopeChoiceCard(lang, input, 'ambiguous', result.candidates);
+    case 'unknown':
+      return buildScopeChoiceCard(lang, input, 'unknown', result.suggestions);
+    case 'unavailable':
+      return buildNoticeCard(t(lang, 'error.inventory_down'), { color: 'Attention' });
+  }
+}
+
+async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {
+  await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card)));
+}

@@ -1,0 +1,47 @@
+import type { TurnContext } from 'botbuilder';
+import { detectLanguage } from './command-parser.ts';
+import type { Lang } from './i18n.ts';
+
+// What the bot may take from an activity. Identity comes from Teams (from.aadObjectId, tenant),
+// never from card data (ENGINEERING.md promise 1).
+
+export interface Caller {
+  aadObjectId: string | null;
+  userId: string;
+  name: string;
+  tenantId: string | null;
+  conversationId: string;
+  conversationType: 'personal' | 'groupChat' | 'channel';
+}
+
+export function languageOf(context: TurnContext): Lang {
+  const a = context.activity;
+  const clientInfo = (a.entities ?? []).find((e) => e.type === 'clientInfo') as { locale?: unknown } | undefined;
+  const locale =
+    typeof a.locale === 'string' && a.locale
+      ? a.locale
+      : typeof clientInfo?.locale === 'string'
+        ? clientInfo.locale
+        : undefined;
+  return detectLanguage(locale);
+}
+
+export function callerOf(context: TurnContext): Caller {
+  const a = context.activity;
+  const channelTenant = (a.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
+  const tenantId =
+    typeof a.conversation?.tenantId === 'string' && a.conversation.tenantId
+      ? a.conversation.tenantId
+      : typeof channelTenant === 'string'
+        ? channelTenant
+        : null;
+  const type = a.conversation?.conversationType;
+  return {
+    aadObjectId: typeof a.from?.aadObjectId === 'string' && a.from.aadObjectId ? a.from.aadObjectId : null,
+    userId: String(a.from?.id ?? ''),
+    name: String(a.from?.name ?? ''),
+    tenantId,
+    conversationId: String(a.conversation?.id ?? ''),
+    conversationType: type === 'channel' || type === 'groupChat' ? type : 'personal',
+  };
+}

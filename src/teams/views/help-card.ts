@@ -1,0 +1,19 @@
+import { type Lang, t } from '../i18n.ts';
+import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+
+export function buildHelpCard(lang: Lang, lead = ''): AdaptiveCardJson {
+  return renderCard('help', {
+    lead,
+    title: t(lang, 'help.title'),
+    intro: t(lang, 'help.intro'),
+    lines: [
+      t(lang, 'help.status'),
+      t(lang, 'help.release'),
+      t(lang, 'help.block'),
+      t(lang, 'help.requests'),
+      t(lang, 'help.alerts'),
+    ],
+    language: t(lang, 'help.language'),
+    buttons: [{ title: t(lang, 'help.try_status'), verb: 'status.show', data: { scopeId: 'all' } }],
+  });
+}

@@ -1,0 +1,29 @@
+import type { RegionNode } from '../../domain/model.ts';
+import { type Lang, type MessageKey, t } from '../i18n.ts';
+import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+
+// "Olpe" is a Kreis and a town; "Kreis Olep" is a typo. Either way the answer offers buttons that
+// carry only the region id.
+
+function label(lang: Lang, node: RegionNode): string {
+  return `${node.name} (${t(lang, `kind.${node.kind}` as MessageKey)})`;
+}
+
+export function buildScopeChoiceCard(
+  lang: Lang,
+  input: string,
+  kind: 'ambiguous' | 'unknown',
+  nodes: RegionNode[],
+  verb = 'status.show',
+): AdaptiveCardJson {
+  const shownInput = input.length > 80 ? `${input.slice(0, 80)}…` : input;
+  const text =
+    kind === 'ambiguous'
+      ? t(lang, 'scope.ambiguous', { input: shownInput })
+      : `${t(lang, 'scope.unknown', { input: shownInput })} ${nodes.length > 0 ? t(lang, 'scope.did_you_mean') : ''}`.trim();
+  return renderCard('choice', {
+    text,
+    hint: nodes.length === 0 ? t(lang, 'scope.no_suggestion') : '',
+    buttons: nodes.slice(0, 5).map((n) => ({ title: label(lang, n), verb, data: { scopeId: n.id } })),
+  });
+}

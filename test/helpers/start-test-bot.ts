@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../src/adapters/create-logger.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startSimServer } from '../../src/sim/server.ts';
+import { type RunningLagebot, startLagebot } from '../../src/start-lagebot.ts';
+import { FakeBotConnector } from '../fakes/fake-bot-connector.ts';
+
+// Starts what an integration test talks to: the simulator (frozen clock), the bot on an ephemeral
+// port with its own SQLite file, and a fake Bot Connector that receives the replies.
+
+export interface TestBot {
+  bot: RunningLagebot;
+  botUrl: string;
+  simUrl: string;
+  connector: FakeBotConnector;
+  sim: Awaited<ReturnType<typeof startSimServer>>['sim'];
+  close(): Promise<void>;
+}
+
+export async function startTestBot(
+  env: Record<string, string> = {},
+  simOptions: { devices?: number } = {},
+): Promise<TestBot> {
+  const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
+  const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    INVENTORY_API_URL: `${sim.url}/inventory/v1`,
+    GATEWAY_API_URL: `${sim.url}/gateway/v1`,
+    UPSTREAM_TIMEOUT_MS: '2000',
+    STATUS_CACHE_SECONDS: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  });
+  const bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
+  const connector = await new FakeBotConnector().start();
+  return {
+    bot,
+    botUrl: bot.url,
+    simUrl: sim.url,
+    connector,
+    sim: sim.sim,
+    async close() {
+      await connector.close();
+      await bot.close();
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { channel, invoke, message, post, users } from '../fakes/activities.ts';
+import { cardOf, replyText } from '../fakes/fake-bot-connector.ts';
+import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
+import { assertValidCard } from '../helpers/validate-card.ts';
+
+// `status <scope>` and `hilfe` over the real HTTP path: activity → /api/messages → teams-ai →
+// status service → simulator → card → botbuilder → fake Bot Connector.
+
+let t: TestBot;
+before(async () => {
+  t = await startTestBot();
+});
+after(async () => {
+  await t?.close();
+});
+
+async function ask(text: string, opts: Partial<Parameters<typeof message>[1]> = {}) {
+  t.connector.reset();
+  const activity = message(text, { serviceUrl: t.connector.url, ...opts });
+  const res = await post(t.botUrl, activity);
+  assert.equal(res.status, 200, `POST /api/messages answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const calls = await t.connector.waitFor((c) => c.length > 0);
+  return calls.map((c) => c.activity);
+}
+
+const nf = new Intl.NumberFormat('de-DE');
+
+describe('status over /api/messages', () => {
+  test('status Kreis Olpe in personal chat: German card whose numbers equal the inventory API', async () => {
+    const [reply] = await ask('status Kreis Olpe');
+    const card = cardOf(reply!);
+    assert.ok(card, 'the reply carries an Adaptive Card');
+    assertValidCard(card);
+    const text = replyText(reply!);
+    assert.match(text, /Lage: Kreis Olpe/);
+    assert.match(text, /Aktualisieren/);
+    const compliance = (await (await fetch(`${t.simUrl}/inventory/v1/compliance?region=kr-olpe`)).json()) as {
+      region: {
+        patches: Array<{
+          patchId: string;
+          clients: { installed: number; total: number };
+          servers: { installed: number; total: number };
+        }>;
+      };
+      children: Array<{ name: string }>;
+    };
+    for (const p of compliance.region.patches) {
+      if (p.clients.total > 0)
+        assert.ok(
+          text.includes(`${nf.format(p.clients.installed)} von ${nf.format(p.clients.total)}`),
+          `clients of ${p.patchId}`,
+        );
+      if (p.servers.total > 0)
+        assert.ok(
+          text.includes(`${nf.format(p.servers.installed)} von ${nf.format(p.servers.total)}`),
+          `servers of ${p.patchId}`,
+        );
+    }
+    // One level down: every town of the Kreis is in the breakdown.
+    for (const child of compliance.children) assert.ok(text.includes(child.name), `breakdown lists ${child.name}`);
+    // Mail state of the Kreis's domains, from the gateway.
+    assert.match(text, /Externe Mail \(\d+ Domänen\)/);
+    assert.match(text, /olpe\.de/);
+  });
+
+  test('in a channel with an @mention and an English client: English card', async () => {
+    const [reply] = await ask('status Kreis Olpe', {
+      conversation: channel('olpe-ops'),
+      locale: 'en-US',
+      user: users.operator,
+    });
+    const text = replyText(reply!);
+    assert.match(text, /Status: Kreis Olpe/);
+    assert.match(text, /Refresh/);
+    assert.doesNotMatch(text, /Aktualisieren/);
+  });
+
+  test('status Olpe is ambiguous: both the Kreis and the town are offered as buttons', async () => {
+    const [reply] = await ask('status Olpe');
+    const card = cardOf(reply!)!;
+    assertValidCard(card);
+    const actions = card.actions as Array<{ verb: string; data: { scopeId: string } }>;
+    assert.deepEqual(actions.map((a) => a.data.scopeId).sort(), ['ko-olpe', 'kr-olpe']);
+    assert.ok(actions.every((a) => a.verb === 'status.show'));
+    assert.match(replyText(reply!), /nicht eindeutig/);
+  });
+
+  test('a typo gets "Meinten Sie …?" with the closest match as a button', async () => {
+    const [reply] = await ask('status Kreis Olep');
+    const card = cardOf(reply!)!;
+    assert.match(replyText(reply!), /Meinten Sie/);
+    const ids = (card.actions as Array<{ data: { scopeId: string } }>).map((a) => a.data.scopeId);
+    assert.ok(ids.includes('kr-olpe'), `suggestions ${ids.join(',')}`);
+  });
+
+  test('umlaut spellings and case do not matter', async () => {
+    for (const spelling of ['SÜDVERBAND', 'Suedverband', 'süd']) {
+      const [reply] = await ask(`status ${spelling}`);
+      assert.match(replyText(reply!), /Lage: Südverband/, spelling);
+    }
+  });
+
+  test('status of a mail domain and status alle', async () => {
+    const [domainReply] = await ask('status attendorn.de');
+    assert.match(replyText(domainReply!), /attendorn\.de/);
+    const [allReply] = await ask('lage alle');
+    const text = replyText(allReply!);
+    assert.match(text, /Lage: Alle Regionen/);
+    for (const name of ['Nordverband', 'Südverband', 'Kreis Olpe', 'Hochsauerlandkreis', 'Märkischer Kreis']) {
+      assert.ok(text.includes(name), `alle lists ${name}`);
+    }
+    // Teams rejects messages over 40 KB (Bot Framework limit); status alle must stay well under it.
+    const size = Buffer.byteLength(JSON.stringify(allReply));
+    assert.ok(size < 28 * 1024, `status alle is ${size} bytes`);
+  });
+
+  test('hilfe and help; an unknown command gets a hint and the help card', async () => {
+    assert.match(replyText((await ask('hilfe'))[0]!), /Lagebot – was ich kann/);
+    assert.match(replyText((await ask('help', { locale: 'en-GB' }))[0]!), /Lagebot – what I can do/);
+    const [unknown] = await ask('wetter morgen');
+    assertValidCard(cardOf(unknown!));
+    assert.match(replyText(unknown!), /„wetter“ kenne ich nicht/);
+  });
+
+  test('injection-looking and oversized text gets a plain answer', async () => {
+    const [inj] = await ask('status <script>alert(1)</script>');
+    assert.match(replyText(inj!), /kenne ich nicht/);
+    const [long] = await ask(`status ${'x'.repeat(10_000)}`);
+    assert.match(replyText(long!), /zu lang/);
+  });
+
+  test('Aktualisieren (Action.Execute) answers the invoke with a fresh card', async () => {
+    const res = await post(t.botUrl, invoke('status.refresh', { scopeId: 'kr-olpe' }, { serviceUrl: t.connector.url }));
+    assert.equal(res.status, 200);
+    const body = res.body as { statusCode: number; type: string; value: Record<string, unknown> };
+    assert.equal(body.statusCode, 200);
+    assert.equal(body.type, 'application/vnd.microsoft.card.adaptive');
+    assertValidCard(body.value);
+    assert.match(JSON.stringify(body.value), /Lage: Kreis Olpe/);
+  });
+
+  test('forged card data is refused with a clear message', async () => {
+    for (const data of [
+      { scopeId: '../../etc/passwd' },
+      { scopeId: 42 },
+      {},
+      { scopeId: 'kr-olpe', requester: 'aad-approver-1' },
+    ]) {
+      const res = await post(t.botUrl, invoke('status.refresh', data, { serviceUrl: t.connector.url }));
+      assert.equal(res.status, 200);
+      const text = JSON.stringify((res.body as { value: unknown }).value);
+      if ('requester' in data) {
+        // Extra fields are ignored, never trusted: the card is still just the status.
+        assert.match(text, /Lage: Kreis Olpe/);
+      } else {
+        assert.match(text, /ungültig oder veraltet/);
+      }
+    }
+  });
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ComplianceReport, Patch, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
+import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
+import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
+import type { StatusView } from '../../../src/services/report-status.ts';
+import { catalogues, type Lang } from '../../../src/teams/i18n.ts';
+import { cardNames, renderCard } from '../../../src/teams/render-card.ts';
+import { buildHelpCard } from '../../../src/teams/views/help-card.ts';
+import { buildNoticeCard } from '../../../src/teams/views/notice-card.ts';
+import { buildScopeChoiceCard } from '../../../src/teams/views/scope-choice-card.ts';
+import { buildStatusCard } from '../../../src/teams/views/status-card.ts';
+import { assertValidCard, cardProblems } from '../../helpers/validate-card.ts';
+
+// Every template expanded with fixtures must parse with the official Adaptive Cards object model
+// (only Teams' chart elements are unknown to it), leave no ${…} behind, and stay far below Teams'
+// 40 KB message limit.
+
+function counts(total: number, installed: number, failed = 0): StateCounts {
+  return {
+    total,
+    installed,
+    pending: total - installed - failed,
+    pending_reboot: 0,
+    failed,
+    unknown: 0,
+    notApplicable: 0,
+    stale: 0,
+  };
+}
+
+const patches: Patch[] = [
+  {
+    id: 'exchange-2024-02',
+    title: 'Exchange Server 2019 CU14 (CVE-2024-21410)',
+    product: 'Exchange Server 2019',
+    kb: ['KB5035606'],
+    cves: ['CVE-2024-21410'],
+    appliesTo: { kind: 'server', roles: ['exchange'] },
+    minBuild: '15.2.1544.4',
+    releasedAt: '2024-02-13T18:00:00Z',
+  },
+  {
+    id: 'outlook-2024-02',
+    title: 'Outlook security update (CVE-2024-21413)',
+    product: 'Microsoft 365 Apps',
+    kb: ['KB5002537'],
+    cves: ['CVE-2024-21413'],
+    appliesTo: { kind: 'client', roles: null },
+    minBuild: null,
+    releasedAt: '2024-02-13T18:00:00Z',
+  },
+];
+
+function region(id: string, name: string, kind: RegionCompliance['kind'], scale: number): RegionCompliance {
+  return {
+    regionId: id,
+    name,
+    kind,
+    patches: [
+      {
+        patchId: 'exchange-2024-02',
+        clients: counts(0, 0),
+        servers: counts(2 * scale, 2 * scale),
+        exchangeServers: counts(2 * scale, 2 * scale),
+      },
+      {
+        patchId: 'outlook-2024-02',
+        clients: counts(500 * scale, 480 * scale, 3 * scale),
+        servers: counts(0, 0),
+        exchangeServers: counts(0, 0),
+      },
+    ],
+  };
+}
+
+function fixtureView(childCount: number): StatusView {
+  const report: ComplianceReport = {
+    observedAt: '2024-02-19T13:00:00Z',
+    staleAfterHours: 168,
+    region: region('vb-sued', 'Südverband', 'verband', childCount),
+    children: Array.from({ length: childCount }, (_, i) =>
+      region(`ko-town-${i}`, `Town Nummer ${i} (Sauerland)`, 'kommune', 1),
+    ),
+  };
+  return {
+    scope: { id: 'vb-sued', name: 'Südverband', kind: 'verband', domain: null },
+    observedAt: report.observedAt,
+    stale: false,
+    fetchedAt: report.observedAt,
+    staleAfterHours: 168,
+    summary: summarizePatchStatus(report, patches),
+    policy: evaluateReleasePolicy(report.region),
+    trends: [
+      {
+        patchId: 'outlook-2024-02',
+        clients: { ratePerHour: 12.5, remaining: 60, etaAt: '2024-02-19T18:00:00Z', state: 'progressing' },
+        servers: { ratePerHour: null, remaining: 0, etaAt: null, state: 'complete' },
+      },
+    ],
+    unpatched: {
+      rows: Array.from({ length: 10 }, (_, i) => ({
+        deviceId: `d${i}`,
+        hostname: `OE-ATT-WS${String(i).padStart(4, '0')}`,
+        kind: 'client' as const,
+        role: 'workstation',
+        municipality: 'ko-attendorn',
+        kreis: 'kr-olpe',
+        build: '16.0.17126.20132',
+        lastSeenAt: '2024-02-19T12:00:00Z',
+        patchId: 'outlook-2024-02',
+        state: i % 3 === 0 ? ('failed' as const) : ('pending' as const),
+        observedAt: '2024-02-19T13:00:00Z',
+        townName: 'Attendorn',
+      })),
+      total: 63,
+    },
+    mail: {
+      domains: Array.from({ length: childCount + 2 }, (_, i) => ({
+        domain: `town${i}.de`,
+        municipality: `ko-town-${i}`,
+        kreis: 'kr-olpe',
+        verband: 'vb-sued',
+        inbound: 'held' as const,
+        outbound: i % 2 ? ('open' as const) : ('held' as const),
+        blockMode: 'hold' as const,
+        reason: 'Exchange-Schwachstelle',
+        changedBy: 'Olaf Operator',
+        changedAt: '2024-02-15T17:00:00Z',
+        version: 2,
+      })),
+      queues: [{ domain: 'town0.de', direction: 'inbound' as const, held: 1234, oldestAt: '2024-02-15T17:05:00Z' }],
+    },
+  };
+}
+
+describe('cards', () => {
+  for (const lang of ['de', 'en'] as Lang[]) {
+    test(`every card renders valid in ${lang}`, () => {
+      const cards = [
+        buildHelpCard(lang),
+        buildHelpCard(lang, 'lead text'),
+        buildNoticeCard('x', { title: 'T', color: 'Attention', hint: 'h' }),
+        buildScopeChoiceCard(lang, 'Olpe', 'ambiguous', []),
+        buildStatusCard(fixtureView(7), lang),
+        buildStatusCard({ ...fixtureView(0), stale: true, mail: null }, lang),
+      ];
+      for (const card of cards) assertValidCard(card);
+    });
+  }
+
+  test('the validator itself catches bad cards', () => {
+    assert.ok(
+      cardProblems({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'TextBlock', text: 'x', size: 'huge' }] })
+        .length > 0,
+    );
+    assert.ok(cardProblems({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Bogus' }] }).length > 0);
+    assert.ok(
+      cardProblems({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'Chart.Donut', data: [] }] }).length > 0,
+    );
+    assert.deepEqual(
+      cardProblems({
+        type: 'AdaptiveCard',
+        version: '1.5',
+        body: [{ type: 'Chart.Donut', data: [], fallback: 'drop' }],
+      }),
+      [],
+    );
+  });
+
+  test('every template in cards/ is known to the renderer and a big scope stays well under 40 KB', () => {
+    assert.deepEqual([...cardNames].sort(), ['choice', 'help', 'notice', 'status']);
+    const big = JSON.stringify(buildStatusCard(fixtureView(15), 'de'));
+    assert.ok(Buffer.byteLength(big) < 28 * 1024, `${Buffer.byteLength(big)} bytes`);
+  });
+
+  test('user text with ${…} is shown, not evaluated, and does not break the card', () => {
+    const card = buildScopeChoiceCard('de', '${title}', 'unknown', []);
+    assertValidCard(card);
+    assert.match(JSON.stringify(card), /\$\\u200b\{title\}|\$\u200b\{title\}/);
+  });
+
+  test('a missing binding is an error, not a card with ${…} in it', () => {
+    assert.throws(() => renderCard('notice', { title: 'x' }), /unexpanded binding/);
+  });
+
+  test('German and English catalogues have the same keys', () => {
+    assert.deepEqual(Object.keys(catalogues.en).sort(), Object.keys(catalogues.de).sort());
+  });
+});
