@@ -102,7 +102,9 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       status,
+      store,
       allowedTenants: config.allowedTenants,
+      now,
     });
 
     let draining = false;

@@ -77,3 +77,9 @@ export interface GatewayPort {
   getSpamMetrics(q: { from: string; to: string; domains?: string[] }): Promise<SpamSeries[]>;
   ping(): Promise<void>;
 }
+
+/** Proactive messages into a stored conversation (release cards, alerts). Cards are plain JSON. */
+export interface ProactiveSender {
+  send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }>;
+  update(conversationId: string, activityId: string, card: Record<string, unknown>): Promise<void>;
+}

@@ -1,8 +1,9 @@
 import { Application, type TeamsAdapter, type TurnState } from '@microsoft/teams-ai';
-import { ActivityTypes, CardFactory, MessageFactory, type Storage, type TurnContext } from 'botbuilder';
+import { ActivityTypes, CardFactory, MessageFactory, type Storage, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
 import type { Logger } from '../domain/logger.ts';
+import type { Store } from '../domain/store-port.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
 import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
@@ -23,7 +24,9 @@ export interface TeamsAppDeps {
   logger: Logger;
   metrics: Metrics;
   status: StatusService;
+  store: Store;
   allowedTenants: string[];
+  now: () => Date;
 }
 
 // Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
@@ -49,6 +52,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       });
       return false;
     }
+    await rememberConversation(context, deps);
     return true;
   });
 
@@ -112,6 +116,38 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
   });
 
   return app;
+}
+
+// Proactive messages (approval cards, alerts) need the conversation's reference: it is stored on
+// every activity, so installing the bot or speaking to it once is enough.
+async function rememberConversation(context: TurnContext, deps: TeamsAppDeps): Promise<void> {
+  const caller = callerOf(context);
+  const a = context.activity;
+  if (!caller.conversationId || !caller.tenantId || typeof a.serviceUrl !== 'string' || !a.serviceUrl) return;
+  const channelData = (a.channelData ?? {}) as {
+    team?: { id?: unknown; name?: unknown };
+    channel?: { name?: unknown };
+  };
+  try {
+    await deps.store.upsertConversation({
+      conversationId: caller.conversationId,
+      tenantId: caller.tenantId,
+      serviceUrl: a.serviceUrl,
+      kind: caller.conversationType,
+      teamId: typeof channelData.team?.id === 'string' ? channelData.team.id : null,
+      name:
+        typeof channelData.channel?.name === 'string'
+          ? channelData.channel.name
+          : typeof a.conversation?.name === 'string'
+            ? a.conversation.name
+            : null,
+      reference: TurnContext.getConversationReference(a),
+      updatedAt: deps.now().toISOString(),
+    });
+  } catch (error) {
+    // Answering the user matters more than remembering the conversation; the next turn tries again.
+    deps.logger.warn('could not store the conversation reference', { err: describeError(error) });
+  }
 }
 
 export function statusResultCard(result: StatusResult, lang: Lang, input: string): AdaptiveCardJson {

@@ -1,0 +1,54 @@
+import { CardFactory, type CloudAdapter, MessageFactory } from 'botbuilder';
+import type { ConversationReference } from 'botframework-schema';
+import { LagebotError } from '../domain/errors.ts';
+import type { ProactiveSender } from '../domain/ports.ts';
+import type { Store } from '../domain/store-port.ts';
+
+// Sends and updates cards in a conversation the bot has seen before, through the stored
+// conversation reference (botbuilder's continueConversation, the documented proactive path).
+// Never into a tenant that is not allowed (issue 8). Errors keep botbuilder's statusCode and
+// Retry-After so a send queue can decide to retry.
+
+export class TeamsNotifier implements ProactiveSender {
+  constructor(
+    private readonly adapter: CloudAdapter,
+    private readonly appId: string | undefined,
+    private readonly store: Store,
+    private readonly allowedTenants: readonly string[],
+  ) {}
+
+  private async referenceFor(conversationId: string): Promise<Partial<ConversationReference>> {
+    const conv = await this.store.getConversation(conversationId);
+    if (!conv) {
+      throw new LagebotError(
+        'NOT_FOUND',
+        `conversation ${conversationId} unknown: the bot must be installed there or spoken to first`,
+      );
+    }
+    if (this.allowedTenants.length > 0 && !this.allowedTenants.includes(conv.tenantId)) {
+      throw new LagebotError('FORBIDDEN', `conversation ${conversationId} belongs to a tenant that is not allowed`);
+    }
+    return conv.reference as Partial<ConversationReference>;
+  }
+
+  async send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }> {
+    const reference = await this.referenceFor(conversationId);
+    let activityId = '';
+    await this.adapter.continueConversationAsync(this.appId ?? '', reference, async (context) => {
+      const res = await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card)));
+      activityId = res?.id ?? '';
+    });
+    return { activityId };
+  }
+
+  async update(conversationId: string, activityId: string, card: Record<string, unknown>): Promise<void> {
+    const reference = await this.referenceFor(conversationId);
+    await this.adapter.continueConversationAsync(this.appId ?? '', reference, async (context) => {
+      await context.updateActivity({
+        ...MessageFactory.attachment(CardFactory.adaptiveCard(card)),
+        id: activityId,
+        conversation: context.activity.conversation,
+      });
+    });
+  }
+}
