@@ -111,7 +111,7 @@ export async function startFakeOpenIdServer(
  * token cache, so sending needs no login.microsoftonline.com. botbuilder's credentials look there
  * first (botframework-connector/lib/auth/appCredentials.js:136-145; one static map, key made of app
  * id and scope at :81) and only on a miss ask MSAL, which accepts https authorities only
- * (@azure/msal-node/lib/msal-node.cjs:2549-2552) — so a local token endpoint cannot stand in for it.
+ * (@azure/msal-node/lib/msal-node.cjs:2550-2552) — so a local token endpoint cannot stand in for it.
  */
 export async function primeBotTokenCache(appId: string, appPassword: string, accessToken: string): Promise<void> {
   const credentials = (await new ConfigurationServiceClientCredentialFactory({
