@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 // The only module that reads the environment. Everything else receives a Config.
@@ -145,6 +146,8 @@ const envSchema = z.object({
   ),
   PLAYGROUND: onOff(true),
   PLAYGROUND_PORT: port(56150),
+  // Names this replica in outbox claims and the watcher lease; replicas need distinct ids.
+  REPLICA_ID: z.preprocess(emptyToUndefined, z.string().max(200).optional()),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z
@@ -186,6 +189,7 @@ export interface Config {
   sim: { speed: number | undefined; devices: number; seed: number; scenario: 'feb-2024' | 'all-patched' | 'empty' };
   playground: { enabled: boolean; port: number };
   logLevel: Env['LOG_LEVEL'];
+  replicaId: string;
 }
 
 export class ConfigError extends Error {
@@ -257,5 +261,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sim: { speed: e.SIM_SPEED, devices: e.SIM_DEVICES, seed: e.SIM_SEED, scenario: e.SIM_SCENARIO },
     playground: { enabled: e.PLAYGROUND, port: e.PLAYGROUND_PORT },
     logLevel: e.LOG_LEVEL,
+    replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
   };
 }

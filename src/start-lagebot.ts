@@ -1,7 +1,5 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { TeamsAdapter } from '@microsoft/teams-ai';
-import { ConfigurationServiceClientCredentialFactory } from 'botbuilder';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
@@ -13,6 +11,7 @@ import type { GatewayPort, InventoryPort } from './domain/ports.ts';
 import type { Store } from './domain/store-port.ts';
 import { createStatusService } from './services/report-status.ts';
 import { startSimServer } from './sim/server.ts';
+import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 
@@ -87,15 +86,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
 
     const status = createStatusService({ inventory, gateway, now, cacheSeconds: config.statusCacheSeconds, logger });
 
-    const adapter = new TeamsAdapter(
-      {},
-      new ConfigurationServiceClientCredentialFactory({
-        MicrosoftAppId: config.bot.appId,
-        MicrosoftAppPassword: config.bot.appPassword,
-        MicrosoftAppType: config.bot.appType ?? 'MultiTenant',
-        MicrosoftAppTenantId: config.bot.tenantId,
-      }),
-    );
+    const adapter = createBotAdapter(config);
     const app = createTeamsApp({
       adapter,
       storage: createTurnStorage(store),

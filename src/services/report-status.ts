@@ -276,7 +276,7 @@ function describeScope(scope: ScopeRef): StatusView['scope'] {
   return { id: scope.node.id, name: scope.node.name, kind: scope.node.kind, domain: null };
 }
 
-function domainFilter(scope: ScopeRef): (d: DomainState) => boolean {
+export function domainFilter(scope: ScopeRef): (d: DomainState) => boolean {
   if (scope.kind === 'all') return () => true;
   if (scope.kind === 'domain') return (d) => d.domain === scope.domain;
   const node = scope.node;

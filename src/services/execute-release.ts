@@ -1,0 +1,176 @@
+import { backoffDelay } from '../domain/backoff.ts';
+import { isLagebotError } from '../domain/errors.ts';
+import type { Logger } from '../domain/logger.ts';
+import type { DomainChange, GatewayPort } from '../domain/ports.ts';
+import type { Store } from '../domain/store-port.ts';
+import { outboxKey, type ReleaseService } from './release-service.ts';
+
+// Executes approved changes per domain through the gateway, exactly once (ENGINEERING.md promise 3):
+// the intent is in the outbox before the call (written with the transition), the call carries the
+// domain's idempotency key, the outcome is recorded after. `reconcile` compares the request's
+// per-domain status with its outbox rows, so whatever point a crash interrupted — before the call,
+// after the gateway applied it, after the outcome was recorded — a restart finishes it once.
+
+export interface ExecutorDeps {
+  store: Store;
+  gateway: GatewayPort;
+  service: ReleaseService;
+  holder: string;
+  now: () => Date;
+  logger: Logger;
+  /** How long a claim protects an item from other replicas. */
+  claimMs?: number;
+  retry?: { baseMs: number; maxMs: number };
+  random?: () => number;
+  /** Told when a domain waits for a retry, so its card can say "wird wiederholt". */
+  onRetrying?: (requestId: string) => void;
+}
+
+const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
+
+export function createReleaseExecutor(deps: ExecutorDeps) {
+  const claimMs = deps.claimMs ?? 60_000;
+  const retry = deps.retry ?? { baseMs: 1000, maxMs: 60_000 };
+  const random = deps.random ?? Math.random;
+  const inFlight = new Set<Promise<void>>();
+  const timers = new Set<NodeJS.Timeout>();
+  const running = new Map<string, Promise<void>>();
+  let closed = false;
+
+  function track(p: Promise<void>): Promise<void> {
+    inFlight.add(p);
+    p.finally(() => inFlight.delete(p)).catch(() => {});
+    return p;
+  }
+
+  async function executeItem(key: string, attempt: number): Promise<void> {
+    const nowIso = deps.now().toISOString();
+    const item = await deps.store.claimOutbox(key, deps.holder, nowIso, claimMs);
+    if (!item) return; // another replica has it, or it is settled already
+    const change = item.change as DomainChange;
+    try {
+      const res = await deps.gateway.changeDomain(change);
+      await deps.store.completeOutbox(
+        key,
+        'succeeded',
+        { version: res.domain.version, changed: res.changed, replayed: res.replayed },
+        deps.now().toISOString(),
+      );
+      await deps.service.applySystemEvent(
+        item.requestId,
+        { type: 'domain_succeeded', domain: item.domain },
+        {
+          gateway: {
+            changed: res.changed,
+            replayed: res.replayed,
+            version: res.domain.version,
+            key: change.idempotencyKey,
+          },
+        },
+      );
+    } catch (error) {
+      const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
+      const message = error instanceof Error ? error.message : String(error);
+      if (TRANSIENT.has(code) && !closed) {
+        // The gateway did not answer: the change may or may not have happened. Retrying with the same
+        // Idempotency-Key is safe either way; the request stays "executing" until it answers.
+        await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
+        const delay = backoffDelay(attempt, retry, random);
+        deps.logger.warn('gateway change will be retried', {
+          requestId: item.requestId,
+          domain: item.domain,
+          code,
+          delayMs: delay,
+        });
+        deps.onRetrying?.(item.requestId);
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          track(executeItem(key, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: String(e) })));
+        }, delay);
+        timers.add(timer);
+        return;
+      }
+      if (closed && TRANSIENT.has(code)) {
+        await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
+        return;
+      }
+      await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
+      await deps.service.applySystemEvent(item.requestId, {
+        type: 'domain_failed',
+        domain: item.domain,
+        error: `${code}: ${message}`,
+      });
+    }
+  }
+
+  async function reconcileOnce(requestId: string): Promise<void> {
+    const current = await deps.service.get(requestId);
+    if (!current || current.request.state !== 'executing') return;
+    const { request } = current;
+    const rows = new Map((await deps.store.listOutboxForRequest(requestId)).map((r) => [r.key, r]));
+    const work: Promise<void>[] = [];
+    for (const [domain, exec] of Object.entries(request.execution.domains)) {
+      if (exec.status !== 'pending') continue;
+      const row = rows.get(outboxKey(exec.key, exec.attempts));
+      if (!row) {
+        deps.logger.error('executing domain without an outbox row', { requestId, domain });
+        continue;
+      }
+      if (row.status === 'succeeded') {
+        work.push(deps.service.applySystemEvent(requestId, { type: 'domain_succeeded', domain }).then(() => {}));
+      } else if (row.status === 'failed') {
+        work.push(
+          deps.service
+            .applySystemEvent(requestId, { type: 'domain_failed', domain, error: row.lastError ?? 'failed' })
+            .then(() => {}),
+        );
+      } else {
+        work.push(executeItem(row.key, 0));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  return {
+    /** Runs (or resumes) a request's execution; concurrent calls for one request share one run. */
+    run(requestId: string): Promise<void> {
+      const existing = running.get(requestId);
+      if (existing) return existing;
+      const p = track(
+        reconcileOnce(requestId)
+          .catch((error) => deps.logger.error('execution failed', { requestId, err: String(error) }))
+          .finally(() => running.delete(requestId)),
+      );
+      running.set(requestId, p);
+      return p;
+    },
+
+    /** On start-up: every request that was executing when the last process stopped. */
+    async resumeAll(): Promise<number> {
+      const executing = await deps.store.listRequests({ states: ['executing'], limit: 1000 });
+      await Promise.all(executing.map((r) => this.run(r.id)));
+      return executing.length;
+    },
+
+    /** Resolves when nothing is running or waiting to retry (tests, shutdown). */
+    async idle(timeoutMs = 30_000): Promise<boolean> {
+      const deadline = Date.now() + timeoutMs;
+      while ((inFlight.size > 0 || timers.size > 0) && Date.now() < deadline) {
+        await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 50))]);
+      }
+      return inFlight.size === 0 && timers.size === 0;
+    },
+
+    async close(drainMs = 5000): Promise<void> {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const deadline = Date.now() + drainMs;
+      while (inFlight.size > 0 && Date.now() < deadline) {
+        await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 50))]);
+      }
+    },
+  };
+}
+
+export type ReleaseExecutor = ReturnType<typeof createReleaseExecutor>;
