@@ -1,19 +1,31 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
+import { loadRolesFile } from './adapters/load-roles-file.ts';
 import { createMetrics } from './adapters/metrics.ts';
 import { createStore } from './adapters/store/create-store.ts';
 import { createTurnStorage } from './adapters/store/store-turn-storage.ts';
+import { TeamsNotifier } from './adapters/teams-notifier.ts';
 import type { Config } from './config.ts';
 import type { GatewayPort, InventoryPort } from './domain/ports.ts';
+import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
+import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
+import { createReleaseService, type ReleaseService } from './services/release-service.ts';
 import { createStatusService } from './services/report-status.ts';
 import { startSimServer } from './sim/server.ts';
+import { parseDirectionAndReason } from './teams/command-parser.ts';
 import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
+import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
+
+const demoRolesFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'config', 'roles.demo.json');
 
 export interface RunningLagebot {
   url: string;
@@ -22,7 +34,20 @@ export interface RunningLagebot {
   inventory: InventoryPort;
   gateway: GatewayPort;
   store: Store;
+  release: ReleaseService;
+  executor: ReleaseExecutor;
   close(): Promise<void>;
+}
+
+/** ROLES_FILE, or in local mode the demo roles of the Playground's mock users. */
+function loadRoles(config: Config, logger: PinoLogger): RolesConfig {
+  if (config.rolesFile) return loadRolesFile(config.rolesFile);
+  if (config.localMode) {
+    logger.info(`ROLES_FILE not set: local mode uses the demo roles in ${demoRolesFile}`);
+    return loadRolesFile(demoRolesFile);
+  }
+  logger.warn('ROLES_FILE not set: everybody is a viewer; nobody can request or approve releases');
+  return { viewer: ['*'], operator: [], approver: [] };
 }
 
 export interface StartOptions {
@@ -85,8 +110,41 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     closers.push(() => store.close());
 
     const status = createStatusService({ inventory, gateway, now, cacheSeconds: config.statusCacheSeconds, logger });
+    const roles = loadRoles(config, logger);
 
     const adapter = createBotAdapter(config);
+    const notifier = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
+    let cards: RequestCardTracker | null = null;
+    const release = createReleaseService({
+      store,
+      inventory,
+      gateway,
+      regions: () => status.regionIndex(),
+      roles,
+      now,
+      ttlMs: config.requestTtlMs,
+      newId: () => `r-${randomUUID().slice(0, 8)}`,
+      logger,
+      parseDirectionAndReason,
+      onTransition: (request) => cards?.schedule(request.id),
+    });
+    cards = createRequestCardTracker({ store, sender: notifier, service: release, roles, logger });
+    const executor = createReleaseExecutor({
+      store,
+      gateway,
+      service: release,
+      holder: config.replicaId,
+      now,
+      logger,
+      onRetrying: (requestId, domain) => {
+        cards?.markRetrying(requestId, [domain]);
+        cards?.schedule(requestId);
+      },
+    });
+    closers.push(async () => {
+      await executor.close();
+      await cards?.flush();
+    });
     const app = createTeamsApp({
       adapter,
       storage: createTurnStorage(store),
@@ -96,6 +154,17 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       store,
       allowedTenants: config.allowedTenants,
       now,
+      release: {
+        service: release,
+        execute: (requestId) => void executor.run(requestId),
+        cards,
+        store,
+        roles,
+        approversConversation: config.approversConversation,
+        logger,
+        metrics,
+        now,
+      },
     });
 
     let draining = false;
@@ -128,7 +197,16 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         url,
       },
     );
-    return { url, port, simUrl, inventory, gateway, store, close: closeAll };
+    // Executions a previous process left unfinished are completed exactly once; requests past their
+    // time expire (their cards lose the buttons).
+    const resumed = await executor.resumeAll();
+    if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
+    const expiry = setInterval(() => {
+      release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: String(error) }));
+    }, 30_000);
+    expiry.unref();
+    closers.push(async () => clearInterval(expiry));
+    return { url, port, simUrl, inventory, gateway, store, release, executor, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -23,7 +23,7 @@ export interface ExecutorDeps {
   retry?: { baseMs: number; maxMs: number };
   random?: () => number;
   /** Told when a domain waits for a retry, so its card can say "wird wiederholt". */
-  onRetrying?: (requestId: string) => void;
+  onRetrying?: (requestId: string, domain: string) => void;
 }
 
 const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
@@ -82,7 +82,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
           code,
           delayMs: delay,
         });
-        deps.onRetrying?.(item.requestId);
+        deps.onRetrying?.(item.requestId, item.domain);
         const timer = setTimeout(() => {
           timers.delete(timer);
           track(executeItem(key, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: String(e) })));

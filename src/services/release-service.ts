@@ -16,6 +16,7 @@ import {
   availableActions,
   createRequest,
   type Effect,
+  JUSTIFICATION_MIN,
   type Refusal,
   type ReleaseDirection,
   type ReleaseEvent,
@@ -26,7 +27,7 @@ import {
 } from '../domain/release-request.ts';
 import { type RolesConfig, rolesFor } from '../domain/roles.ts';
 import type { AuditInput, OutboxInput, Store, StoredRequest } from '../domain/store-port.ts';
-import { domainFilter, type ScopeRef } from './report-status.ts';
+import { compareByPriority, domainFilter, type ScopeRef } from './report-status.ts';
 
 // Use cases of the release/block workflow: request, decide (approve/confirm/reject/cancel/confirm
 // block/retry), and the views' facts. Execution lives in execute-release.ts. Every state change goes
@@ -46,6 +47,8 @@ export interface PolicySummary {
   region: RegionCompliance;
   unpatchedClients: number;
   unpatchedServers: number;
+  /** The ten unpatched devices that matter most (servers, failed, longest unseen first). */
+  devices: Array<{ hostname: string; kind: 'client' | 'server'; town: string; state: string }>;
   observedAt: string;
 }
 
@@ -181,9 +184,43 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       observedAt = report.observedAt;
     }
     const evaluation = evaluateReleasePolicy(region, policy);
+    const devices = evaluation.meets ? [] : await unpatchedDevices(ref);
     const missing = (kind: 'client' | 'server') =>
       evaluation.shortfalls.filter((s) => s.kind === kind).reduce((n, s) => n + (s.total - s.installed), 0);
-    return { evaluation, region, unpatchedClients: missing('client'), unpatchedServers: missing('server'), observedAt };
+    return {
+      evaluation,
+      region,
+      unpatchedClients: missing('client'),
+      unpatchedServers: missing('server'),
+      devices,
+      observedAt,
+    };
+  }
+
+  async function unpatchedDevices(ref: ScopeRef): Promise<PolicySummary['devices']> {
+    const [index, patches] = await Promise.all([deps.regions(), deps.inventory.listPatches()]);
+    const regionId = ref.kind === 'all' ? undefined : ref.node.id;
+    const pages = await Promise.all(
+      patches.map((p) =>
+        deps.inventory.listPatchStates({
+          patchId: p.id,
+          ...(regionId ? { regionId } : {}),
+          states: ['failed', 'pending', 'pending_reboot', 'unknown'],
+          sort: 'priority',
+          limit: 10,
+        }),
+      ),
+    );
+    return pages
+      .flatMap((p) => p.items)
+      .sort(compareByPriority)
+      .slice(0, 10)
+      .map((r) => ({
+        hostname: r.hostname,
+        kind: r.kind,
+        town: getNode(index, r.municipality)?.name ?? r.municipality,
+        state: r.state,
+      }));
   }
 
   function unavailableFrom(error: unknown): { kind: 'unavailable'; what: 'inventory' | 'gateway' | 'store' } | null {
@@ -268,6 +305,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
   return {
     checkPolicy,
     create,
+    regionIndexOf: () => deps.regions(),
 
     /** `freigabe Kreis Olpe eingehend Alle Clients gepatcht` → a request, or what is missing. */
     async requestFromWords(caller: Caller, kind: RequestKind, words: string[]): Promise<RequestOutcome> {
@@ -315,7 +353,25 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         const ref = await refFromId(request.scope.id);
         const fresh = ref ? await checkPolicy(ref) : null;
         if (!fresh) return { kind: 'not_found' };
-        return { request, version: stored.version, fresh, worse: gotWorse(request, fresh) };
+        const worse = gotWorse(request, fresh);
+        // A dry run of the confirmed approval: a refusal that no input on the confirmation view can
+        // fix (own request, wrong role, already decided, expired) is said now, not after "Bestätigen".
+        const actor = actorOf(caller, deps.roles);
+        if (!actor) return { kind: 'wrong_tenant' };
+        const dry = transition(
+          request,
+          {
+            type: 'approve',
+            actor,
+            freshPolicy: { meets: fresh.evaluation.meets, summary: fresh },
+            freshPolicyWorse: worse,
+            override: worse,
+            justification: request.justification ?? 'x'.repeat(JUSTIFICATION_MIN),
+          },
+          nowIso(),
+        );
+        if (!dry.ok) return { kind: 'refused', refusal: dry.refusal, request, version: stored.version };
+        return { request, version: stored.version, fresh, worse };
       } catch (error) {
         const unavailable = unavailableFrom(error);
         if (unavailable) return unavailable;

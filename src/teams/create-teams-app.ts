@@ -8,6 +8,7 @@ import type { StatusResult, StatusService } from '../services/report-status.ts';
 import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { type Lang, t } from './i18n.ts';
+import { type ReleaseRouteDeps, registerReleaseRoutes } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildHelpCard } from './views/help-card.ts';
@@ -27,6 +28,7 @@ export interface TeamsAppDeps {
   store: Store;
   allowedTenants: string[];
   now: () => Date;
+  release: ReleaseRouteDeps;
 }
 
 // Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
@@ -56,6 +58,8 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
     return true;
   });
 
+  const release = registerReleaseRoutes(app, deps.release);
+
   app.activity(ActivityTypes.Message, async (context) => {
     const started = performance.now();
     const lang = languageOf(context);
@@ -75,6 +79,12 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
         case 'too_long':
           outcome = 'too_long';
           await context.sendActivity(t(lang, 'error.too_long', { max: MAX_COMMAND_LENGTH }));
+          break;
+        case 'release':
+        case 'block':
+        case 'requests':
+        case 'audit':
+          outcome = await release.handleCommand(context, command, lang);
           break;
         case 'unknown':
           outcome = 'unknown';

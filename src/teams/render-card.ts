@@ -6,7 +6,16 @@ import * as ACData from 'adaptivecards-templating';
 // The one module that turns a card template (cards/<name>.json, ${} bindings) and data into an
 // Adaptive Card. Templates hold layout only; every text arrives in the data, already translated.
 
-export type CardName = 'help' | 'status' | 'choice' | 'notice';
+export type CardName =
+  | 'help'
+  | 'status'
+  | 'choice'
+  | 'notice'
+  | 'request'
+  | 'confirm'
+  | 'reason-form'
+  | 'list'
+  | 'alert';
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
 
 const cardsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cards');
@@ -42,4 +51,13 @@ function defuseBindings(value: unknown): unknown {
   return value;
 }
 
-export const cardNames: CardName[] = ['help', 'status', 'choice', 'notice'];
+export const cardNames: CardName[] = [
+  'help',
+  'status',
+  'choice',
+  'notice',
+  'request',
+  'confirm',
+  'reason-form',
+  'list',
+];

@@ -1,0 +1,251 @@
+import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
+import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
+import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
+import { formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
+import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+
+// The release/block request as a card, for everybody (updated in place on every transition) and,
+// through refresh.userIds, per user. Buttons carry only the request id and the card's version.
+
+export interface RequestCardOptions {
+  /** A message shown on top (a refusal, "someone else acted first"). */
+  message?: string;
+  /** Domains whose gateway call waits for a retry. */
+  retrying?: ReadonlySet<string>;
+  /** Actions this view offers; undefined = the state's default buttons for everyone. */
+  actions?: ReadonlyArray<'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed'>;
+  /** Users whose Teams client asks for their own view (requester, listed approvers). Max 60 (Teams). */
+  refreshUserIds?: string[];
+}
+
+export function directionText(lang: Lang, direction: ReleaseRequest['direction']): string {
+  return t(lang, `direction.${direction}` as MessageKey);
+}
+
+export function scopeName(lang: Lang, request: ReleaseRequest): string {
+  return request.scope.id === 'all' ? t(lang, 'all.name') : request.scope.name;
+}
+
+export function stateText(lang: Lang, request: ReleaseRequest): string {
+  return t(lang, `request.state.${request.state}` as MessageKey, {
+    have: request.approvals.length,
+    need: request.requiredApprovals,
+  });
+}
+
+function defaultActions(request: ReleaseRequest): NonNullable<RequestCardOptions['actions']> {
+  switch (request.state) {
+    case 'pending':
+      return ['approve', 'reject', 'cancel'];
+    case 'awaiting_confirmation':
+      return ['confirm_block', 'cancel'];
+    case 'partially_failed':
+      return ['retry_failed'];
+    default:
+      return [];
+  }
+}
+
+const buttonSpec = {
+  approve: { key: 'btn.approve', verb: 'request.approve', style: 'positive' },
+  reject: { key: 'btn.reject', verb: 'request.reject', style: 'destructive' },
+  cancel: { key: 'btn.cancel', verb: 'request.cancel', style: 'default' },
+  confirm_block: { key: 'btn.confirm_block', verb: 'request.confirm_block', style: 'destructive' },
+  retry_failed: { key: 'btn.retry', verb: 'request.retry', style: 'default' },
+} as const;
+
+export function buildRequestCard(
+  request: ReleaseRequest,
+  version: number,
+  lang: Lang,
+  options: RequestCardOptions = {},
+): AdaptiveCardJson {
+  const data = { requestId: request.id, version };
+  const actions = options.actions ?? defaultActions(request);
+  const facts: Array<{ title: string; value: string }> = [
+    {
+      title: t(lang, 'request.requester'),
+      value: `${request.requester.name} · ${formatTime(lang, request.createdAt)}`,
+    },
+    { title: t(lang, 'request.reason'), value: request.reason },
+  ];
+  if (request.justification) facts.push({ title: t(lang, 'request.justification'), value: request.justification });
+  const domains = request.scope.domains;
+  facts.push({
+    title: t(lang, 'request.domains'),
+    value: `${domains.length}: ${domains.slice(0, 12).join(', ')}${domains.length > 12 ? ', …' : ''}`,
+  });
+  for (const a of request.approvals) {
+    facts.push({
+      title: t(lang, 'request.approvals'),
+      value: `${a.by.name} · ${formatTime(lang, a.at)}${a.override ? ` (${t(lang, 'request.override')})` : ''}`,
+    });
+  }
+  if (request.confirmation) {
+    facts.push({
+      title: t(lang, 'request.confirmed_by'),
+      value: `${request.confirmation.by.name} · ${formatTime(lang, request.confirmation.at)}`,
+    });
+  }
+  if (request.state === 'rejected') {
+    facts.push({
+      title: t(lang, 'request.rejected_by'),
+      value: `${request.rejection.by.name} · ${formatTime(lang, request.rejection.at)}${request.rejection.reason ? ` – ${request.rejection.reason}` : ''}`,
+    });
+  }
+  if (request.state === 'cancelled') {
+    facts.push({
+      title: t(lang, 'request.cancelled_by'),
+      value: `${request.cancellation.by.name} · ${formatTime(lang, request.cancellation.at)}`,
+    });
+  }
+  if (request.state === 'pending' || request.state === 'awaiting_confirmation') {
+    facts.push({ title: t(lang, 'request.expires'), value: formatTime(lang, request.expiresAt) });
+  }
+  facts.push({ title: t(lang, 'request.id'), value: request.id });
+
+  const policy = request.policyAtRequest?.summary as PolicySummary | undefined;
+  const policyText = policy
+    ? policy.evaluation.meets
+      ? t(lang, 'request.policy_ok', { time: formatTime(lang, policy.observedAt) })
+      : t(lang, 'request.policy_fail', {
+          clients: formatNumber(lang, policy.unpatchedClients),
+          servers: formatNumber(lang, policy.unpatchedServers),
+          time: formatTime(lang, policy.observedAt),
+        })
+    : '';
+  const execution =
+    'execution' in request && request.execution
+      ? Object.entries(request.execution.domains).map(([domain, d]) => {
+          const status = d.status === 'pending' && options.retrying?.has(domain) ? 'retrying' : d.status;
+          const icon = { pending: '⏳', retrying: '↻', succeeded: '✔', failed: '✖' }[status];
+          return {
+            title: domain,
+            value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` (${d.error.slice(0, 120)})` : ''}`,
+          };
+        })
+      : [];
+  const terminalColor = { executed: 'Good', partially_failed: 'Attention', rejected: 'Attention' } as Record<
+    string,
+    string
+  >;
+  const card = renderCard('request', {
+    message: options.message ?? '',
+    headerStyle: request.kind === 'block' ? 'attention' : 'emphasis',
+    title: t(lang, 'request.title', {
+      what: t(lang, request.kind === 'block' ? 'what.block' : 'what.release'),
+      direction: directionText(lang, request.direction),
+      scope: scopeName(lang, request),
+    }),
+    stateText: stateText(lang, request),
+    stateColor: terminalColor[request.state] ?? 'Default',
+    facts,
+    policyText,
+    policyColor: policy?.evaluation.meets ? 'Good' : 'Attention',
+    devicesTitle: t(lang, 'request.unpatched_title', { n: policy?.devices.length ?? 0 }),
+    devices: (policy?.devices ?? []).map((d) => ({
+      hostname: `${d.hostname} (${t(lang, d.kind === 'server' ? 'device.server' : 'device.client')})`,
+      town: d.town,
+      state: t(lang, `state.${d.state}` as MessageKey),
+    })),
+    executionTitle: t(lang, 'request.execution'),
+    execution,
+    note: request.state === 'expired' ? t(lang, 'request.expired_note') : '',
+    buttons: actions.map((a) => ({
+      title: t(lang, buttonSpec[a].key),
+      verb: buttonSpec[a].verb,
+      style: buttonSpec[a].style,
+      data,
+    })),
+  });
+  if (options.refreshUserIds && options.refreshUserIds.length > 0 && actions.length > 0) {
+    // Teams asks for a user-specific view for these users (at most 60). It is a convenience, not
+    // access control: every action is checked on the server.
+    card.refresh = {
+      action: { type: 'Action.Execute', title: t(lang, 'status.refresh'), verb: 'request.view', data },
+      userIds: options.refreshUserIds.slice(0, 60),
+    };
+  }
+  return card;
+}
+
+export function buildConfirmCard(
+  facts: ConfirmFacts,
+  lang: Lang,
+  options: { message?: string } = {},
+): AdaptiveCardJson {
+  const { request, version, fresh, worse } = facts;
+  const data = { requestId: request.id, version };
+  const belowPolicy = !fresh.evaluation.meets || request.requiredApprovals === 2 || worse;
+  const askJustification = belowPolicy && !request.justification;
+  const buttons = worse
+    ? [{ title: t(lang, 'btn.override'), verb: 'request.confirm_override', style: 'destructive', data }]
+    : [{ title: t(lang, 'btn.confirm'), verb: 'request.confirm', style: 'positive', data }];
+  buttons.push({ title: t(lang, 'btn.abort'), verb: 'request.view', style: 'default', data });
+  return renderCard('confirm', {
+    title: options.message ?? t(lang, 'confirm.title'),
+    text: t(lang, 'confirm.release', {
+      direction: directionText(lang, request.direction),
+      count: request.scope.domains.length,
+      clients: formatNumber(lang, fresh.unpatchedClients),
+      servers: formatNumber(lang, fresh.unpatchedServers),
+    }),
+    warning: worse ? t(lang, 'confirm.worse') : '',
+    askJustification,
+    justificationLabel: t(lang, 'confirm.justification_label', { min: JUSTIFICATION_MIN }),
+    buttons,
+  });
+}
+
+export function buildReasonForm(
+  lang: Lang,
+  input: {
+    requestKind: 'release' | 'block';
+    scopeId: string;
+    scopeName: string;
+    direction: ReleaseRequest['direction'];
+  },
+): AdaptiveCardJson {
+  const what = t(lang, input.requestKind === 'block' ? 'what.block' : 'what.release');
+  return renderCard('reason-form', {
+    title: t(lang, 'release.reason_title'),
+    text: t(lang, 'release.reason_prompt', {
+      what,
+      scope: input.scopeId === 'all' ? t(lang, 'all.name') : input.scopeName,
+      direction: directionText(lang, input.direction),
+    }),
+    label: t(lang, 'request.reason'),
+    placeholder: t(lang, 'release.reason_placeholder'),
+    submit: t(lang, input.requestKind === 'block' ? 'block.reason_submit' : 'release.reason_submit'),
+    data: { kind: input.requestKind, scopeId: input.scopeId, direction: input.direction },
+  });
+}
+
+export function refusalText(lang: Lang, refusal: Refusal): string {
+  switch (refusal.code) {
+    case 'already_decided':
+      return t(lang, 'refusal.already_decided', {
+        state: t(lang, `request.state.${refusal.state}` as MessageKey, { have: '', need: '' }),
+      });
+    case 'justification_required':
+    case 'reason_required':
+      return t(lang, `refusal.${refusal.code}`, { min: refusal.min });
+    case 'too_long':
+      return t(lang, 'refusal.too_long', { max: refusal.max });
+    case 'self_approval':
+    case 'not_approver':
+    case 'not_operator':
+    case 'not_requester':
+    case 'already_approved_by_you':
+    case 'wrong_kind':
+    case 'wrong_tenant':
+    case 'expired':
+    case 'policy_worsened':
+    case 'nothing_to_retry':
+    case 'no_domains':
+    case 'policy_required':
+      return t(lang, `refusal.${refusal.code}`);
+    default:
+      return t(lang, 'refusal.not_possible');
+  }
+}
