@@ -7,7 +7,6 @@ import {
   click,
   gatewayAudit,
   gatewayDomains,
-  refOf,
   requestFrom,
   say,
   writeTestRoles,
