@@ -146,6 +146,12 @@ const envSchema = z.object({
   ),
   PLAYGROUND: onOff(true),
   PLAYGROUND_PORT: port(56150),
+  // auto: German unless the Teams client's locale is English. de/en: always that language (the Agents
+  // Playground sends en-US whatever the browser says, so the German demo sets de).
+  BOT_LANGUAGE: z.preprocess(
+    emptyToUndefined,
+    z.enum(['auto', 'de', 'en'], { errorMap: () => ({ message: 'expected auto, de or en' }) }).default('auto'),
+  ),
   // Names this replica in outbox claims and the watcher lease; replicas need distinct ids.
   REPLICA_ID: z.preprocess(emptyToUndefined, z.string().max(200).optional()),
   LOG_LEVEL: z.preprocess(
@@ -190,6 +196,7 @@ export interface Config {
   playground: { enabled: boolean; port: number };
   logLevel: Env['LOG_LEVEL'];
   replicaId: string;
+  language: 'auto' | 'de' | 'en';
 }
 
 export class ConfigError extends Error {
@@ -261,6 +268,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sim: { speed: e.SIM_SPEED, devices: e.SIM_DEVICES, seed: e.SIM_SEED, scenario: e.SIM_SCENARIO },
     playground: { enabled: e.PLAYGROUND, port: e.PLAYGROUND_PORT },
     logLevel: e.LOG_LEVEL,
+    language: e.BOT_LANGUAGE,
     replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
   };
 }

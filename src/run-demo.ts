@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,27 @@ import { waitForSignal } from './wait-for-signal.ts';
 
 /** Sim minutes per real minute in the demo: one sim hour per real minute. */
 export const DEMO_SIM_SPEED = 60;
+export const DEMO_APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function runDemo(config: Config, opts: { playground: boolean }): Promise<number> {
-  const bot = await startLagebot({ ...config, sim: { ...config.sim, speed: config.sim.speed ?? DEMO_SIM_SPEED } });
-  let playground: ChildProcess | null = null;
+  const bot = await startLagebot({
+    ...config,
+    sim: { ...config.sim, speed: config.sim.speed ?? DEMO_SIM_SPEED },
+    // The Playground's team has the approvers' channel "Freigaben" (.m365agentsplayground.yml).
+    approversConversation: config.approversConversation ?? DEMO_APPROVERS_CHANNEL,
+    // The Playground sends en-US whatever the browser says; the staff's demo is German unless told.
+    language: process.env.BOT_LANGUAGE ? config.language : opts.playground ? 'de' : config.language,
+  });
+  let playground: { child: ChildProcess; port: Promise<number> } | null = null;
   if (opts.playground) playground = startPlayground(config, bot.url);
+  const playgroundPort = playground ? await playground.port : null;
   const speed = config.sim.speed ?? DEMO_SIM_SPEED;
   const banner = [
     '',
     '  Lagebot is running.',
     opts.playground
-      ? `  Chat:       http://localhost:${config.playground.port}  (Microsoft 365 Agents Playground)`
+      ? `  Chat:       http://localhost:${playgroundPort}  (Microsoft 365 Agents Playground, as Olaf Operator)`
       : '  Chat:       npm run chat -- "status Kreis Olpe"   (Playground off)',
     `  Bot:        ${bot.url}/api/messages   health ${bot.url}/healthz`,
     bot.simUrl ? `  Simulator:  ${bot.simUrl} (feb-2024, ${speed} sim minutes per minute)` : '',
@@ -35,14 +44,14 @@ export async function runDemo(config: Config, opts: { playground: boolean }): Pr
   ].filter((l) => l !== '');
   console.log(banner.join('\n'));
   return waitForSignal(async () => {
-    if (playground && playground.exitCode === null) {
-      playground.kill('SIGTERM');
+    if (playground && playground.child.exitCode === null) {
+      playground.child.kill('SIGTERM');
     }
     await bot.close();
   });
 }
 
-function startPlayground(config: Config, botUrl: string): ChildProcess | null {
+function startPlayground(config: Config, botUrl: string): { child: ChildProcess; port: Promise<number> } | null {
   const require = createRequire(import.meta.url);
   let cli: string;
   try {
@@ -51,22 +60,41 @@ function startPlayground(config: Config, botUrl: string): ChildProcess | null {
     console.error('The Agents Playground is not installed (npm install); continuing without it.');
     return null;
   }
-  const args = [cli, '-e', `${botUrl}/api/messages`, '-c', 'msteams', '-p', String(config.playground.port), '--dt'];
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    // BROWSER=none: the Playground must not open a browser by itself.
-    env: { ...process.env, BROWSER: 'none' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout?.on('data', (d: Buffer) => {
-    if (process.env.PLAYGROUND_VERBOSE) process.stdout.write(`[playground] ${d}`);
-  });
-  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[playground] ${d}`));
-  child.on('exit', (code) => {
-    if (code) console.error(`The Agents Playground exited with code ${code}.`);
-  });
   if (!existsSync(join(root, '.m365agentsplayground.yml'))) {
     console.error('No .m365agentsplayground.yml: the Playground uses its default users.');
   }
-  return child;
+  const args = [cli, '-e', `${botUrl}/api/messages`, '-c', 'msteams', '-p', String(config.playground.port), '--dt'];
+  mkdirSync(config.dataDir, { recursive: true });
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      // The Playground's own switch against opening a browser (BROWSER=none only works through xdg-open).
+      TEAMSAPPTESTER_BROWSER: 'none',
+      BROWSER: 'none',
+      // Otherwise it writes ./devTools/m365agentsplayground.log into the repository.
+      M365_AGENTS_PLAYGROUND_LOGFILE: join(config.dataDir, 'playground.log'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // When the port is taken it silently picks another one; its "Listening on <port>" line says which.
+  const port = new Promise<number>((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve(config.playground.port), 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (process.env.PLAYGROUND_VERBOSE) process.stdout.write(`[playground] ${d}`);
+      const m = /Listening on (?:port )?(\d+)/i.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  child.stderr?.on('data', (d: Buffer) => process.stderr.write(`[playground] ${d}`));
+  child.on('exit', (code) => {
+    if (code)
+      console.error(`The Agents Playground exited with code ${code}; see ${join(config.dataDir, 'playground.log')}.`);
+  });
+  return { child, port };
 }

@@ -154,6 +154,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       store,
       allowedTenants: config.allowedTenants,
       now,
+      language: config.language,
       release: {
         service: release,
         execute: (requestId) => void executor.run(requestId),

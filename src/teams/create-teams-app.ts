@@ -29,6 +29,8 @@ export interface TeamsAppDeps {
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
+  /** auto: from the client's locale; de/en: fixed (BOT_LANGUAGE). */
+  language?: 'auto' | 'de' | 'en';
 }
 
 // Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
@@ -53,6 +55,11 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
         tenantId: caller.tenantId,
       });
       return false;
+    }
+    if (deps.language && deps.language !== 'auto') {
+      // A fixed language overrides what the client says (the Playground always says en-US).
+      context.activity.locale = deps.language === 'de' ? 'de-DE' : 'en-US';
+      context.activity.entities = (context.activity.entities ?? []).filter((e) => e.type !== 'clientInfo');
     }
     await rememberConversation(context, deps);
     return true;
