@@ -146,6 +146,9 @@ const envSchema = z.object({
   ),
   PLAYGROUND: onOff(true),
   PLAYGROUND_PORT: port(56150),
+  // Per user: a burst of commands/card actions, then this many per minute (issue 8).
+  USER_RATE_LIMIT_BURST: positiveInt(20, 'a number of actions', 100_000),
+  USER_RATE_LIMIT_PER_MINUTE: positiveInt(30, 'a number of actions per minute', 100_000),
   // auto: German unless the Teams client's locale is English. de/en: always that language (the Agents
   // Playground sends en-US whatever the browser says, so the German demo sets de).
   BOT_LANGUAGE: z.preprocess(
@@ -197,6 +200,7 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   replicaId: string;
   language: 'auto' | 'de' | 'en';
+  userRateLimit: { capacity: number; refillPerSecond: number };
 }
 
 export class ConfigError extends Error {
@@ -269,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     playground: { enabled: e.PLAYGROUND, port: e.PLAYGROUND_PORT },
     logLevel: e.LOG_LEVEL,
     language: e.BOT_LANGUAGE,
+    userRateLimit: { capacity: e.USER_RATE_LIMIT_BURST, refillPerSecond: e.USER_RATE_LIMIT_PER_MINUTE / 60 },
     replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
   };
 }

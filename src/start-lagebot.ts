@@ -155,6 +155,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       allowedTenants: config.allowedTenants,
       now,
       language: config.language,
+      userRateLimit: config.userRateLimit,
       release: {
         service: release,
         execute: (requestId) => void executor.run(requestId),
@@ -187,7 +188,10 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     await once(server.server, 'listening');
     const port = (server.address() as AddressInfo).port;
     closers.push(async () => {
+      // SIGTERM: take no new turns (503), let the ones in flight finish (bounded), then close.
       draining = true;
+      const drained = await server.drain(10_000);
+      if (!drained) logger.warn('turns still running after 10 s; closing anyway');
       server.server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });

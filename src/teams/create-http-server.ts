@@ -24,8 +24,19 @@ export interface HttpServerDeps {
 
 export type TurnLogic = (context: TurnContext) => Promise<void>;
 
-export function createHttpServer(deps: HttpServerDeps): restify.Server {
-  const server = restify.createServer({ name: 'lagebot', handleUncaughtExceptions: false });
+export interface LagebotHttpServer extends restify.Server {
+  /** Resolves when no turn is in flight any more, or after timeoutMs (then false). */
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
+  const server = restify.createServer({ name: 'lagebot', handleUncaughtExceptions: false }) as LagebotHttpServer;
+  let inFlight = 0;
+  server.drain = async (timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    return inFlight === 0;
+  };
   const maxBodySize = deps.maxBodyBytes ?? 256 * 1024;
   server.use(restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true }));
 
@@ -44,11 +55,14 @@ export function createHttpServer(deps: HttpServerDeps): restify.Server {
       res.send(400, { error: 'expected a Bot Framework activity (JSON object with a type)' });
       return;
     }
+    inFlight++;
     try {
       await deps.processActivity(req, res);
     } catch (error) {
       deps.logger.error('activity processing failed', { err: describeError(error) });
       if (!res.headersSent) res.send(500, { error: 'internal_error' });
+    } finally {
+      inFlight--;
     }
   });
 

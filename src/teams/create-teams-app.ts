@@ -5,6 +5,7 @@ import type { Metrics } from '../adapters/metrics.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
+import { createUserRateLimiter } from '../services/user-rate-limiter.ts';
 import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { type Lang, t } from './i18n.ts';
@@ -29,6 +30,7 @@ export interface TeamsAppDeps {
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
+  userRateLimit?: { capacity: number; refillPerSecond: number };
   /** auto: from the client's locale; de/en: fixed (BOT_LANGUAGE). */
   language?: 'auto' | 'de' | 'en';
 }
@@ -47,6 +49,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
   });
 
   // Tenant gate: activities from a tenant that is not allowed get no answer with content.
+  const limiter = createUserRateLimiter(deps.userRateLimit);
   app.turn('beforeTurn', async (context) => {
     const caller = callerOf(context);
     if (deps.allowedTenants.length > 0 && (!caller.tenantId || !deps.allowedTenants.includes(caller.tenantId))) {
@@ -62,6 +65,31 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       context.activity.entities = (context.activity.entities ?? []).filter((e) => e.type !== 'clientInfo');
     }
     await rememberConversation(context, deps);
+    const type = context.activity.type;
+    if (type === ActivityTypes.Message || type === ActivityTypes.Invoke) {
+      const wait = limiter.check(caller.aadObjectId ?? caller.userId);
+      if (wait !== null) {
+        deps.metrics.commands.inc({ command: type, outcome: 'rate_limited' });
+        const text = t(languageOf(context), 'error.rate_limited', { seconds: wait });
+        if (type === ActivityTypes.Invoke) {
+          // An invoke must be answered with an invoke response, or Teams shows an error on the card.
+          await context.sendActivity({
+            type: ActivityTypes.InvokeResponse,
+            value: {
+              status: 200,
+              body: {
+                statusCode: 200,
+                type: 'application/vnd.microsoft.card.adaptive',
+                value: buildNoticeCard(text, { color: 'Warning' }),
+              },
+            },
+          });
+        } else {
+          await context.sendActivity(text);
+        }
+        return false;
+      }
+    }
     return true;
   });
 

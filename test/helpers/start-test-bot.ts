@@ -32,6 +32,8 @@ export async function startTestBot(
     GATEWAY_API_URL: `${sim.url}/gateway/v1`,
     UPSTREAM_TIMEOUT_MS: '2000',
     STATUS_CACHE_SECONDS: '0',
+    // Tests send many messages per user within seconds; the limit itself has its own test.
+    USER_RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });

@@ -160,3 +160,34 @@ describe('status over /api/messages', () => {
     }
   });
 });
+
+describe('per-user rate limit', () => {
+  let limited: TestBot;
+  before(async () => {
+    limited = await startTestBot({ USER_RATE_LIMIT_BURST: '3', USER_RATE_LIMIT_PER_MINUTE: '1' });
+  });
+  after(async () => {
+    await limited?.close();
+  });
+
+  test('after the burst a user gets a friendly message; another user is still served; invokes too', async () => {
+    const texts: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      limited.connector.reset();
+      await post(limited.botUrl, message('hilfe', { serviceUrl: limited.connector.url, user: users.operator }));
+      const calls = await limited.connector.waitFor((c) => c.length > 0);
+      texts.push(replyText(calls[0]!.activity));
+    }
+    assert.match(texts[2]!, /Lagebot – was ich kann/);
+    assert.match(texts[3]!, /etwas langsamer/);
+    limited.connector.reset();
+    await post(limited.botUrl, message('hilfe', { serviceUrl: limited.connector.url, user: users.viewer }));
+    assert.match(replyText((await limited.connector.waitFor((c) => c.length > 0))[0]!.activity), /was ich kann/);
+    const res = await post(
+      limited.botUrl,
+      invoke('status.refresh', { scopeId: 'kr-olpe' }, { serviceUrl: limited.connector.url, user: users.operator }),
+    );
+    assert.equal(res.status, 200);
+    assert.match(JSON.stringify(res.body), /etwas langsamer/);
+  });
+});
