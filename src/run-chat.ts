@@ -10,6 +10,8 @@ import { cardOf, LocalConnector } from './teams/local-connector.ts';
 
 interface ChatArgs {
   text: string;
+  /** Click a card button instead of sending text: the verb and data the button shows. */
+  invoke: { verb: string; data: Record<string, unknown> } | null;
   lang: 'de' | 'en';
   as: string;
   url: string | null;
@@ -18,7 +20,9 @@ interface ChatArgs {
 
 export function parseChatArgs(argv: string[]): ChatArgs | string {
   const words: string[] = [];
-  const out: ChatArgs = { text: '', lang: 'de', as: 'operator', url: null, timeoutMs: 30_000 };
+  const out: ChatArgs = { text: '', invoke: null, lang: 'de', as: 'operator', url: null, timeoutMs: 30_000 };
+  let invokeVerb: string | null = null;
+  let invokeData = '{}';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => {
@@ -34,14 +38,25 @@ export function parseChatArgs(argv: string[]): ChatArgs | string {
       } else if (a === '--as') out.as = next();
       else if (a === '--url') out.url = next().replace(/\/$/, '');
       else if (a === '--timeout') out.timeoutMs = Number(next()) * 1000;
+      else if (a === '--invoke') invokeVerb = next();
+      else if (a === '--data') invokeData = next();
       else words.push(a);
     } catch (error) {
       return (error as Error).message;
     }
   }
   out.text = words.join(' ').trim();
-  if (!out.text)
-    return 'Usage: lagebot chat "<text>" [--lang en] [--as operator|approver1|approver2|viewer] [--url http://127.0.0.1:3978]';
+  if (invokeVerb) {
+    try {
+      const data = JSON.parse(invokeData) as unknown;
+      if (!data || typeof data !== 'object' || Array.isArray(data)) return '--data takes a JSON object';
+      out.invoke = { verb: invokeVerb, data: data as Record<string, unknown> };
+    } catch {
+      return `--data is not valid JSON: ${invokeData}`;
+    }
+  } else if (!out.text) {
+    return 'Usage: lagebot chat "<text>" [--lang en] [--as operator|approver1|approver2|viewer] [--url http://127.0.0.1:3978]\n       lagebot chat --invoke <verb> --data \'<json>\' --as approver2   (click a card button)';
+  }
   if (!findDemoUser(out.as))
     return `--as: unknown user "${out.as}" (viewer, operator, operator2, approver1, approver2)`;
   return out;
@@ -84,7 +99,6 @@ export async function runChat(config: Config, argv: string[]): Promise<number> {
     const conversationId = `a:chat-${user.aadObjectId}`;
     const locale = args.lang === 'en' ? 'en-US' : 'de-DE';
     const activity = {
-      type: 'message',
       id: randomUUID(),
       timestamp: new Date().toISOString(),
       channelId: 'msteams',
@@ -94,7 +108,16 @@ export async function runChat(config: Config, argv: string[]): Promise<number> {
       conversation: { id: conversationId, conversationType: 'personal', tenantId: demoTenantId },
       channelData: { tenant: { id: demoTenantId } },
       locale,
-      text: args.text,
+      ...(args.invoke
+        ? {
+            type: 'invoke',
+            name: 'adaptiveCard/action',
+            value: {
+              action: { type: 'Action.Execute', verb: args.invoke.verb, data: args.invoke.data },
+              trigger: 'manual',
+            },
+          }
+        : { type: 'message', text: args.text }),
     };
     const res = await fetch(`${botUrl}/api/messages`, {
       method: 'POST',
@@ -106,6 +129,12 @@ export async function runChat(config: Config, argv: string[]): Promise<number> {
       console.error(`The bot answered HTTP ${res.status}: ${await res.text()}`);
       return 1;
     }
+    if (args.invoke) {
+      // The card that replaces the clicked one comes back in the invoke response.
+      const body = (await res.json()) as { value?: unknown };
+      console.log(body.value ? cardToText(body.value, { showActions: true }) : JSON.stringify(body));
+      return 0;
+    }
     // Replies are sent while the turn runs; a short quiet period after the last one ends the wait.
     await connector.waitFor((calls) => calls.length > 0, args.timeoutMs);
     let seen = -1;
@@ -116,7 +145,7 @@ export async function runChat(config: Config, argv: string[]): Promise<number> {
     for (const call of connector.calls) {
       const card = cardOf(call.activity);
       const text = typeof call.activity.text === 'string' ? call.activity.text : '';
-      console.log(card ? cardToText(card) : text);
+      console.log(card ? cardToText(card, { showActions: true }) : text);
       console.log('');
     }
     return 0;

@@ -1,12 +1,19 @@
 // Renders an Adaptive Card as plain text for the terminal client: texts, facts, columns side by
 // side, buttons in brackets. Charts show their fallback's text (as a client without charts would).
 
-export function cardToText(card: unknown): string {
+export function cardToText(card: unknown, options: { showActions?: boolean } = {}): string {
   const lines: string[] = [];
   const root = card as { body?: unknown[]; actions?: unknown[] };
   for (const el of root.body ?? []) renderElement(el, lines, '');
-  const buttons = (root.actions ?? []).map((a) => `[${String((a as { title?: unknown }).title ?? '?')}]`);
-  if (buttons.length) lines.push('', buttons.join(' '));
+  const actions = (root.actions ?? []) as Array<{ title?: unknown; verb?: unknown; data?: unknown }>;
+  if (actions.length && options.showActions) {
+    // What `lagebot chat --invoke <verb> --data '<json>'` needs to click the button.
+    lines.push('');
+    for (const a of actions)
+      lines.push(`[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(a.data ?? {})}'`);
+  } else if (actions.length) {
+    lines.push('', actions.map((a) => `[${String(a.title ?? '?')}]`).join(' '));
+  }
   return lines.join('\n');
 }
 
