@@ -24,9 +24,37 @@ export interface PinoLogger extends Logger {
   child(bindings: Record<string, unknown>): PinoLogger;
 }
 
+// pino's redact paths match fixed depths and exact key names; a config object or an error that
+// carries the request it made hides secrets deeper and spelled otherwise. Every log line's fields are
+// therefore also scrubbed by key name, at any depth.
+const SECRET_KEY = /(token|secret|password|passwd|authorization|api[-_]?key|cookie|credential)/i;
+const MAX_DEPTH = 8;
+
+export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value) || depth > MAX_DEPTH) return '[…]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1, seen));
+  const out: Record<string, unknown> = {};
+  const source =
+    value instanceof Error ? { name: value.name, message: value.message, stack: value.stack, ...value } : value;
+  for (const [key, v] of Object.entries(source)) {
+    out[key] =
+      SECRET_KEY.test(key) && v !== null && v !== undefined && typeof v !== 'boolean'
+        ? '[redacted]'
+        : scrubSecrets(v, depth + 1, seen);
+  }
+  return out;
+}
+
 export function createLogger(level: string, destination?: DestinationStream): PinoLogger {
   const base = pino(
-    { level, base: { app: 'lagebot' }, redact: { paths: redactPaths, censor: '[redacted]' } },
+    {
+      level,
+      base: { app: 'lagebot' },
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      formatters: { log: (obj) => scrubSecrets(obj) as Record<string, unknown> },
+    },
     destination ?? pino.destination(1),
   );
   return wrap(base);

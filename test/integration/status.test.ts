@@ -31,7 +31,7 @@ describe('status over /api/messages', () => {
   test('status Kreis Olpe in personal chat: German card whose numbers equal the inventory API', async () => {
     const [reply] = await ask('status Kreis Olpe');
     const card = cardOf(reply!);
-    assert.ok(card, 'the reply carries an Adaptive Card');
+    assert.ok(card, `the reply carries an Adaptive Card, got: ${replyText(reply!)}`);
     assertValidCard(card);
     const text = replyText(reply!);
     assert.match(text, /Lage: Kreis Olpe/);
