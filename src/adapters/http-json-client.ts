@@ -1,20 +1,13 @@
 import type { z } from 'zod';
 import { errorBody } from '../contracts/common.ts';
 import { type ErrorCode, LagebotError } from '../domain/errors.ts';
+import { type Logger, silentLogger } from '../domain/logger.ts';
 
 // The one HTTP/JSON transport both back-end clients use: base URL + bearer token, a timeout on every
 // attempt, retries with exponential backoff and full jitter, every body checked with zod, every
 // failure turned into a LagebotError whose message tells an operator what to check.
 
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
-
-const noop = (): void => {};
-export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop };
+export { type Logger, silentLogger } from '../domain/logger.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type CallOutcome = 'ok' | 'timeout' | 'unavailable' | 'rejected' | 'conflict' | 'not_found' | 'bad_response';
