@@ -36,8 +36,11 @@ export function scrubSecrets(value: unknown, depth = 0, seen = new WeakSet<objec
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => scrubSecrets(v, depth + 1, seen));
   const out: Record<string, unknown> = {};
-  const source =
-    value instanceof Error ? { name: value.name, message: value.message, stack: value.stack, ...value } : value;
+  // An Error's name, message and stack are not own enumerable properties: copy them explicitly.
+  const source: object =
+    value instanceof Error
+      ? Object.assign({ name: value.name, message: value.message, stack: value.stack }, value as object)
+      : value;
   for (const [key, v] of Object.entries(source)) {
     out[key] =
       SECRET_KEY.test(key) && v !== null && v !== undefined && typeof v !== 'boolean'
