@@ -30,7 +30,8 @@ import { type ChatSample, type ChatScenario, measureChatScenario } from './measu
 //
 //   npx tsx bench/status/run.ts [--quick] [--users 50] [--requests 20] [--batch 4] [--warmup 2]
 //                               [--devices 10400,100000] [--max-seconds 60] [--no-uncached]
-//                               [--cpu-prof] [--out bench/results/status.json]
+//                               [--cpu-prof] [--bot-node-flags '--max-old-space-size=96']
+//                               [--out bench/results/status.json]
 //
 // Processes: the simulator (sim-process.ts); one per bot under test (bot-process.ts: the echo app,
 // Lagebot with the default status cache, Lagebot with STATUS_CACHE_SECONDS=0), so each bot's memory
@@ -57,6 +58,8 @@ interface Options {
   maxScenarioMs: number;
   uncached: boolean;
   cpuProf: boolean;
+  /** Extra Node flags for the bot processes, e.g. '--max-old-space-size=96' to try a memory cap. */
+  botNodeFlags: string[];
   out: string;
 }
 
@@ -73,6 +76,7 @@ function parseOptions(argv: string[]): Options {
       'max-seconds': { type: 'string' },
       'no-uncached': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      'bot-node-flags': { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -93,6 +97,7 @@ function parseOptions(argv: string[]): Options {
     maxScenarioMs: int(values['max-seconds'], quick ? 20 : 60, 'max-seconds') * 1000,
     uncached: !(values['no-uncached'] ?? false),
     cpuProf: values['cpu-prof'] ?? false,
+    botNodeFlags: (values['bot-node-flags'] ?? '').split(/\s+/).filter(Boolean),
     out: resolve(values.out ?? join(here, '../results/status.json')),
   };
 }
@@ -178,7 +183,8 @@ const profiles: ProfileResult[] = [];
 log(
   `bench/status: ${opts.users} users × ${opts.requestsPerUser} requests per scenario in batches of ${opts.batchPerUser} ` +
     `(warm-up ${opts.warmupPerUser}), devices ${opts.devices.join(', ')}${opts.quick ? ' (quick)' : ''}` +
-    `${opts.cpuProf ? ', CPU profiles on (slower)' : ''}`,
+    `${opts.cpuProf ? ', CPU profiles on (slower)' : ''}` +
+    `${opts.botNodeFlags.length ? `, bot Node flags ${opts.botNodeFlags.join(' ')}` : ''}`,
 );
 
 async function startBot(mode: BotMode, statusCacheSeconds: number | null, simUrl: string, devices: number) {
@@ -190,7 +196,7 @@ async function startBot(mode: BotMode, statusCacheSeconds: number | null, simUrl
     },
     // --expose-gc only so the final memory reading can also tell the live heap (after a full GC);
     // DEP0111 is restify 11 reading process.binding('http_parser'), once per process.
-    nodeFlags: ['--expose-gc', '--disable-warning=DEP0111'],
+    nodeFlags: ['--expose-gc', '--disable-warning=DEP0111', ...opts.botNodeFlags],
   });
   const label = mode === 'echo' ? `echo-${devices}` : `lagebot-${devices}-cache${statusCacheSeconds ?? 'default'}`;
   return { mode, statusCacheSeconds, label, child } satisfies Bot;
