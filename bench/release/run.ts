@@ -380,6 +380,8 @@ interface CaseResult {
     sqliteTop: Array<{ statement: string; calls: number; totalMs: number; maxMs: number }>;
     eventLoopDelayMs: BotStats['eventLoopDelayMs'];
   };
+  /** The simulator's own time computing a compliance report (one is in every confirmation's path). */
+  simComplianceMs: { calls: number; meanMs: number | null; maxMs: number };
   cpuProfile: { file: string; summary: CpuProfileSummary } | null;
   samples: Array<Omit<ClickSample, 'clickAt'> & { clickOffsetMs: number }>;
 }
@@ -399,6 +401,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
   const name = `${kind} · gateway ${latencyMs} ms`;
   const rounds = roundsOf(targets, opts.repeat);
   await bot!.request('reset-stats');
+  await sim!.request('compliance-stats');
   const profileFile = join(dirname(opts.out), 'profiles', `release-${kind}-${latencyMs}ms.cpuprofile`);
   if (opts.cpuProf) await bot!.request('profile-start');
   const started = performance.now();
@@ -413,6 +416,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
     cpuProfile = { file: profileFile, summary: summarizeCpuProfile(profileFile, 12) };
   }
   const stats = await bot!.request<BotStats>('stats');
+  const compliance = await sim!.request<{ calls: number; totalMs: number; maxMs: number }>('compliance-stats');
 
   // The bot's own view of each request's change calls (keys are `${requestId}:${domain}:apply`).
   const calls = new Map<string, ChangeCall[]>();
@@ -483,6 +487,11 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
         .map(([statement, s]) => ({ statement, calls: s.calls, totalMs: s.totalMs, maxMs: s.maxMs })),
       eventLoopDelayMs: stats.eventLoopDelayMs,
     },
+    simComplianceMs: {
+      calls: compliance.calls,
+      meanMs: compliance.calls > 0 ? compliance.totalMs / compliance.calls : null,
+      maxMs: compliance.maxMs,
+    },
     cpuProfile,
     samples: samples.map(({ clickAt, ...s }) => ({
       ...s,
@@ -514,6 +523,8 @@ try {
   sim = await forkTsChild<{ url: string }>(join(here, 'sim-process.ts'), { args: [String(opts.devices)] });
   bot = await forkTsChild<{ url: string }>(join(here, 'bot-process.ts'), {
     env: { SIM_URL: sim.ready.url, ROLES_FILE: rolesFile, DATA_PARENT: opts.dataDir },
+    // restify reads process.binding('http_parser'): a deprecation warning on every start, not a finding.
+    nodeFlags: ['--disable-warning=DEP0111'],
   });
   const regions = await sim.request<RegionRow[]>('regions');
   const domains = await sim.request<DomainRow[]>('domains');
@@ -578,7 +589,11 @@ console.log(
     ]),
   ),
 );
-console.log('\nWhere the time from click to card goes (medians, ms) and what the bot did per click\n');
+console.log('\nWhere the time from click to card goes (medians, ms) and what the bot did per click');
+console.log(
+  "compliance: the inventory call every confirmation waits for, mean as the bot saw it / the simulator's own\n" +
+    "compute; sqlite: time the bot's event loop stood in better-sqlite3 (synchronous); loop: event-loop delay\n",
+);
 console.log(
   formatTable(
     [
@@ -587,6 +602,7 @@ console.log(
       'click→last change answered',
       'answered→card',
       '1st change before invoke answer',
+      'compliance ms bot/sim',
       'sqlite ms/click',
       'sqlite calls/click',
       'loop p99',
@@ -599,6 +615,7 @@ console.log(
       formatMs(r.phasesMedianMs.clickToLastChangeAnswered),
       formatMs(r.phasesMedianMs.lastChangeAnsweredToCard),
       r.changeSentBeforeInvokeAnswered === null ? '—' : `${(r.changeSentBeforeInvokeAnswered * 100).toFixed(0)} %`,
+      `${formatMs(r.bot.upstream['GET /inventory/v1/compliance']?.meanMs, 0)}/${formatMs(r.simComplianceMs.meanMs, 0)}`,
       formatMs(r.bot.sqliteMsPerClick, 2),
       r.bot.sqliteCallsPerClick?.toFixed(1),
       formatMs(r.bot.eventLoopDelayMs.p99, 0),

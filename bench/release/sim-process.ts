@@ -7,8 +7,10 @@ import type { GatewayApplication } from './summarize-gateway-changes.ts';
 // an injected latency fault every poll itself waits the latency out, and the audit's timestamps are
 // on the simulator's frozen clock (speed 0). Times are wall-clock milliseconds with sub-millisecond
 // resolution (performance.timeOrigin + performance.now()), comparable with the parent's.
+// It also times its own compliance computation: the bot's confirmation waits for one, and the
+// bot's clock alone cannot tell the simulator's work from its own blocked event loop.
 // Usage (forked by run.ts): sim-process.ts <devices> [seed]. Requests: 'regions', 'domains',
-// 'drain-changes' (the applications since the last drain), 'stop'.
+// 'drain-changes' (the applications since the last drain), 'compliance-stats' (and reset), 'stop'.
 
 const devices = Number(process.argv[2] ?? 10_400);
 const seed = Number(process.argv[3] ?? 20240215);
@@ -29,12 +31,31 @@ sim.changeDomain = (name, body, o) => {
   return result;
 };
 
+let compliance = { calls: 0, totalMs: 0, maxMs: 0 };
+const computeCompliance = sim.compliance;
+sim.compliance = (regionId, patchId) => {
+  const started = performance.now();
+  try {
+    return computeCompliance(regionId, patchId);
+  } finally {
+    const ms = performance.now() - started;
+    compliance.calls++;
+    compliance.totalMs += ms;
+    compliance.maxMs = Math.max(compliance.maxMs, ms);
+  }
+};
+
 serveParent({
   regions: () => sim.regions().map((r) => ({ id: r.id, kind: r.kind, name: r.name, parentId: r.parentId })),
   domains: () => sim.domains().map((d) => ({ domain: d.domain, municipality: d.municipality, kreis: d.kreis })),
   'drain-changes': () => {
     const out = applied;
     applied = [];
+    return out;
+  },
+  'compliance-stats': () => {
+    const out = compliance;
+    compliance = { calls: 0, totalMs: 0, maxMs: 0 };
     return out;
   },
   stop: () => server.close(),
