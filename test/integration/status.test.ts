@@ -191,3 +191,50 @@ describe('per-user rate limit', () => {
     assert.match(JSON.stringify(res.body), /etwas langsamer/);
   });
 });
+
+describe('health, readiness and metrics', () => {
+  test('/healthz, /readyz follows the back ends, /metrics names everything lagebot_', async () => {
+    assert.equal((await fetch(`${t.botUrl}/healthz`)).status, 200);
+    const ready = await fetch(`${t.botUrl}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(((await ready.json()) as { checks: Record<string, string> }).checks, {
+      store: 'ok',
+      inventory: 'ok',
+      gateway: 'ok',
+    });
+    await fetch(`${t.simUrl}/sim/v1/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ target: 'gateway', mode: 'error', status: 503, rate: 1 }),
+    });
+    try {
+      const down = await fetch(`${t.botUrl}/readyz`);
+      assert.equal(down.status, 503);
+      const body = (await down.json()) as { status: string; checks: Record<string, string> };
+      assert.equal(body.status, 'not_ready');
+      assert.equal(body.checks.inventory, 'ok');
+      assert.match(body.checks.gateway!, /gateway API/);
+    } finally {
+      await fetch(`${t.simUrl}/sim/v1/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ target: 'gateway', mode: 'none', rate: 1 }),
+      });
+    }
+    const metrics = await (await fetch(`${t.botUrl}/metrics`)).text();
+    for (const name of [
+      'lagebot_commands_total',
+      'lagebot_reply_latency_seconds',
+      'lagebot_card_actions_total',
+      'lagebot_upstream_calls_total',
+    ]) {
+      assert.ok(metrics.includes(name), name);
+    }
+    assert.match(metrics, /lagebot_commands_total\{command="status",outcome="ok"\} \d+/);
+    const names = [...metrics.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!);
+    assert.ok(
+      names.length > 5 && names.every((n) => n.startsWith('lagebot_')),
+      names.filter((n) => !n.startsWith('lagebot_')).join(','),
+    );
+  });
+});
