@@ -1,0 +1,339 @@
+import { type BackoffOptions, backoffDelay, isRetryableStatus, retryAfterMs } from '../domain/backoff.ts';
+import { isLagebotError } from '../domain/errors.ts';
+import { type Logger, silentLogger } from '../domain/logger.ts';
+import type { ProactiveSender } from '../domain/ports.ts';
+import {
+  createSendBuckets,
+  createTokenBucket,
+  pauseBucket,
+  pickNextSend,
+  pruneSendBuckets,
+  type SendBuckets,
+  type TokenBucketSpec,
+  teamsConversationLimit,
+  teamsTenantLimit,
+} from '../domain/token-bucket.ts';
+
+// Proactive sends and card updates to Teams, paced by token buckets (per conversation and for the
+// tenant, src/domain/token-bucket.ts), with a bounded number in flight and retries of what Teams says
+// to retry (429, 412, 502, 504 — and 503; src/domain/backoff.ts), honouring Retry-After.
+// "If you exceed the limits, your bot gets HTTP 429 ... use exponential backoff with a random jitter"
+// (learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit).
+//
+// A card may be given as a function: it is rendered when its turn comes, so a card that waited in the
+// queue shows the latest state, and an update that replaces a queued update of the same key (`key`)
+// sends one card with the newest content instead of two.
+
+type Card = Record<string, unknown>;
+export type CardSource = Card | (() => Card | Promise<Card>);
+
+export interface SendQueueOptions {
+  sender: ProactiveSender;
+  logger?: Logger;
+  nowMs?: () => number;
+  // Resolves after ms, or early when the signal aborts (new work arrived).
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+  // Requests to Teams at once. Connector calls take ~100–300 ms; 8 in flight keep 30/s busy.
+  concurrency?: number;
+  tenantLimit?: TokenBucketSpec;
+  conversationLimit?: TokenBucketSpec;
+  // Tries per message, the first included.
+  maxAttempts?: number;
+  backoff?: BackoffOptions;
+  // A Retry-After beyond this is capped: an alert that waits longer is worth less than a retry.
+  maxRetryAfterMs?: number;
+  onDepth?: (depth: number) => void;
+}
+
+export interface SendOptions {
+  // Jobs with the same key that have not started yet are one job: a send joins the queued one, an
+  // update replaces the queued card with the newer one. Both callers get the same outcome.
+  key?: string;
+}
+
+export interface SendQueue extends ProactiveSender {
+  send(conversationId: string, card: CardSource, options?: SendOptions): Promise<{ activityId: string }>;
+  update(conversationId: string, activityId: string, card: CardSource, options?: SendOptions): Promise<void>;
+  // Messages waiting or in flight (the lagebot_send_queue_depth gauge).
+  depth(): number;
+  // Waits until nothing is waiting or in flight; false when timeoutMs (wall clock) passed first.
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+interface Job {
+  seq: number;
+  conversationId: string;
+  kind: 'send' | 'update';
+  activityId: string | null;
+  card: CardSource;
+  key: string | null;
+  attempts: number;
+  notBefore: number;
+  resolve: (value: { activityId: string }) => void;
+  reject: (error: unknown) => void;
+  promise: Promise<{ activityId: string }>;
+}
+
+export const defaultSendBackoff: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
+
+export function createSendQueue(options: SendQueueOptions): SendQueue {
+  const sender = options.sender;
+  const logger = options.logger ?? silentLogger;
+  const nowMs = options.nowMs ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
+  const random = options.random ?? Math.random;
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const conversationLimit = options.conversationLimit ?? teamsConversationLimit;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 6);
+  const backoff = options.backoff ?? defaultSendBackoff;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
+
+  let buckets: SendBuckets = createSendBuckets(options.tenantLimit ?? teamsTenantLimit);
+  const waiting: Job[] = [];
+  const queuedByKey = new Map<string, Job>();
+  const inflight = new Set<Promise<void>>();
+  // One message in flight per conversation, so a retried message cannot be overtaken by the next one.
+  const busy = new Set<string>();
+  let pumping = false;
+  let wake: AbortController | null = null;
+  let idleWaiters: Array<() => void> = [];
+  let seq = 0;
+
+  const depth = () => waiting.length + inflight.size;
+  const reportDepth = () => options.onDepth?.(depth());
+
+  function enqueue(
+    kind: Job['kind'],
+    conversationId: string,
+    activityId: string | null,
+    card: CardSource,
+    key: string | null,
+  ): Promise<{ activityId: string }> {
+    if (key !== null) {
+      const queued = queuedByKey.get(key);
+      if (queued && queued.kind === kind && queued.conversationId === conversationId) {
+        if (kind === 'update') queued.card = card;
+        return queued.promise;
+      }
+    }
+    let resolve!: Job['resolve'];
+    let reject!: Job['reject'];
+    const promise = new Promise<{ activityId: string }>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const job: Job = {
+      seq: seq++,
+      conversationId,
+      kind,
+      activityId,
+      card,
+      key,
+      attempts: 0,
+      notBefore: 0,
+      resolve,
+      reject,
+      promise,
+    };
+    waiting.push(job);
+    if (key !== null) queuedByKey.set(key, job);
+    reportDepth();
+    kick();
+    return promise;
+  }
+
+  function kick(): void {
+    if (pumping) wake?.abort();
+    else void pump();
+  }
+
+  async function pump(): Promise<void> {
+    pumping = true;
+    try {
+      while (waiting.length > 0) {
+        if (inflight.size >= concurrency) {
+          await Promise.race(inflight);
+          continue;
+        }
+        const now = nowMs();
+        const ready = waiting.filter((j) => j.notBefore <= now && !busy.has(j.conversationId));
+        let waitMs = Number.POSITIVE_INFINITY;
+        if (ready.length > 0) {
+          const next = pickNextSend(buckets, ready, now, conversationLimit);
+          buckets = next.buckets;
+          if (next.kind === 'send') {
+            start(next.item);
+            continue;
+          }
+          if (next.kind === 'wait') waitMs = next.waitMs;
+        }
+        for (const j of waiting) if (j.notBefore > now) waitMs = Math.min(waitMs, j.notBefore - now);
+        if (ready.length === 0 && !Number.isFinite(waitMs) && inflight.size > 0) {
+          // Everything waiting belongs to a conversation with a message in flight.
+          await Promise.race(inflight);
+          continue;
+        }
+        wake = new AbortController();
+        // Never sleep unboundedly on a computed wait: a stepped clock must not park the queue.
+        await sleep(Math.max(1, Math.min(waitMs, 60_000)), wake.signal);
+        wake = null;
+      }
+      buckets = pruneSendBuckets(buckets, nowMs());
+    } finally {
+      pumping = false;
+      wake = null;
+    }
+    settleIdle();
+  }
+
+  function start(job: Job): void {
+    waiting.splice(waiting.indexOf(job), 1);
+    if (job.key !== null && queuedByKey.get(job.key) === job) queuedByKey.delete(job.key);
+    busy.add(job.conversationId);
+    const run = attempt(job).finally(() => {
+      busy.delete(job.conversationId);
+      inflight.delete(run);
+      reportDepth();
+      settleIdle();
+    });
+    inflight.add(run);
+  }
+
+  async function attempt(job: Job): Promise<void> {
+    job.attempts += 1;
+    try {
+      const card = typeof job.card === 'function' ? await job.card() : job.card;
+      if (job.kind === 'send') {
+        job.resolve(await sender.send(job.conversationId, card));
+      } else {
+        await sender.update(job.conversationId, job.activityId!, card);
+        job.resolve({ activityId: job.activityId! });
+      }
+    } catch (error) {
+      const status = statusOf(error);
+      const retryable = status === null ? isTransportError(error) : isRetryableStatus(status);
+      if (!retryable || job.attempts >= maxAttempts) {
+        logger.warn('proactive message failed', {
+          conversationId: job.conversationId,
+          kind: job.kind,
+          attempts: job.attempts,
+          status,
+          err: error instanceof Error ? error.message : String(error),
+        });
+        job.reject(error);
+        return;
+      }
+      const now = nowMs();
+      const delay = Math.min(
+        maxRetryAfterMs,
+        retryAfterMs(retryAfterOf(error), now) ?? backoffDelay(job.attempts - 1, backoff, random),
+      );
+      // Nothing else goes to that conversation before the retry either: Teams throttles per thread,
+      // and the conversation's messages keep their order.
+      const bucket = buckets.conversations[job.conversationId] ?? createTokenBucket(conversationLimit);
+      buckets = {
+        ...buckets,
+        conversations: { ...buckets.conversations, [job.conversationId]: pauseBucket(bucket, now, delay) },
+      };
+      job.notBefore = now + delay;
+      logger.debug('proactive message retried', {
+        conversationId: job.conversationId,
+        status,
+        attempt: job.attempts,
+        delayMs: delay,
+      });
+      // Back in its original place: pickNextSend keeps each conversation's order by queue position.
+      let at = waiting.length;
+      while (at > 0 && waiting[at - 1]!.seq > job.seq) at--;
+      waiting.splice(at, 0, job);
+      reportDepth();
+      kick();
+    }
+  }
+
+  function settleIdle(): void {
+    if (depth() > 0 || pumping) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  return {
+    send: (conversationId, card, o = {}) => enqueue('send', conversationId, null, card, o.key ?? null),
+    update: async (conversationId, activityId, card, o = {}) => {
+      await enqueue('update', conversationId, activityId, card, o.key ?? null);
+    },
+    depth,
+    drain(timeoutMs) {
+      if (depth() === 0 && !pumping) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => {
+          idleWaiters = idleWaiters.filter((w) => w !== done);
+          resolve(false);
+        }, timeoutMs);
+        timer.unref?.();
+        const done = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        idleWaiters.push(done);
+      });
+    },
+  };
+}
+
+function realSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+// botbuilder's connector client throws @azure/core-http's RestError: statusCode, and the response
+// (not enumerable) with headers.get(). Other clients use status/headers objects.
+function statusOf(error: unknown): number | null {
+  if (!error || typeof error !== 'object') return null;
+  const e = error as { statusCode?: unknown; status?: unknown };
+  const status = typeof e.statusCode === 'number' ? e.statusCode : typeof e.status === 'number' ? e.status : null;
+  return status !== null && Number.isInteger(status) && status >= 100 ? status : null;
+}
+
+function retryAfterOf(error: unknown): string | null {
+  if (!error || typeof error !== 'object') return null;
+  const e = error as {
+    response?: { headers?: { get?: (name: string) => unknown } | Record<string, unknown> };
+    headers?: Record<string, unknown>;
+    retryAfter?: unknown;
+  };
+  const headers = e.response?.headers;
+  let value: unknown;
+  if (headers && typeof (headers as { get?: unknown }).get === 'function') {
+    value = (headers as { get: (name: string) => unknown }).get('retry-after');
+  } else if (headers) {
+    value = (headers as Record<string, unknown>)['retry-after'];
+  }
+  value ??= e.headers?.['retry-after'] ?? e.retryAfter;
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : null;
+}
+
+// No HTTP status: the request never got an answer (connection refused or reset, timeout). Worth a
+// retry — unlike our own coded refusals (unknown conversation, tenant not allowed) or a bug.
+function isTransportError(error: unknown): boolean {
+  if (isLagebotError(error)) return false;
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    (typeof code === 'string' &&
+      /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|UND_ERR_|REQUEST_SEND_ERROR)/.test(code)) ||
+    error.name === 'AbortError' ||
+    error.name === 'TimeoutError' ||
+    /fetch failed|socket hang up|network/i.test(error.message)
+  );
+}
