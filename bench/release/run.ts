@@ -32,9 +32,11 @@ import { type ConnectorWatch, wallNow, watchConnector } from './watch-connector.
 //   →gateway   the click → the simulator applied the request's last domain change
 // Target: invoke p95 ≤ 300 ms in every case.
 //
-//   npx tsx bench/release/run.ts [--quick] [--repeat 40] [--approvers 4] [--latencies 0,500]
+//   npx tsx bench/release/run.ts [--quick] [--repeat 40] [--approvers 4] [--think-ms 0] [--latencies 0,500]
 //                                [--devices 10400] [--data-dir DIR] [--cpu-prof] [--out bench/results/release.json]
 //
+// --think-ms: each approver waits this long before the next click; `--approvers 1 --think-ms 2000`
+// measures clicks that meet no other execution (the cost of the click's own path).
 // --data-dir: where the bot's SQLite file goes (default the OS temp folder, a real disk here); on a
 // tmpfs such as /dev/shm every fsync is free, which tells how much of a latency is the store's commits.
 //
@@ -57,6 +59,7 @@ interface Options {
   quick: boolean;
   repeat: number;
   approvers: number;
+  thinkMs: number;
   operators: number;
   latencies: number[];
   devices: number;
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): Options {
       quick: { type: 'boolean', default: false },
       repeat: { type: 'string' },
       approvers: { type: 'string' },
+      'think-ms': { type: 'string' },
       operators: { type: 'string' },
       latencies: { type: 'string' },
       devices: { type: 'string' },
@@ -91,6 +95,7 @@ function parseOptions(argv: string[]): Options {
     quick,
     repeat: Math.max(1, int(values.repeat, quick ? 12 : 40, 'repeat')),
     approvers: Math.max(1, int(values.approvers, 4, 'approvers')),
+    thinkMs: int(values['think-ms'], 0, 'think-ms'),
     operators: Math.max(1, int(values.operators, 4, 'operators')),
     latencies: (values.latencies ?? '0,500').split(',').map((v) => int(v.trim(), 0, 'latencies')),
     devices: int(values.devices, 10_400, 'devices'),
@@ -189,6 +194,8 @@ interface ClickSample {
   /** From the bot's side: the click → its first change call started; its last change answered. */
   clickToFirstChangeSentMs: number | null;
   clickToLastChangeAnsweredMs: number | null;
+  /** The first change call started → the last one started (all domains' calls could start at once). */
+  changeCallsSpreadMs: number | null;
   error: string | null;
 }
 
@@ -276,6 +283,7 @@ async function click(created: Created, approverIndex: number): Promise<ClickSamp
     clickToGatewayMs: null,
     clickToFirstChangeSentMs: null,
     clickToLastChangeAnsweredMs: null,
+    changeCallsSpreadMs: null,
     error,
   };
 }
@@ -308,7 +316,11 @@ async function runRound(targets: Target[], latencyMs: number, round: number): Pr
       return [c.requestId, p] as const;
     }),
   );
-  const samples = await eachConcurrently(created, opts.approvers, (c, approver) => click(c, approver));
+  const samples = await eachConcurrently(created, opts.approvers, async (c, approver) => {
+    const sample = await click(c, approver);
+    if (opts.thinkMs > 0) await new Promise((r) => setTimeout(r, opts.thinkMs));
+    return sample;
+  });
 
   // The gateway's side: the simulator noted each application; poll until every request is complete.
   const applications: GatewayApplication[] = [];
@@ -348,6 +360,7 @@ interface CaseResult {
   scopeKind: ScopeKind;
   gatewayLatencyMs: number;
   approvers: number;
+  thinkMs: number;
   rounds: number;
   n: number;
   errors: number;
@@ -359,6 +372,7 @@ interface CaseResult {
   /** Medians of where the time between click and card goes. */
   phasesMedianMs: {
     clickToFirstChangeSent: number | null;
+    changeCallsSpread: number | null;
     clickToLastChangeAnswered: number | null;
     lastChangeAnsweredToCard: number | null;
   };
@@ -429,6 +443,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
     if (mine.length === 0) continue;
     s.clickToFirstChangeSentMs = Math.min(...mine.map((c) => c[1])) - s.clickAt;
     s.clickToLastChangeAnsweredMs = Math.max(...mine.map((c) => c[1] + c[2])) - s.clickAt;
+    s.changeCallsSpreadMs = Math.max(...mine.map((c) => c[1])) - Math.min(...mine.map((c) => c[1]));
   }
 
   const ok = samples.filter((s) => s.error === null);
@@ -444,6 +459,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
     scopeKind: kind,
     gatewayLatencyMs: latencyMs,
     approvers: opts.approvers,
+    thinkMs: opts.thinkMs,
     rounds: rounds.length,
     n: samples.length,
     errors: errors.length,
@@ -458,6 +474,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
     clickToGatewayMs: summarizeLatencies(ok.map((s) => s.clickToGatewayMs!)),
     phasesMedianMs: {
       clickToFirstChangeSent: median(ok.map((s) => s.clickToFirstChangeSentMs)),
+      changeCallsSpread: median(ok.map((s) => s.changeCallsSpreadMs)),
       clickToLastChangeAnswered: median(ok.map((s) => s.clickToLastChangeAnsweredMs)),
       lastChangeAnsweredToCard: median(
         ok.map((s) =>
@@ -501,6 +518,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
       clickToGatewayMs: round1(s.clickToGatewayMs),
       clickToFirstChangeSentMs: round1(s.clickToFirstChangeSentMs),
       clickToLastChangeAnsweredMs: round1(s.clickToLastChangeAnsweredMs),
+      changeCallsSpreadMs: round1(s.changeCallsSpreadMs),
     })),
   };
   log(
@@ -516,7 +534,7 @@ async function runCase(kind: ScopeKind, latencyMs: number, targets: Target[]): P
 
 const results: CaseResult[] = [];
 log(
-  `bench/release: ${opts.repeat} confirmations per case, ${opts.approvers} approvers at once, gateway latency ` +
+  `bench/release: ${opts.repeat} confirmations per case, ${opts.approvers} approver${opts.approvers === 1 ? '' : 's'} at once${opts.thinkMs ? ` (${opts.thinkMs} ms between clicks)` : ''}, gateway latency ` +
     `${opts.latencies.join(' and ')} ms, ${opts.devices} devices${opts.quick ? ' (quick)' : ''}`,
 );
 try {
@@ -599,6 +617,7 @@ console.log(
     [
       'case',
       'click→1st change sent',
+      '1st→last sent',
       'click→last change answered',
       'answered→card',
       '1st change before invoke answer',
@@ -612,6 +631,7 @@ console.log(
     results.map((r) => [
       r.case,
       formatMs(r.phasesMedianMs.clickToFirstChangeSent),
+      formatMs(r.phasesMedianMs.changeCallsSpread),
       formatMs(r.phasesMedianMs.clickToLastChangeAnswered),
       formatMs(r.phasesMedianMs.lastChangeAnsweredToCard),
       r.changeSentBeforeInvokeAnswered === null ? '—' : `${(r.changeSentBeforeInvokeAnswered * 100).toFixed(0)} %`,
