@@ -13,7 +13,8 @@ import { startEchoBot } from './start-echo-bot.ts';
 
 // The bot under measurement, alone in its process so its RSS and event loop are its own.
 // Usage (forked by run.ts): bot-process.ts lagebot|echo; env SIM_URL and STATUS_CACHE_SECONDS.
-// Requests from the parent: 'stats' (memory, upstream and SQLite calls, event-loop delay), 'reset-stats',
+// Requests from the parent: 'stats' (CPU time, memory, upstream and SQLite calls, event-loop delay),
+// 'reset-counters', 'reset-stats',
 // 'profile-start', 'profile-stop' (file), 'stop'.
 
 type Mode = 'lagebot' | 'echo';
@@ -89,7 +90,10 @@ const eventLoop = monitorEventLoopDelay({ resolution: 10 });
 eventLoop.enable();
 
 let profile: RunningCpuProfile | null = null;
+// CPU time of this process (all threads: user + system) since the counters were reset.
+let cpuAtReset = process.cpuUsage();
 function resetCounters() {
+  cpuAtReset = process.cpuUsage();
   upstream = new Map();
   upstreamEvents = [];
   sqlite.reset();
@@ -108,7 +112,9 @@ serveParent({
   // peak span the whole measured phase (reset-stats) and the whole process.
   stats: (payload) => {
     const o = (payload ?? {}) as { collect?: boolean; resetCounters?: boolean };
+    const cpu = process.cpuUsage(cpuAtReset);
     const stats = {
+      cpuMs: (cpu.user + cpu.system) / 1000,
       memory: rss.read(o.collect === true),
       upstream: Object.fromEntries(upstream),
       upstreamEvents,
@@ -122,6 +128,7 @@ serveParent({
     if (o.resetCounters) resetCounters();
     return stats;
   },
+  'reset-counters': () => resetCounters(),
   'reset-stats': () => {
     resetCounters();
     eventLoop.reset();

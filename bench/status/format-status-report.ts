@@ -35,6 +35,9 @@ export interface ScenarioResult {
   ratioToEchoP95: number | null;
   targetRatio: number | null;
   result: Verdict;
+  /** CPU time of the bot process per question: unlike latency, hardly moved by other processes. */
+  cpuMsPerQuestion: number | null;
+  cpuRatioToEcho: number | null;
   upstreamCallsPerQuestion: number | null;
   upstream: Record<string, UpstreamRoute & { meanMs: number }>;
   /** Time the bot's event loop stood inside SQLite, per question. */
@@ -117,8 +120,9 @@ export function formatStatusReport(r: StatusBenchReport): string {
   const out: string[] = [];
   out.push(
     'Latency from POST /api/messages to the reply at the fake connector (ms)',
-    'ratio: p95 / echo p95 at the same devices; upstream/q: back-end calls per question; sqlite ms/q: time the',
-    "bot's event loop stood in SQLite per question; loop p99: the bot's event-loop delay p99 (ms)",
+    'ratio: p95 / echo p95 at the same devices; cpu ms/q: CPU time of the bot process per question (and × echo);',
+    "upstream/q: back-end calls per question; sqlite ms/q: time the bot's event loop stood in SQLite per question;",
+    "loop p99: the bot's event-loop delay p99 (ms)",
     '',
     formatTable(
       [
@@ -133,6 +137,7 @@ export function formatStatusReport(r: StatusBenchReport): string {
         'ratio',
         'target',
         'result',
+        'cpu ms/q',
         'upstream/q',
         'sqlite ms/q',
         'loop p99',
@@ -149,6 +154,7 @@ export function formatStatusReport(r: StatusBenchReport): string {
         x.ratioToEchoP95 === null ? '—' : `${x.ratioToEchoP95.toFixed(2)}×`,
         x.targetRatio === null ? '—' : `≤ ${x.targetRatio}×`,
         x.result,
+        `${formatMs(x.cpuMsPerQuestion, 2)}${x.cpuRatioToEcho === null ? '' : ` (${x.cpuRatioToEcho.toFixed(1)}×)`}`,
         x.upstreamCallsPerQuestion === null ? '—' : x.upstreamCallsPerQuestion.toFixed(2),
         formatMs(x.sqliteMsPerQuestion, 2),
         formatMs(x.eventLoopDelayMs?.p99, 0),

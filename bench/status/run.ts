@@ -30,7 +30,7 @@ import { type ChatSample, type ChatScenario, measureChatScenario } from './measu
 //
 //   npx tsx bench/status/run.ts [--quick] [--users 50] [--requests 20] [--batch 4] [--warmup 2]
 //                               [--devices 10400,100000] [--max-seconds 60] [--no-uncached]
-//                               [--cpu-prof] [--bot-node-flags '--max-old-space-size=96']
+//                               [--cpu-prof] [--bot-node-flags='--max-old-space-size=96']
 //                               [--out bench/results/status.json]
 //
 // Processes: the simulator (sim-process.ts); one per bot under test (bot-process.ts: the echo app,
@@ -139,6 +139,8 @@ const statusScenarios: ChatScenario[] = [
 // ---- bots and lanes (one scenario on one bot) ----
 
 interface BotStats {
+  /** CPU time of the bot process since its counters were reset. */
+  cpuMs: number;
   memory: RssReport;
   upstream: Record<string, UpstreamRoute>;
   upstreamEvents: Array<[startedAt: number, route: string, ms: number]>;
@@ -161,6 +163,7 @@ interface Lane {
   errors: ClosedLoopError[];
   issued: number;
   elapsedMs: number;
+  cpuMs: number;
   stoppedByDeadline: boolean;
   upstream: Map<string, UpstreamRoute>;
   upstreamEvents: Array<[number, string, number]>;
@@ -227,6 +230,7 @@ async function runBatch(lane: Lane, perUser: number, measured: boolean): Promise
     return;
   }
   lane.t0 ??= measured ? Date.now() : null;
+  if (measured) await lane.bot.child.request('reset-counters');
   const r = await measureChatScenario({
     botUrl: lane.bot.child.ready.url,
     serviceUrl: connector.url,
@@ -249,6 +253,7 @@ async function runBatch(lane: Lane, perUser: number, measured: boolean): Promise
   lane.errors.push(...r.errors);
   lane.issued += r.issued;
   lane.elapsedMs += r.elapsedMs;
+  lane.cpuMs += stats.cpuMs;
   lane.stoppedByDeadline ||= r.stoppedByDeadline;
   addInto(lane.upstream, stats.upstream);
   addInto(lane.sqlite, stats.sqlite);
@@ -296,6 +301,8 @@ function resultOf(lane: Lane, devices: number, loop: BotStats['eventLoopDelayMs'
     ratioToEchoP95: null,
     targetRatio: null,
     result: 'info',
+    cpuMsPerQuestion: perQuestion(lane.cpuMs),
+    cpuRatioToEcho: null,
     upstreamCallsPerQuestion: perQuestion(upstreamCalls),
     upstream: Object.fromEntries(
       [...lane.upstream].map(([route, s]) => [route, { ...s, meanMs: s.totalMs / s.calls }]),
@@ -327,6 +334,7 @@ async function measureDevices(devices: number): Promise<void> {
         errors: [],
         issued: 0,
         elapsedMs: 0,
+        cpuMs: 0,
         stoppedByDeadline: false,
         upstream: new Map(),
         upstreamEvents: [],
@@ -379,10 +387,13 @@ async function measureDevices(devices: number): Promise<void> {
     }
 
     const results = lanes.map((lane) => resultOf(lane, devices, loops.get(lane.bot) ?? null));
-    const echoP95 = results.find((r) => r.bot === 'echo')?.latencyMs?.p95 ?? null;
+    const echo = results.find((r) => r.bot === 'echo');
+    const echoP95 = echo?.latencyMs?.p95 ?? null;
+    const echoCpu = echo?.cpuMsPerQuestion ?? null;
     for (const r of results) {
       if (r.bot === 'echo') continue;
       r.echoP95Ms = echoP95;
+      r.cpuRatioToEcho = echoCpu && r.cpuMsPerQuestion !== null ? r.cpuMsPerQuestion / echoCpu : null;
       r.ratioToEchoP95 = echoP95 && r.latencyMs ? r.latencyMs.p95 / echoP95 : null;
       if (r.statusCacheSeconds === null) {
         r.targetRatio = targetRatioFor(devices);
@@ -394,7 +405,8 @@ async function measureDevices(devices: number): Promise<void> {
       log(
         `  ${r.scenario.padEnd(18)} ${r.bot === 'echo' ? ''.padEnd(16) : `cache ${r.statusCacheSeconds ?? 'default'}`.padEnd(16)}` +
           `n ${r.n} err ${r.errors} p50 ${formatMs(r.latencyMs?.p50)} p95 ${formatMs(r.latencyMs?.p95)} ` +
-          `p99 ${formatMs(r.latencyMs?.p99)} ms${r.stoppedByDeadline ? ' (time bound hit)' : ''}`,
+          `p99 ${formatMs(r.latencyMs?.p99)} ms, cpu ${formatMs(r.cpuMsPerQuestion, 2)} ms/q` +
+          `${r.stoppedByDeadline ? ' (time bound hit)' : ''}`,
       );
       for (const e of r.errorExamples) log(`    error: ${e}`);
     }
