@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { users } from '../fakes/activities.ts';
+import { replyText } from '../fakes/fake-bot-connector.ts';
+import { findInternals } from '../fakes/find-internals.ts';
+import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
+import {
+  advanceToMondayAfternoon,
+  type CardRef,
+  click,
+  gatewayDomains,
+  requestFrom,
+  writeTestRoles,
+} from '../helpers/release-helpers.ts';
+import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
+
+// Issue 8, gateway down or slow during a release: the request says "wird ausgeführt", the domains
+// waiting for the gateway say "wird wiederholt", and when the gateway is back the release completes
+// with exactly one change per domain (PRODUCT.md: nothing lost, nothing done twice).
+
+let t: TestBot;
+before(async () => {
+  t = await startTestBot({ ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '1000' }, { devices: 2000 });
+  await advanceToMondayAfternoon(t);
+});
+after(async () => {
+  await t?.close();
+});
+// A failed test must not leave the next one with a broken gateway.
+afterEach(async () => {
+  await clearSimFaults(t.simUrl);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens the request card as the operator until it shows what we wait for (the executor works meanwhile). */
+async function viewUntil(ref: CardRef, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    const version = (await t.bot.release.get(ref.requestId))!.version;
+    text = (await click(t, 'request.view', { requestId: ref.requestId, version }, users.operator)).text;
+    if (pattern.test(text)) return text;
+    await sleep(200);
+  }
+  assert.fail(`the request card never showed ${pattern} within ${timeoutMs} ms; last:\n${text}`);
+}
+
+/** domain.change entries of a request, read from the simulator itself (its HTTP API may be faulted). */
+function changesFor(requestId: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let cursor: string | undefined;
+  do {
+    const page = t.sim.audit({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const a of page.items) {
+      if (a.action === 'domain.change' && a.idempotencyKey?.startsWith(`${requestId}:`)) {
+        counts.set(a.domain, (counts.get(a.domain) ?? 0) + 1);
+      }
+    }
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return counts;
+}
+
+/**
+ * Polls the store until the request has left "executing". (executor.idle() is not used: with only
+ * retry timers pending it spins on microtasks and starves those timers — see the todo test below.)
+ */
+async function settled(requestId: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const current = (await t.bot.release.get(requestId))!;
+    if (current.request.state !== 'executing' || Date.now() > deadline) return current;
+    await sleep(100);
+  }
+}
+
+async function assertExecutedOnce(ref: CardRef, verband: string) {
+  const { request } = await settled(ref.requestId);
+  assert.equal(request.state, 'executed');
+  const counts = changesFor(ref.requestId);
+  assert.deepEqual([...counts.keys()].sort(), [...request.scope.domains].sort(), 'every domain changed');
+  for (const [domain, n] of counts) assert.equal(n, 1, `${domain} changed ${n} times`);
+  const states = (await gatewayDomains(t, verband)).filter((d) => request.scope.domains.includes(d.domain));
+  assert.ok(
+    states.every((d) => d.inbound === 'open'),
+    JSON.stringify(states.filter((d) => d.inbound !== 'open')),
+  );
+}
+
+/** The card the requester sees in the chat, after the in-place updates (PUT) of the fake connector. */
+function latestCardText(activityId: string): string | null {
+  const puts = t.connector.updates().filter((c) => c.activityId === activityId);
+  return puts.length ? replyText(puts.at(-1)!.activity) : null;
+}
+
+describe('gateway down or slow during a release', () => {
+  test('gateway answering 503: "wird ausgeführt", "wird wiederholt", then done once per domain', async () => {
+    const created = await requestFrom(t, 'freigabe Kreis Soest eingehend Alle Geräte gepatcht', users.operator);
+    const ref = created.ref!;
+    const cardId = t.connector.messages().at(-1)!.id;
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 503 });
+
+    const confirmed = await click(t, 'request.confirm', { ...ref }, users.approver2);
+    assert.match(confirmed.text, /wird ausgeführt/);
+    assert.deepEqual(findInternals(JSON.stringify(confirmed.card)), []);
+    const retrying = await viewUntil(ref, /wird wiederholt/, 15_000);
+    assert.deepEqual(findInternals(retrying), []);
+    assert.equal((await t.bot.release.get(ref.requestId))!.request.state, 'executing');
+    assert.equal(changesFor(ref.requestId).size, 0, 'nothing reached the gateway while it was down');
+    // Everybody's copy of the card says so too (updated in place).
+    await t.connector.waitFor(() => /wird wiederholt/.test(latestCardText(cardId) ?? ''), 10_000);
+
+    await clearSimFaults(t.simUrl);
+    await assertExecutedOnce(ref, 'vb-nord');
+    await t.connector.waitFor(() => /ausgeführt/.test(latestCardText(cardId) ?? ''), 10_000);
+    await sleep(400); // the coalesced card update after the last transition
+    const final = latestCardText(cardId)!;
+    assert.doesNotMatch(final, /wird wiederholt|wird ausgeführt/, final);
+  });
+
+  test('gateway slower than the timeout (answers lost, changes applied): done once per domain', async () => {
+    const created = await requestFrom(t, 'freigabe Märkischer Kreis eingehend Alle Geräte gepatcht', users.operator);
+    const ref = created.ref!;
+    // Every call is answered after 1.5 s, the bot gives up after 1 s: the gateway applies changes the
+    // bot never hears about, and the bot retries them with the same Idempotency-Key.
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'latency', ms: 1500 });
+    const confirmed = await click(t, 'request.confirm', { ...ref }, users.approver1);
+    assert.match(confirmed.text, /wird ausgeführt/);
+    await viewUntil(ref, /wird wiederholt/, 20_000);
+    assert.equal((await t.bot.release.get(ref.requestId))!.request.state, 'executing');
+
+    await clearSimFaults(t.simUrl);
+    await assertExecutedOnce(ref, 'vb-nord');
+  });
+
+  test('gateway dropping connections for a while, then back: done once per domain', async () => {
+    const created = await requestFrom(t, 'freigabe Hochsauerlandkreis eingehend Alle Geräte gepatcht', users.operator);
+    const ref = created.ref!;
+    // Half the calls get no answer at all, some after the change was applied.
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 1200, rate: 0.5, phase: 'after' });
+    const confirmed = await click(t, 'request.confirm', { ...ref }, users.approver2);
+    assert.match(confirmed.text, /wird ausgeführt/);
+    await sleep(2500);
+    await clearSimFaults(t.simUrl);
+    await assertExecutedOnce(ref, 'vb-nord');
+  });
+
+  test('executor.idle() returns once pending gateway retries have run', {
+    todo:
+      'idle() in src/services/execute-release.ts loops on Promise.race([Promise.allSettled([...inFlight]), sleep]); ' +
+      'with inFlight empty and retry timers pending, allSettled([]) resolves at once, the loop never yields ' +
+      'to the event loop and the retry timers it waits for cannot fire until the deadline (see report)',
+  }, async () => {
+    const created = await requestFrom(t, 'freigabe Stadt Arnsberg eingehend Alle Geräte gepatcht', users.operator);
+    const ref = created.ref!;
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 503 });
+    await click(t, 'request.confirm', { ...ref }, users.approver2);
+    // Wait until every domain's first round failed and only retry timers are left.
+    await viewUntil(ref, /wird wiederholt/, 15_000);
+    await sleep(300);
+    await clearSimFaults(t.simUrl);
+    assert.ok(await t.bot.executor.idle(8000), 'idle() saw the retries finish');
+    assert.equal((await t.bot.release.get(ref.requestId))!.request.state, 'executed');
+  });
+});
