@@ -1,0 +1,462 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { LagebotError } from '../domain/errors.ts';
+import type { Logger } from '../domain/logger.ts';
+import type { DomainState } from '../domain/model.ts';
+import { ancestors, ownerOfDomain, type RegionIndex } from '../domain/region-index.ts';
+import type { SpikeAlert, SpikeEvent, SpikeScope } from '../domain/spike-detector.ts';
+import type { Store, StoredAlert } from '../domain/store-port.ts';
+
+// Alerts from detector events to cards in channels: the StoredAlert (one row per alert, its data the
+// language-free view), one delivery per alert and conversation (store.ensureDelivery: a replayed
+// event or a second replica never makes a second one), the send through the rate-limited queue, and
+// updates of every delivered copy in place. The card is rendered when its turn in the queue comes,
+// from the store, so a card that waited shows the newest state.
+//
+// Delivery is at least once, not exactly once: a crash after Teams accepted a card but before the
+// store recorded it leaves the delivery 'pending' (attempts > 0), and the next watcher sends it again.
+// Teams has no idempotency key for messages; one duplicate card after a crash beats a lost alert.
+
+export type AlertLang = 'de' | 'en';
+type Card = Record<string, unknown>;
+type CardSource = Card | (() => Card | Promise<Card>);
+
+// What the send queue offers (src/adapters/send-queue.ts).
+export interface AlertSender {
+  send(conversationId: string, card: CardSource, options?: { key?: string }): Promise<{ activityId: string }>;
+  update(conversationId: string, activityId: string, card: CardSource, options?: { key?: string }): Promise<void>;
+}
+
+const flowState = z.enum(['open', 'blocked', 'held']);
+const named = z.object({ id: z.string(), name: z.string() });
+const alertData = z.object({
+  v: z.literal(1),
+  kind: z.enum(['spike', 'test']),
+  lang: z.enum(['de', 'en']),
+  scope: z.object({ id: z.string(), kind: z.enum(['domain', 'kreis']), name: z.string() }),
+  kreis: named,
+  verband: named,
+  domains: z.array(z.string()),
+  inbound: z.record(flowState),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  currentRate: z.number(),
+  baselineRate: z.number(),
+  factor: z.number(),
+  peakFactor: z.number(),
+  foldedInto: named.nullable(),
+  series: z.array(z.object({ at: z.string(), value: z.number(), baseline: z.number() })),
+  // Subscription scope ids that receive this alert, and the scope ids whose mute silences it.
+  audience: z.array(z.string()),
+  muteScopes: z.array(z.string()),
+  updatedAt: z.string(),
+});
+export type AlertData = z.infer<typeof alertData>;
+
+export interface AlertAckView {
+  actor: string;
+  name: string;
+  at: string;
+}
+// Everything a card shows, for one conversation (the mute is per conversation).
+export interface AlertView extends AlertData {
+  alertId: string;
+  status: 'open' | 'closed';
+  acks: AlertAckView[];
+  mutedUntil: string | null;
+}
+
+export type RenderAlertCard = (view: AlertView, lang: AlertLang) => Card;
+
+export interface AlertDeliveryDeps {
+  store: Store;
+  sender: AlertSender;
+  render: RenderAlertCard;
+  now: () => Date;
+  logger: Logger;
+  metrics?: { alerts: { inc(labels: { event: string }): void } };
+}
+
+export type DeliveryOutcome = { ok: true; activityId: string } | { ok: false; error: unknown };
+
+export interface AlertDelivery {
+  // Stores the event's alert (create or update; a closed alert is never reopened) and returns it.
+  recordEvent(
+    event: SpikeEvent,
+    context: { index: RegionIndex; domains: ReadonlyMap<string, DomainState> },
+  ): Promise<StoredAlert>;
+  // Queues the alert for every subscribed, unmuted conversation that has no delivery yet.
+  fanOut(alert: StoredAlert): Promise<{ queued: number; muted: number }>;
+  // Updates every delivered copy in place (or only the one in `conversationId`).
+  refreshCopies(alertId: string, conversationId?: string): Promise<number>;
+  // Queues deliveries a previous process left pending.
+  resumePending(): Promise<number>;
+  // Creates a test alert for one conversation and delivers it; resolves when sent or failed.
+  sendTest(
+    conversationId: string,
+    options: { lang: AlertLang; scopeName: string },
+  ): Promise<{ alertId: string; outcome: DeliveryOutcome }>;
+  viewFor(alertId: string, conversationId: string | null): Promise<AlertView | null>;
+  cardFor(alertId: string, conversationId: string | null, lang?: AlertLang): Promise<Card | null>;
+  // Waits for queued deliveries and their bookkeeping; false when timeoutMs passed first.
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+export function alertScopeId(scope: SpikeScope): string {
+  return scope.kind === 'kreis' ? scope.id : `domain:${scope.id}`;
+}
+
+export function parseAlertData(data: unknown): AlertData | null {
+  const parsed = alertData.safeParse(data);
+  return parsed.success ? parsed.data : null;
+}
+
+// Who hears about an alert: a subscription to the alert's scope or anything above it (PRODUCT.md: "a
+// subscription to a Verband or Kreis covers everything below it"), to "all", and — for a Kreis alert
+// — to one of its towns or domains, since their mail is part of the wave.
+export function audienceOf(index: RegionIndex, alert: SpikeAlert): string[] {
+  const out = new Set<string>(['all', alert.kreis, alert.verband]);
+  const withAncestors = (id: string) => {
+    out.add(id);
+    for (const a of ancestors(index, id)) out.add(a.id);
+  };
+  const addDomain = (domain: string) => {
+    out.add(`domain:${domain}`);
+    const owner = ownerOfDomain(index, domain);
+    if (owner) withAncestors(owner.node.id);
+  };
+  if (alert.scope.kind === 'kreis') {
+    withAncestors(alert.scope.id);
+    for (const d of alert.domains) addDomain(d);
+  } else {
+    addDomain(alert.scope.id);
+  }
+  return [...out].sort();
+}
+
+// Muting a scope silences its alerts and those below it: "Stumm 4 h" on a Kreis alert also keeps that
+// Kreis's single-domain alerts out; muting one domain leaves a Kreis-wide wave audible.
+export function muteScopesOf(index: RegionIndex, alert: SpikeAlert): string[] {
+  const out = new Set<string>([alertScopeId(alert.scope), alert.kreis, alert.verband]);
+  if (alert.scope.kind === 'domain') {
+    const owner = ownerOfDomain(index, alert.scope.id);
+    if (owner) {
+      out.add(owner.node.id);
+      for (const a of ancestors(index, owner.node.id)) out.add(a.id);
+    }
+  } else {
+    for (const a of ancestors(index, alert.scope.id)) out.add(a.id);
+  }
+  return [...out].sort();
+}
+
+export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
+  const { store, sender, logger } = deps;
+  const nowIso = () => deps.now().toISOString();
+  // Deliveries being sent by this process: a resumed or re-fanned delivery is not queued twice, and an
+  // update that arrives while a card is on its way marks it for a refresh once it has an activity id.
+  const active = new Map<string, { alertId: string; rendered: boolean; dirty: boolean }>();
+  const tracked = new Set<Promise<unknown>>();
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    tracked.add(p);
+    void p.finally(() => tracked.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  async function viewFor(alertId: string, conversationId: string | null): Promise<AlertView | null> {
+    const alert = await store.getAlert(alertId);
+    if (!alert) return null;
+    const data = parseAlertData(alert.data);
+    if (!data) {
+      logger.warn('stored alert has unreadable data', { alertId });
+      return null;
+    }
+    const acks = await store.listAcknowledgements(alertId);
+    const names = new Map<string, string>();
+    if (acks.length > 0) {
+      // The acknowledger's display name is in the audit entry of the acknowledgement.
+      for (const e of await store.listAudit({ requestId: alertId, limit: 200 })) {
+        const name = (e.details as { name?: unknown } | null)?.name;
+        if (e.action === 'alert.ack' && typeof name === 'string' && !names.has(e.actor)) names.set(e.actor, name);
+      }
+    }
+    let mutedUntil: string | null = null;
+    if (conversationId !== null) {
+      const now = nowIso();
+      for (const m of await store.listMutes(conversationId)) {
+        if (m.until > now && data.muteScopes.includes(m.scopeId) && (mutedUntil === null || m.until > mutedUntil)) {
+          mutedUntil = m.until;
+        }
+      }
+    }
+    return {
+      ...data,
+      alertId,
+      status: alert.status,
+      acks: acks.map((a) => ({ actor: a.actor, name: names.get(a.actor) ?? a.actor, at: a.at })),
+      mutedUntil,
+    };
+  }
+
+  async function cardFor(alertId: string, conversationId: string | null, lang?: AlertLang): Promise<Card | null> {
+    const view = await viewFor(alertId, conversationId);
+    return view ? deps.render(view, lang ?? view.lang) : null;
+  }
+
+  async function renderOrThrow(alertId: string, conversationId: string): Promise<Card> {
+    const card = await cardFor(alertId, conversationId);
+    if (!card) throw new LagebotError('NOT_FOUND', `alert ${alertId} is not in the store`);
+    return card;
+  }
+
+  function scheduleUpdate(alertId: string, conversationId: string, activityId: string): Promise<void> {
+    return track(
+      sender
+        .update(conversationId, activityId, () => renderOrThrow(alertId, conversationId), {
+          key: `update\n${alertId}\n${conversationId}`,
+        })
+        .catch((error: unknown) => {
+          deps.metrics?.alerts.inc({ event: 'update_failed' });
+          logger.warn('could not update an alert card', { alertId, conversationId, err: describe(error) });
+        }),
+    );
+  }
+
+  function schedule(alertId: string, conversationId: string): Promise<DeliveryOutcome> | null {
+    const key = `${alertId}\n${conversationId}`;
+    if (active.has(key)) return null;
+    const entry = { alertId, rendered: false, dirty: false };
+    active.set(key, entry);
+    const run = async (): Promise<DeliveryOutcome> => {
+      try {
+        const { activityId } = await sender.send(
+          conversationId,
+          async () => {
+            await store.updateDelivery(alertId, conversationId, { status: 'pending', attempted: true }, nowIso());
+            entry.rendered = true;
+            entry.dirty = false;
+            return renderOrThrow(alertId, conversationId);
+          },
+          { key: `send\n${key}` },
+        );
+        await store.updateDelivery(alertId, conversationId, { status: 'sent', activityId }, nowIso());
+        deps.metrics?.alerts.inc({ event: 'delivered' });
+        if (entry.dirty) void scheduleUpdate(alertId, conversationId, activityId);
+        return { ok: true, activityId };
+      } catch (error) {
+        deps.metrics?.alerts.inc({ event: 'failed' });
+        logger.warn('alert not delivered', { alertId, conversationId, err: describe(error) });
+        await store
+          .updateDelivery(alertId, conversationId, { status: 'failed' }, nowIso())
+          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describe(e) }));
+        return { ok: false, error };
+      } finally {
+        active.delete(key);
+      }
+    };
+    return track(run());
+  }
+
+  async function writeAlert(
+    id: string,
+    next: { scopeId: string; openedAt: string; status: 'open' | 'closed'; closedAt: string | null; data: AlertData },
+  ): Promise<StoredAlert> {
+    // Only this process's watcher and a replayed poll write alert rows; a conflict is rare and retried.
+    for (let i = 0; i < 5; i++) {
+      const existing = await store.getAlert(id);
+      if (!existing) {
+        const created = await store.createAlert({ id, ...next });
+        if (created.ok) return created.alert;
+        continue;
+      }
+      // A replayed 'updated' after the alert closed must not reopen it.
+      if (existing.status === 'closed' && next.status === 'open') return existing;
+      const updated = await store.updateAlert(id, existing.version, {
+        status: next.status,
+        closedAt: next.closedAt,
+        data: next.data,
+      });
+      if (updated.ok) return updated.alert;
+    }
+    throw new LagebotError('STORE_CONFLICT', `alert ${id} kept changing while it was written`);
+  }
+
+  return {
+    async recordEvent(event, { index, domains }) {
+      const a = event.alert;
+      const nameOf = (id: string) => index.byId.get(id)?.name ?? id;
+      const inbound: AlertData['inbound'] = {};
+      for (const d of a.domains) {
+        const state = domains.get(d);
+        if (state) inbound[d] = state.inbound;
+      }
+      const data: AlertData = {
+        v: 1,
+        kind: 'spike',
+        // Proactive alerts are German (PRODUCT.md: the default); a subscription does not know its client's locale.
+        lang: 'de',
+        scope: { id: a.scope.id, kind: a.scope.kind, name: a.scope.kind === 'kreis' ? nameOf(a.scope.id) : a.scope.id },
+        kreis: { id: a.kreis, name: nameOf(a.kreis) },
+        verband: { id: a.verband, name: nameOf(a.verband) },
+        domains: a.domains,
+        inbound,
+        startedAt: a.startedAt,
+        endedAt: a.endedAt,
+        currentRate: a.currentRate,
+        baselineRate: a.baselineRate,
+        factor: a.factor,
+        peakFactor: a.peakFactor,
+        // A domain alert is only ever folded into the Kreis alert of its own Kreis.
+        foldedInto: a.foldedInto ? { id: a.foldedInto, name: nameOf(a.kreis) } : null,
+        series: a.series,
+        audience: audienceOf(index, a),
+        muteScopes: muteScopesOf(index, a),
+        updatedAt: nowIso(),
+      };
+      const closed = event.type === 'closed';
+      const stored = await writeAlert(a.id, {
+        scopeId: alertScopeId(a.scope),
+        openedAt: a.startedAt,
+        status: closed ? 'closed' : 'open',
+        closedAt: closed ? (a.endedAt ?? nowIso()) : null,
+        data,
+      });
+      deps.metrics?.alerts.inc({ event: event.type });
+      return stored;
+    },
+
+    async fanOut(alert) {
+      const data = parseAlertData(alert.data);
+      if (!data || alert.status === 'closed') return { queued: 0, muted: 0 };
+      const audience = new Set(data.audience);
+      const conversations = [
+        ...new Set(
+          (await store.listSubscriptions()).filter((s) => audience.has(s.scopeId)).map((s) => s.conversationId),
+        ),
+      ];
+      if (conversations.length === 0) return { queued: 0, muted: 0 };
+      const now = nowIso();
+      const muteScopes = new Set(data.muteScopes);
+      const muted = new Set(
+        (await store.listMutes())
+          .filter((m) => m.until > now && muteScopes.has(m.scopeId))
+          .map((m) => m.conversationId),
+      );
+      let queued = 0;
+      for (const conversationId of conversations) {
+        if (muted.has(conversationId)) continue;
+        const { delivery } = await store.ensureDelivery(alert.id, conversationId, now);
+        if (delivery.status === 'pending' && schedule(alert.id, conversationId)) queued++;
+      }
+      return { queued, muted: conversations.filter((c) => muted.has(c)).length };
+    },
+
+    async refreshCopies(alertId, conversationId) {
+      for (const entry of active.values()) if (entry.alertId === alertId && entry.rendered) entry.dirty = true;
+      let n = 0;
+      for (const d of await store.listDeliveries({ alertId })) {
+        if (d.status !== 'sent' || !d.activityId) continue;
+        if (conversationId !== undefined && d.conversationId !== conversationId) continue;
+        void scheduleUpdate(alertId, d.conversationId, d.activityId);
+        n++;
+      }
+      return n;
+    },
+
+    async resumePending() {
+      let n = 0;
+      for (const d of await store.listDeliveries({ status: 'pending' })) {
+        if (schedule(d.alertId, d.conversationId)) n++;
+      }
+      if (n > 0) logger.info('resuming alert deliveries left pending', { count: n });
+      return n;
+    },
+
+    async sendTest(conversationId, { lang, scopeName }) {
+      const now = deps.now();
+      const id = `test:${randomUUID()}`;
+      const series = testSeries(now);
+      const last = series.at(-1)!;
+      const data: AlertData = {
+        v: 1,
+        kind: 'test',
+        lang,
+        scope: { id: 'test', kind: 'kreis', name: scopeName },
+        kreis: { id: 'test', name: scopeName },
+        verband: { id: 'test', name: scopeName },
+        domains: [],
+        inbound: {},
+        startedAt: series[series.length - 15]!.at,
+        endedAt: null,
+        currentRate: last.value,
+        baselineRate: last.baseline,
+        factor: Math.round((last.value / last.baseline) * 100) / 100,
+        peakFactor: Math.round((last.value / last.baseline) * 100) / 100,
+        foldedInto: null,
+        series,
+        audience: [],
+        muteScopes: ['test'],
+        updatedAt: now.toISOString(),
+      };
+      // Stored closed: a test never ends and must not count among open alerts.
+      const created = await store.createAlert({
+        id,
+        scopeId: 'test',
+        openedAt: now.toISOString(),
+        status: 'closed',
+        closedAt: now.toISOString(),
+        data,
+      });
+      if (!created.ok) {
+        return {
+          alertId: id,
+          outcome: { ok: false, error: new LagebotError('STORE_CONFLICT', 'test alert id taken') },
+        };
+      }
+      await store.ensureDelivery(id, conversationId, now.toISOString());
+      const outcome = (await schedule(id, conversationId)) ?? {
+        ok: false,
+        error: new LagebotError('STORE_CONFLICT', 'already sending'),
+      };
+      return { alertId: id, outcome };
+    },
+
+    viewFor,
+    cardFor,
+
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (tracked.size > 0) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), left);
+        });
+        const result = await Promise.race([Promise.allSettled([...tracked]), timeout]);
+        clearTimeout(timer);
+        if (result === 'timeout') return false;
+      }
+      return true;
+    },
+  };
+}
+
+// Two hours of a made-up wave for `alarm test`: a flat baseline, then 15 minutes at about six times it.
+function testSeries(now: Date): AlertData['series'] {
+  const end = Math.floor(now.getTime() / 60_000);
+  return Array.from({ length: 120 }, (_, i) => {
+    const minute = end - 119 + i;
+    const wave = i >= 105;
+    return {
+      at: new Date(minute * 60_000).toISOString(),
+      value: wave ? 120 + ((i * 7) % 11) : 18 + ((i * 5) % 5),
+      baseline: 20,
+    };
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

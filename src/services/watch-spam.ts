@@ -1,0 +1,361 @@
+import { LagebotError } from '../domain/errors.ts';
+import type { Logger } from '../domain/logger.ts';
+import type { DomainState, SpamSeries } from '../domain/model.ts';
+import type { GatewayPort } from '../domain/ports.ts';
+import { buildRegionIndex, type RegionIndex } from '../domain/region-index.ts';
+import {
+  createDetectorState,
+  type DetectorState,
+  type DomainSpamInput,
+  defaultSpikeConfig,
+  detectSpikes,
+  type SpikeConfig,
+  type SpikeEvent,
+} from '../domain/spike-detector.ts';
+import type { Store } from '../domain/store-port.ts';
+import type { AlertDelivery } from './deliver-alerts.ts';
+
+// The spam watcher (issue 6): every interval it asks the gateway for the last minutes of spam metrics
+// of all domains (the client pages them, 1000 domains a request — never one request per domain),
+// runs the pure detector (src/domain/spike-detector.ts) and hands its events to the alert delivery.
+//
+// Only one replica watches: the one holding the store's lease `spam-watcher`. A replica that takes
+// over loads the detector state the previous holder persisted (turn-state key `lagebot:spam-detector`,
+// written with its eTag so two writers notice each other), resumes pending deliveries and catches up
+// on the minutes it missed.
+//
+// Time: `now` is the clock the metrics are asked for (in tests the simulator's). On first start the
+// detector is warmed up with `backfillMinutes` of history in batches of domains (the detector's header:
+// at least three days so that both day types are seen), without alerting.
+//
+// Events are written to the store before the detector state: after a crash in between, the next poll
+// replays the same events (deterministic alert ids), which the store absorbs; the other order could
+// lose an alert.
+
+export const SPAM_WATCHER_LEASE = 'spam-watcher';
+export const SPAM_DETECTOR_STATE_KEY = 'lagebot:spam-detector';
+
+export interface SpamWatcherDeps {
+  store: Store;
+  gateway: GatewayPort;
+  regions: () => Promise<RegionIndex>;
+  delivery: AlertDelivery;
+  now: () => Date;
+  intervalMs: number;
+  // This replica's name in the lease, e.g. `${hostname()}:${process.pid}`.
+  holder: string;
+  logger: Logger;
+  metrics?: { leaseHolder: { set(labels: { lease: string }, value: number): void } };
+  config?: SpikeConfig;
+  backfillMinutes?: number;
+  // A gap longer than this (the bot was down) is caught up in backfill batches, not in one poll.
+  maxPollMinutes?: number;
+  backfillDomainsPerBatch?: number;
+  leaseTtlMs?: number;
+  // Without events the state is written at most this often (it is ~1.4 KB per domain).
+  persistEveryMinutes?: number;
+  // How long the gateway's domain list (Kreis/Verband of each domain) is reused.
+  domainsTtlMs?: number;
+}
+
+export interface PollResult {
+  role: 'leader' | 'standby';
+  from: string | null;
+  to: string | null;
+  domains: number;
+  events: SpikeEvent[];
+  backfilled: boolean;
+  persisted: boolean;
+}
+
+export interface SpamWatcher {
+  start(): void;
+  stop(): Promise<void>;
+  pollOnce(): Promise<PollResult>;
+  isLeader(): boolean;
+}
+
+interface PersistedState {
+  v: 1;
+  polledTo: string;
+  detector: DetectorState;
+}
+
+const MINUTE = 60_000;
+// The gateway answers at most 24 hours per /metrics/spam request (api/gateway.openapi.yaml).
+const MAX_RANGE_MINUTES = 24 * 60;
+// Each poll re-asks the last two minutes: a gateway clock a little behind ours loses no bucket
+// (the detector ignores buckets it has seen).
+const OVERLAP_MINUTES = 2;
+
+export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
+  const config = deps.config ?? defaultSpikeConfig;
+  const backfillMinutes = deps.backfillMinutes ?? 3 * 24 * 60;
+  const maxPollMinutes = Math.min(deps.maxPollMinutes ?? 180, MAX_RANGE_MINUTES);
+  const batchSize = Math.max(1, deps.backfillDomainsPerBatch ?? 200);
+  const leaseTtlMs = deps.leaseTtlMs ?? Math.max(3 * deps.intervalMs, 30_000);
+  const persistEvery = deps.persistEveryMinutes ?? 5;
+  const domainsTtlMs = deps.domainsTtlMs ?? 10 * MINUTE;
+  const { store, gateway, logger } = deps;
+
+  let leader = false;
+  let state: PersistedState | null = null;
+  let etag: string | null = null;
+  let persistedAtMin = Number.NEGATIVE_INFINITY;
+  let domains: { at: number; map: Map<string, DomainState> } | null = null;
+  let running: Promise<PollResult> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = true;
+
+  const setLeader = (value: boolean) => {
+    if (value !== leader) logger.info(value ? 'spam watcher: this replica watches' : 'spam watcher: standing by');
+    leader = value;
+    deps.metrics?.leaseHolder.set({ lease: SPAM_WATCHER_LEASE }, value ? 1 : 0);
+  };
+
+  async function domainMap(force: boolean): Promise<Map<string, DomainState>> {
+    const nowMs = deps.now().getTime();
+    if (!force && domains && nowMs - domains.at < domainsTtlMs) return domains.map;
+    try {
+      const list = await gateway.listDomains();
+      domains = { at: nowMs, map: new Map(list.map((d) => [d.domain, d])) };
+    } catch (error) {
+      // Without a first list the watcher cannot tell a domain's Kreis; with one, the old list serves.
+      if (!domains) throw error;
+      logger.warn('gateway domain list unavailable; using the previous one', { err: describe(error) });
+    }
+    return domains!.map;
+  }
+
+  function inputsOf(
+    series: SpamSeries[],
+    map: Map<string, DomainState>,
+  ): { inputs: DomainSpamInput[]; unknown: number } {
+    const inputs: DomainSpamInput[] = [];
+    let unknown = 0;
+    for (const s of series) {
+      const d = map.get(s.domain);
+      if (!d) {
+        unknown++;
+        continue;
+      }
+      inputs.push({ domain: s.domain, kreis: d.kreis, verband: d.verband, points: s.points });
+    }
+    return { inputs, unknown };
+  }
+
+  async function holdLease(): Promise<boolean> {
+    return store.acquireLease(SPAM_WATCHER_LEASE, deps.holder, leaseTtlMs, deps.now().toISOString());
+  }
+
+  async function loadState(): Promise<void> {
+    const items = await store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
+    const item = items[SPAM_DETECTOR_STATE_KEY];
+    etag = item?.etag ?? null;
+    state = item && isPersistedState(item.data) ? item.data : null;
+    if (item && !state) logger.warn('stored spam detector state is unreadable; starting fresh');
+    persistedAtMin = state ? Math.floor(Date.parse(state.polledTo) / MINUTE) : Number.NEGATIVE_INFINITY;
+  }
+
+  async function persist(): Promise<boolean> {
+    if (!state) return false;
+    const result = await store.writeTurnState([{ key: SPAM_DETECTOR_STATE_KEY, data: state, ifEtag: etag }]);
+    if (!result.ok) {
+      // Someone else wrote the state: we are not the only watcher any more. Let the lease decide.
+      logger.warn('spam detector state was written by another replica; standing by');
+      state = null;
+      etag = null;
+      setLeader(false);
+      return false;
+    }
+    etag = result.etags[SPAM_DETECTOR_STATE_KEY] ?? null;
+    persistedAtMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
+    return true;
+  }
+
+  // History in batches of domains, each through the range in ≤ 24 h requests, in backfill mode.
+  async function catchUp(
+    detector: DetectorState,
+    fromMin: number,
+    toMin: number,
+    map: Map<string, DomainState>,
+  ): Promise<void> {
+    const names = [...map.keys()].sort();
+    for (let i = 0; i < names.length; i += batchSize) {
+      const batch = names.slice(i, i + batchSize);
+      for (let a = fromMin; a < toMin; a += MAX_RANGE_MINUTES) {
+        const b = Math.min(toMin, a + MAX_RANGE_MINUTES);
+        const series = await gateway.getSpamMetrics({ from: isoOf(a), to: isoOf(b), domains: batch });
+        detectSpikes(detector, { now: isoOf(b), domains: inputsOf(series, map).inputs, backfill: true }, config);
+      }
+      // A long warm-up must not outlive the lease.
+      if (!(await holdLease())) throw new LagebotError('STORE_CONFLICT', 'lost the spam-watcher lease during catch-up');
+    }
+  }
+
+  async function poll(): Promise<PollResult> {
+    const standby: PollResult = {
+      role: 'standby',
+      from: null,
+      to: null,
+      domains: 0,
+      events: [],
+      backfilled: false,
+      persisted: false,
+    };
+    if (!(await holdLease())) {
+      state = null;
+      setLeader(false);
+      return standby;
+    }
+    if (!leader || !state) {
+      await loadState();
+      setLeader(true);
+      await deps.delivery.resumePending();
+    }
+
+    const toMin = Math.floor(deps.now().getTime() / MINUTE);
+    let map = await domainMap(false);
+    let backfilled = false;
+    if (!state) {
+      const detector = createDetectorState();
+      const recentFrom = toMin - Math.min(maxPollMinutes, 10);
+      logger.info('spam watcher: warming up the detector with history', {
+        minutes: backfillMinutes,
+        domains: map.size,
+      });
+      await catchUp(detector, toMin - backfillMinutes, recentFrom, map);
+      state = { v: 1, polledTo: isoOf(recentFrom), detector };
+      backfilled = true;
+    } else {
+      const polledToMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
+      if (toMin - polledToMin > maxPollMinutes) {
+        const recentFrom = toMin - Math.min(maxPollMinutes, 10);
+        logger.info('spam watcher: catching up on missed minutes', { minutes: recentFrom - polledToMin });
+        await catchUp(state.detector, polledToMin, recentFrom, map);
+        state.polledTo = isoOf(recentFrom);
+        backfilled = true;
+      }
+    }
+
+    const fromMin = Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE) - OVERLAP_MINUTES, toMin - maxPollMinutes);
+    if (fromMin >= toMin) return { ...standby, role: 'leader', backfilled };
+    const series = await gateway.getSpamMetrics({ from: isoOf(fromMin), to: isoOf(toMin) });
+    let { inputs, unknown } = inputsOf(series, map);
+    if (unknown > 0) {
+      // A domain the gateway added since the list was fetched.
+      map = await domainMap(true);
+      ({ inputs, unknown } = inputsOf(series, map));
+      if (unknown > 0) logger.warn('spam metrics for domains the gateway does not list', { count: unknown });
+    }
+    const { events } = detectSpikes(state.detector, { now: isoOf(toMin), domains: inputs }, config);
+    let newest = Math.floor(Date.parse(state.polledTo) / MINUTE);
+    for (const s of series) {
+      const last = s.points.at(-1);
+      if (last) newest = Math.max(newest, Math.floor(Date.parse(last.at) / MINUTE) + 1);
+    }
+    state.polledTo = isoOf(Math.min(newest, toMin));
+
+    if (events.length > 0) await handleEvents(events);
+    const due = events.length > 0 || backfilled || toMin - persistedAtMin >= persistEvery;
+    const persisted = due ? await persist() : false;
+    return {
+      role: 'leader',
+      from: isoOf(fromMin),
+      to: isoOf(toMin),
+      domains: inputs.length,
+      events,
+      backfilled,
+      persisted,
+    };
+  }
+
+  async function handleEvents(events: SpikeEvent[]): Promise<void> {
+    // The card shows the domains' inbound state as it is now, not as it was ten minutes ago.
+    const map = await domainMap(true);
+    let index: RegionIndex;
+    try {
+      index = await deps.regions();
+    } catch (error) {
+      // Kreis and Verband subscribers are still reached through the ids the gateway gives.
+      logger.warn('region list unavailable for alert routing', { err: describe(error) });
+      index = buildRegionIndex([]);
+    }
+    for (const event of events) {
+      const stored = await deps.delivery.recordEvent(event, { index, domains: map });
+      if (event.type !== 'closed') await deps.delivery.fanOut(stored);
+      if (event.type !== 'opened') await deps.delivery.refreshCopies(stored.id);
+    }
+  }
+
+  function pollOnce(): Promise<PollResult> {
+    if (!running) {
+      running = poll().finally(() => {
+        running = null;
+      });
+    }
+    return running;
+  }
+
+  const schedule = (delayMs: number) => {
+    timer = setTimeout(async () => {
+      timer = null;
+      try {
+        await pollOnce();
+      } catch (error) {
+        logger.warn('spam watcher poll failed', { err: describe(error) });
+      }
+      if (!stopped) schedule(deps.intervalMs);
+    }, delayMs);
+  };
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      schedule(0);
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = null;
+      try {
+        await running;
+      } catch {
+        // logged by the loop
+      }
+      if (leader) {
+        try {
+          await persist();
+          await store.releaseLease(SPAM_WATCHER_LEASE, deps.holder);
+        } catch (error) {
+          logger.warn('spam watcher could not hand over cleanly', { err: describe(error) });
+        }
+        setLeader(false);
+      }
+    },
+    pollOnce,
+    isLeader: () => leader,
+  };
+}
+
+function isPersistedState(data: unknown): data is PersistedState {
+  if (!data || typeof data !== 'object') return false;
+  const d = data as Partial<PersistedState>;
+  return (
+    d.v === 1 &&
+    typeof d.polledTo === 'string' &&
+    !Number.isNaN(Date.parse(d.polledTo)) &&
+    !!d.detector &&
+    d.detector.version === 1 &&
+    typeof d.detector.domains === 'object'
+  );
+}
+
+function isoOf(minute: number): string {
+  return new Date(minute * MINUTE).toISOString();
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

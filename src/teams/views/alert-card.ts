@@ -1,0 +1,249 @@
+import type { AlertView } from '../../services/deliver-alerts.ts';
+import { alertText as a, formatClock, formatDuration, formatFactor, formatRate } from '../alert-texts.ts';
+import { formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
+import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card.ts';
+
+// AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
+// and, for mute, the hours (ENGINEERING.md promise 1).
+
+// Not yet in render-card's CardName union; the templates are cards/alert.json and cards/alert-subscriptions.json.
+const ALERT_CARD = 'alert' as CardName;
+const LIST_CARD = 'alert-subscriptions' as CardName;
+
+const MAX_DOMAINS_LISTED = 8;
+const MAX_INBOUND_LISTED = 12;
+const CHART_STEP_MINUTES = 5;
+
+export const alertVerbs = {
+  ack: 'alert.ack',
+  mute: 'alert.mute',
+  block: 'alert.block',
+  subscribe: 'alert.subscribe',
+  unsubscribe: 'alert.unsubscribe',
+} as const;
+
+function minutesBetween(fromIso: string, toIso: string): number {
+  return (Date.parse(toIso) - Date.parse(fromIso)) / 60_000;
+}
+
+// Two hours of minutes would be 240 points in two series; 5-minute means keep the card small and
+// the line readable.
+function chartPoints(view: AlertView): Array<{ x: string; value: number; baseline: number }> {
+  const buckets = new Map<number, { at: string; value: number; baseline: number; n: number }>();
+  for (const p of view.series) {
+    const key = Math.floor(Date.parse(p.at) / (CHART_STEP_MINUTES * 60_000));
+    const b = buckets.get(key) ?? { at: p.at, value: 0, baseline: 0, n: 0 };
+    b.value += p.value;
+    b.baseline += p.baseline;
+    b.n += 1;
+    buckets.set(key, b);
+  }
+  return [...buckets.entries()]
+    .sort(([x], [y]) => x - y)
+    .map(([key, b]) => ({
+      x: formatClock(new Date(key * CHART_STEP_MINUTES * 60_000).toISOString()),
+      value: Math.round((b.value / b.n) * 10) / 10,
+      baseline: Math.round((b.baseline / b.n) * 10) / 10,
+    }));
+}
+
+function statusOf(view: AlertView, lang: Lang): { line: string; color: string; style: string } {
+  if (view.kind === 'test') {
+    return {
+      line: a(lang, 'alert.running', {
+        since: formatClock(view.startedAt),
+        duration: formatDuration(lang, minutesBetween(view.startedAt, view.updatedAt)),
+      }),
+      color: 'Accent',
+      style: 'accent',
+    };
+  }
+  if (view.foldedInto) {
+    return { line: a(lang, 'alert.folded', { scope: view.foldedInto.name }), color: 'Default', style: 'emphasis' };
+  }
+  if (view.status === 'closed') {
+    const ended = view.endedAt ?? view.updatedAt;
+    return {
+      line: a(lang, 'alert.ended', {
+        ended: formatClock(ended),
+        duration: formatDuration(lang, minutesBetween(view.startedAt, ended)),
+        peak: formatFactor(lang, view.peakFactor),
+      }),
+      color: 'Good',
+      style: 'good',
+    };
+  }
+  return {
+    line: a(lang, 'alert.running', {
+      since: formatClock(view.startedAt),
+      duration: formatDuration(lang, minutesBetween(view.startedAt, view.updatedAt)),
+    }),
+    color: 'Attention',
+    style: 'attention',
+  };
+}
+
+function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value: string }> {
+  if (view.domains.length === 0) return [];
+  const flow = (d: string) => {
+    const state = view.inbound[d];
+    return state ? t(lang, `flow.${state}` as MessageKey) : a(lang, 'alert.inbound_unknown');
+  };
+  if (view.domains.length <= MAX_INBOUND_LISTED) return view.domains.map((d) => ({ title: d, value: flow(d) }));
+  const count = (s: string) => view.domains.filter((d) => view.inbound[d] === s).length;
+  return [
+    {
+      title: `${formatNumber(lang, view.domains.length)} ${a(lang, 'alert.fact_domains')}`,
+      value: a(lang, 'alert.inbound_counts', { open: count('open'), blocked: count('blocked'), held: count('held') }),
+    },
+  ];
+}
+
+export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
+  const status = statusOf(view, lang);
+  const scopeLabel = view.scope.kind === 'domain' ? `${view.scope.name} (${view.kreis.name})` : view.scope.name;
+  const listed = view.domains.slice(0, MAX_DOMAINS_LISTED).join(', ');
+  const more = view.domains.length - MAX_DOMAINS_LISTED;
+  const facts = [
+    {
+      title: a(lang, view.status === 'closed' && view.kind !== 'test' ? 'alert.fact_rate_end' : 'alert.fact_rate'),
+      value: a(lang, 'alert.rate_value', {
+        rate: formatRate(lang, view.currentRate),
+        factor: formatFactor(lang, view.factor),
+        baseline: formatRate(lang, view.baselineRate),
+      }),
+    },
+    { title: a(lang, 'alert.fact_since'), value: formatTime(lang, view.startedAt) },
+    { title: a(lang, 'alert.fact_peak'), value: `×${formatFactor(lang, view.peakFactor)}` },
+  ];
+  if (view.kind !== 'test') {
+    facts.push({
+      title: a(lang, 'alert.fact_region'),
+      value: view.scope.kind === 'domain' ? view.kreis.name : view.verband.name,
+    });
+  }
+  if (view.domains.length > 0) {
+    facts.push({
+      title: a(lang, 'alert.fact_domains'),
+      value: more > 0 ? `${listed} ${a(lang, 'alert.more_domains', { count: more })}` : listed,
+    });
+  }
+  const points = chartPoints(view);
+  const baseline = points.length > 0 ? points[points.length - 1]!.baseline : view.baselineRate;
+  const data = { alertId: view.alertId };
+  const running = view.status === 'open' || view.kind === 'test';
+  const actions: Array<{ title: string; verb: string; data: Record<string, string | number>; style: string }> = [
+    { title: a(lang, 'alert.action_ack'), verb: alertVerbs.ack, data, style: 'positive' },
+  ];
+  if (!view.foldedInto) {
+    actions.push(
+      { title: a(lang, 'alert.action_mute_1'), verb: alertVerbs.mute, data: { ...data, hours: 1 }, style: 'default' },
+      { title: a(lang, 'alert.action_mute_4'), verb: alertVerbs.mute, data: { ...data, hours: 4 }, style: 'default' },
+    );
+  }
+  if (running && !view.foldedInto) {
+    actions.push({ title: a(lang, 'alert.action_block'), verb: alertVerbs.block, data, style: 'destructive' });
+  }
+  return renderCard(ALERT_CARD, {
+    headerStyle: status.style,
+    title: a(lang, view.kind === 'test' ? 'alert.title_test' : 'alert.title', { scope: scopeLabel }),
+    statusLine: status.line,
+    statusColor: status.color,
+    note: view.kind === 'test' ? a(lang, 'alert.test_note') : '',
+    facts,
+    chartTitle: a(lang, 'alert.chart_title'),
+    chart:
+      points.length > 0
+        ? [
+            {
+              legend: a(lang, 'alert.chart_spam'),
+              color: 'attention',
+              values: points.map((p) => ({ x: p.x, y: p.value })),
+            },
+            {
+              legend: a(lang, 'alert.chart_baseline'),
+              color: 'good',
+              values: points.map((p) => ({ x: p.x, y: p.baseline })),
+            },
+          ]
+        : [],
+    chartFallback: a(lang, 'alert.chart_fallback', {
+      values: points.map((p) => formatRate(lang, p.value)).join(' '),
+      baseline: formatRate(lang, baseline),
+    }),
+    inboundTitle: a(lang, 'alert.inbound_title'),
+    inbound: inboundFacts(view, lang),
+    acks: view.acks.map((ack) => ({
+      text: a(lang, 'alert.acked_by', { name: ack.name, time: formatTime(lang, ack.at) }),
+    })),
+    ackHint: view.acks.length === 0 ? a(lang, 'alert.not_acked') : '',
+    mutedLine: view.mutedUntil ? a(lang, 'alert.muted_until', { time: formatTime(lang, view.mutedUntil) }) : '',
+    asOf: a(lang, 'alert.as_of', { time: formatTime(lang, view.updatedAt) }),
+    actions,
+  });
+}
+
+export interface AlertListItem {
+  name: string;
+  detail: string;
+}
+export interface AlertListButton {
+  title: string;
+  verb: string;
+  data: Record<string, string | number>;
+}
+
+function buildListCard(content: {
+  title: string;
+  text: string;
+  items: AlertListItem[];
+  hint: string;
+  buttons: AlertListButton[];
+}): AdaptiveCardJson {
+  return renderCard(LIST_CARD, content);
+}
+
+export interface SubscriptionLine {
+  scopeId: string;
+  name: string;
+  createdAt: string;
+  mutedUntil: string | null;
+}
+
+// `alarme`: what this chat follows, each with an unsubscribe button.
+export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[]): AdaptiveCardJson {
+  return buildListCard({
+    title: a(lang, 'alerts.list_title'),
+    text: lines.length === 0 ? a(lang, 'alerts.list_empty') : '',
+    items: lines.map((l) => ({
+      name: l.name,
+      detail: [
+        a(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
+        l.mutedUntil ? a(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
+      ]
+        .filter(Boolean)
+        .join(' · '),
+    })),
+    hint: a(lang, 'alerts.list_hint'),
+    buttons: lines.slice(0, 6).map((l) => ({
+      title: a(lang, 'alerts.unsubscribe_button', { scope: l.name }),
+      verb: alertVerbs.unsubscribe,
+      data: { scopeId: l.scopeId },
+    })),
+  });
+}
+
+// The greeting when the bot is added to a team: one button per Verband.
+export function buildAlertWelcomeCard(lang: Lang, scopes: Array<{ id: string; name: string }>): AdaptiveCardJson {
+  return buildListCard({
+    title: a(lang, 'alerts.welcome_title'),
+    text: a(lang, 'alerts.welcome_text'),
+    items: [],
+    hint: a(lang, 'alerts.welcome_hint'),
+    buttons: scopes.slice(0, 5).map((s) => ({
+      title: a(lang, 'alerts.subscribe_button', { scope: s.name }),
+      verb: alertVerbs.subscribe,
+      data: { scopeId: s.id },
+    })),
+  });
+}

@@ -1,0 +1,444 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createSendQueue } from '../../../src/adapters/send-queue.ts';
+import { createStore } from '../../../src/adapters/store/create-store.ts';
+import { silentLogger } from '../../../src/domain/logger.ts';
+import type { ProactiveSender } from '../../../src/domain/ports.ts';
+import { buildRegionIndex } from '../../../src/domain/region-index.ts';
+import type { SpikeAlert } from '../../../src/domain/spike-detector.ts';
+import type { Store } from '../../../src/domain/store-port.ts';
+import {
+  type AlertDelivery,
+  audienceOf,
+  createAlertDelivery,
+  muteScopesOf,
+  parseAlertData,
+} from '../../../src/services/deliver-alerts.ts';
+import {
+  createSpamWatcher,
+  type PollResult,
+  SPAM_DETECTOR_STATE_KEY,
+  SPAM_WATCHER_LEASE,
+  type SpamWatcher,
+} from '../../../src/services/watch-spam.ts';
+import { createSimulator, type Simulator } from '../../../src/sim/simulator.ts';
+import { collectText } from '../../../src/teams/local-connector.ts';
+import { buildAlertCard } from '../../../src/teams/views/alert-card.ts';
+import { FakeGateway } from '../../fakes/fake-gateway.ts';
+import { assertValidCard } from '../../helpers/validate-card.ts';
+
+// The watcher against the in-process simulator (its real traffic, a spike injected into Kreis Olpe),
+// a real SQLite store in memory, the real send queue and a recording sender in place of Teams.
+
+interface Sent {
+  method: 'send' | 'update';
+  conversationId: string;
+  activityId: string;
+  card: Record<string, unknown>;
+}
+
+class RecordingSender implements ProactiveSender {
+  readonly calls: Sent[] = [];
+  // Conversations whose sends never finish (a process that dies mid-send).
+  hang = new Set<string>();
+  private ids = 0;
+  constructor(private readonly prefix = 'act') {}
+  async send(conversationId: string, card: Record<string, unknown>) {
+    if (this.hang.has(conversationId)) return new Promise<never>(() => {});
+    const activityId = `${this.prefix}-${++this.ids}`;
+    this.calls.push({ method: 'send', conversationId, activityId, card });
+    return { activityId };
+  }
+  async update(conversationId: string, activityId: string, card: Record<string, unknown>) {
+    this.calls.push({ method: 'update', conversationId, activityId, card });
+  }
+  sends(conversationId?: string) {
+    return this.calls.filter((c) => c.method === 'send' && (!conversationId || c.conversationId === conversationId));
+  }
+  updates(conversationId?: string) {
+    return this.calls.filter((c) => c.method === 'update' && (!conversationId || c.conversationId === conversationId));
+  }
+}
+
+function textOf(card: Record<string, unknown>): string {
+  const parts: string[] = [];
+  collectText(card, parts);
+  return parts.join('\n');
+}
+
+interface Replica {
+  watcher: SpamWatcher;
+  delivery: AlertDelivery;
+  sender: RecordingSender;
+}
+
+function replica(store: Store, sim: Simulator, gateway: FakeGateway, holder: string): Replica {
+  const sender = new RecordingSender(holder);
+  const now = () => new Date(sim.now());
+  const index = buildRegionIndex(sim.regions());
+  const delivery = createAlertDelivery({
+    store,
+    sender: createSendQueue({ sender }),
+    render: buildAlertCard,
+    now,
+    logger: silentLogger,
+  });
+  const watcher = createSpamWatcher({
+    store,
+    gateway,
+    regions: async () => index,
+    delivery,
+    now,
+    intervalMs: 60_000,
+    holder,
+    logger: silentLogger,
+    backfillMinutes: 120,
+  });
+  return { watcher, delivery, sender };
+}
+
+async function setup() {
+  const sim = createSimulator({ speed: 0, seed: 42, devices: 200 });
+  const gateway = new FakeGateway(sim);
+  const store = await createStore({ dataDir: ':memory:' });
+  const main = replica(store, sim, gateway, 'replica-a');
+  return { sim, gateway, store, ...main };
+}
+
+// Advances the simulator a minute at a time, polling each minute, until `until` holds for a poll.
+async function pollMinutes(
+  sim: Simulator,
+  r: Replica,
+  until: (result: PollResult) => boolean,
+  maxMinutes: number,
+): Promise<PollResult[]> {
+  const results: PollResult[] = [];
+  for (let i = 0; i < maxMinutes; i++) {
+    sim.advance(1);
+    const result = await r.watcher.pollOnce();
+    results.push(result);
+    if (until(result)) {
+      await r.delivery.drain(5000);
+      return results;
+    }
+  }
+  throw new Error(`condition not met within ${maxMinutes} simulated minutes`);
+}
+
+const opened = (r: PollResult) => r.events.some((e) => e.type === 'opened');
+const closed = (r: PollResult) => r.events.some((e) => e.type === 'closed' && e.alert.foldedInto === null);
+
+const channels = {
+  sued: '19:sued@thread.tacv2',
+  nord: '19:nord@thread.tacv2',
+  attendorn: '19:attendorn@thread.tacv2',
+  soest: '19:soest@thread.tacv2',
+  olpeDomain: '19:olpe-domain@thread.tacv2',
+  all: 'a:personal-all',
+};
+
+describe('spam watcher: a spike in Kreis Olpe from start to end', () => {
+  let env: Awaited<ReturnType<typeof setup>>;
+  let alertId = '';
+  before(async () => {
+    env = await setup();
+    const at = new Date(env.sim.now()).toISOString();
+    await env.store.subscribe(channels.sued, 'vb-sued', at);
+    await env.store.subscribe(channels.nord, 'vb-nord', at);
+    await env.store.subscribe(channels.attendorn, 'ko-attendorn', at);
+    await env.store.subscribe(channels.soest, 'kr-soest', at);
+    await env.store.subscribe(channels.olpeDomain, 'domain:olpe.de', at);
+    await env.store.subscribe(channels.all, 'all', at);
+  });
+  after(async () => {
+    await env.watcher.stop();
+    await env.store.close();
+  });
+
+  test('the first poll warms the detector up with history, in few batched requests, and alerts nothing', async () => {
+    const result = await env.watcher.pollOnce();
+    assert.equal(result.role, 'leader');
+    assert.equal(result.backfilled, true);
+    assert.deepEqual(result.events, []);
+    assert.equal(result.domains, 64);
+    // 64 domains, two hours of warm-up and the last minutes: two requests, not one per domain.
+    assert.equal(env.gateway.spamRequests().length, 2);
+    const stored = await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
+    assert.ok(stored[SPAM_DETECTOR_STATE_KEY], 'the detector state is persisted after the warm-up');
+    assert.equal((await env.store.getLease(SPAM_WATCHER_LEASE))?.holder, 'replica-a');
+  });
+
+  test('the alert reaches every channel that follows the Kreis, a place above or inside it — once', async () => {
+    env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+    const results = await pollMinutes(env.sim, env, opened, 10);
+    // Two anomalous buckets open it (the detector's openAfterBuckets).
+    assert.equal(results.length, 2);
+    const event = results.at(-1)!.events.find((e) => e.type === 'opened')!;
+    assert.equal(event.alert.scope.kind, 'kreis');
+    assert.equal(event.alert.scope.id, 'kr-olpe');
+    alertId = event.alert.id;
+
+    for (const c of [channels.sued, channels.attendorn, channels.olpeDomain, channels.all]) {
+      assert.equal(env.sender.sends(c).length, 1, `one card to ${c}`);
+    }
+    for (const c of [channels.nord, channels.soest]) assert.equal(env.sender.sends(c).length, 0, `nothing to ${c}`);
+
+    const card = env.sender.sends(channels.sued)[0]!.card;
+    assertValidCard(card);
+    const text = textOf(card);
+    assert.match(text, /Spam-Welle: Kreis Olpe/);
+    assert.match(text, /Läuft seit 18:00/);
+    assert.match(text, /Südverband/);
+    assert.match(text, /×\d+,\d gegenüber normal \d+\/min/);
+    assert.match(text, /Bestätigen/);
+    const actions = card.actions as Array<{ verb: string; data: Record<string, unknown> }>;
+    assert.deepEqual(
+      actions.map((x) => x.verb),
+      ['alert.ack', 'alert.mute', 'alert.mute', 'alert.block'],
+    );
+    for (const x of actions) assert.equal(x.data.alertId, alertId);
+
+    const stored = await env.store.getAlert(alertId);
+    assert.equal(stored?.status, 'open');
+    assert.equal(stored?.scopeId, 'kr-olpe');
+    const deliveries = await env.store.listDeliveries({ alertId });
+    assert.equal(deliveries.length, 4);
+    for (const d of deliveries) {
+      assert.equal(d.status, 'sent');
+      assert.equal(d.activityId, env.sender.sends(d.conversationId)[0]!.activityId);
+    }
+  });
+
+  test('while it runs, the cards are updated in place and nobody gets a second one', async () => {
+    const before = env.sender.sends().length;
+    await pollMinutes(env.sim, env, (r) => r.events.some((e) => e.type === 'updated'), 10);
+    assert.equal(env.sender.sends().length, before, 'no new cards');
+    const sued = env.sender.sends(channels.sued)[0]!;
+    const updates = env.sender.updates(channels.sued);
+    assert.ok(updates.length >= 1, 'the card was updated');
+    assert.ok(
+      updates.every((u) => u.activityId === sued.activityId),
+      'every update targets the delivered card',
+    );
+    assertValidCard(updates.at(-1)!.card);
+  });
+
+  test('when the spike ends, every card says when, how long and the peak', async () => {
+    await pollMinutes(env.sim, env, closed, 40);
+    const stored = await env.store.getAlert(alertId);
+    assert.equal(stored?.status, 'closed');
+    assert.equal(stored?.closedAt, '2024-02-15T17:30:00.000Z');
+    for (const c of [channels.sued, channels.attendorn, channels.olpeDomain, channels.all]) {
+      assert.equal(env.sender.sends(c).length, 1, `still one card in ${c}`);
+      const last = env.sender.updates(c).at(-1)!;
+      assert.equal(last.activityId, env.sender.sends(c)[0]!.activityId);
+      assertValidCard(last.card);
+      assert.match(textOf(last.card), /Beendet 18:30 · Dauer 30 min · Spitze ×\d+,\d/);
+      // A finished spike offers no block any more.
+      const verbs = (last.card.actions as Array<{ verb: string }>).map((x) => x.verb);
+      assert.ok(!verbs.includes('alert.block'), `verbs ${verbs.join(',')}`);
+    }
+  });
+
+  test('a new spike after the cooldown posts a new card', async () => {
+    env.sim.advance(31);
+    await env.watcher.pollOnce();
+    env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 20 });
+    const results = await pollMinutes(env.sim, env, opened, 10);
+    const next = results.at(-1)!.events.find((e) => e.type === 'opened')!;
+    assert.notEqual(next.alert.id, alertId);
+    assert.equal(env.sender.sends(channels.sued).length, 2);
+    assert.equal(env.sender.sends(channels.nord).length, 0);
+  });
+});
+
+describe('spam watcher: mutes, restarts and replicas', () => {
+  test('a channel that muted the Kreis gets no card; another channel in the same Verband does', async () => {
+    const env = await setup();
+    try {
+      const at = new Date(env.sim.now()).toISOString();
+      await env.store.subscribe(channels.sued, 'vb-sued', at);
+      await env.store.subscribe(channels.attendorn, 'ko-attendorn', at);
+      await env.store.muteScope(channels.sued, 'kr-olpe', new Date(env.sim.now() + 3_600_000).toISOString());
+      await env.watcher.pollOnce();
+      env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+      await pollMinutes(env.sim, env, opened, 10);
+      assert.equal(env.sender.sends(channels.sued).length, 0);
+      assert.equal(env.sender.sends(channels.attendorn).length, 1);
+      const [delivery] = await env.store.listDeliveries();
+      assert.equal(delivery?.conversationId, channels.attendorn, 'no delivery row for the muted channel');
+    } finally {
+      await env.watcher.stop();
+      await env.store.close();
+    }
+  });
+
+  test('a replica that dies mid-send: its successor neither loses nor repeats a card', async () => {
+    const env = await setup();
+    try {
+      const at = new Date(env.sim.now()).toISOString();
+      await env.store.subscribe(channels.sued, 'vb-sued', at);
+      await env.store.subscribe(channels.attendorn, 'ko-attendorn', at);
+      env.sender.hang.add(channels.attendorn);
+      await env.watcher.pollOnce();
+      env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+      for (let i = 0; i < 2; i++) {
+        env.sim.advance(1);
+        await env.watcher.pollOnce();
+      }
+      await env.delivery.drain(200);
+      assert.equal(env.sender.sends(channels.sued).length, 1);
+      const pending = await env.store.listDeliveries({ status: 'pending' });
+      assert.deepEqual(
+        pending.map((d) => d.conversationId),
+        [channels.attendorn],
+      );
+      // Replica A is gone (no stop, no lease release). B stands by until A's lease expires.
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      env.sim.advance(1);
+      assert.equal((await b.watcher.pollOnce()).role, 'standby');
+      env.sim.advance(3);
+      const takeover = await b.watcher.pollOnce();
+      await b.delivery.drain(5000);
+      assert.equal(takeover.role, 'leader');
+      assert.equal(takeover.backfilled, false, 'B continues from the persisted state, no warm-up');
+      assert.equal(b.sender.sends(channels.attendorn).length, 1, 'the pending card is delivered by B');
+      assert.equal(b.sender.sends(channels.sued).length, 0, 'the delivered one is not repeated');
+      assert.deepEqual(
+        (await env.store.listDeliveries()).map((d) => d.status),
+        ['sent', 'sent'],
+      );
+      // The spike goes on under B: the cards are updated, including A's.
+      await pollMinutes(env.sim, b, closed, 40);
+      assert.equal(b.sender.sends().length, 1);
+      const suedActivity = env.sender.sends(channels.sued)[0]!.activityId;
+      assert.ok(
+        b.sender.updates(channels.sued).some((u) => u.activityId === suedActivity),
+        'B updates the card A delivered',
+      );
+      await b.watcher.stop();
+    } finally {
+      await env.store.close();
+    }
+  });
+
+  test('two replicas: only the lease holder asks the gateway; after it stops the other takes over', async () => {
+    const env = await setup();
+    try {
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      assert.equal((await env.watcher.pollOnce()).role, 'leader');
+      const requests = env.gateway.spamRequests().length;
+      env.sim.advance(1);
+      assert.equal((await b.watcher.pollOnce()).role, 'standby');
+      assert.equal(env.gateway.spamRequests().length, requests, 'the standby replica asked nothing');
+      assert.equal(b.watcher.isLeader(), false);
+
+      await env.watcher.stop();
+      assert.equal(await env.store.getLease(SPAM_WATCHER_LEASE), null, 'released on stop');
+      const result = await b.watcher.pollOnce();
+      assert.equal(result.role, 'leader');
+      assert.equal(result.backfilled, false);
+      assert.equal(env.gateway.spamRequests().length, requests + 1, 'one poll, no second warm-up');
+      await b.watcher.stop();
+    } finally {
+      await env.store.close();
+    }
+  });
+
+  test('a failed gateway call fails that poll; the next one asks again from where it stopped', async () => {
+    const env = await setup();
+    try {
+      await env.watcher.pollOnce();
+      const before = env.gateway.spamRequests().at(-1)!;
+      env.sim.advance(5);
+      env.gateway.failures.getSpamMetrics = 1;
+      await assert.rejects(env.watcher.pollOnce(), /fake gateway/);
+      env.sim.advance(5);
+      const result = await env.watcher.pollOnce();
+      assert.equal(result.role, 'leader');
+      // Re-asks from the last bucket it has (less the overlap), covering the failed poll's minutes.
+      assert.equal(Date.parse(result.from!), Date.parse(before.to!) - 2 * 60_000);
+      assert.equal(result.to, new Date(env.sim.now()).toISOString());
+    } finally {
+      await env.watcher.stop();
+      await env.store.close();
+    }
+  });
+
+  test('after a long outage it catches up in backfill batches and alerts only what still runs', async () => {
+    const env = await setup();
+    try {
+      const at = new Date(env.sim.now()).toISOString();
+      await env.store.subscribe(channels.sued, 'vb-sued', at);
+      await env.store.subscribe(channels.nord, 'vb-nord', at);
+      await env.watcher.pollOnce();
+      // While nobody watches: a spike in Kreis Olpe starts and ends; one in Kreis Soest starts and goes on.
+      env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+      env.sim.advance(5 * 60);
+      env.sim.injectSpam({ region: 'kr-soest', factor: 10, minutes: 180 });
+      env.sim.advance(60);
+      const requests = env.gateway.spamRequests().length;
+      const result = await env.watcher.pollOnce();
+      await env.delivery.drain(5000);
+      assert.equal(result.backfilled, true);
+      assert.equal(env.gateway.spamRequests().length - requests, 2, 'one catch-up batch and the recent minutes');
+      assert.deepEqual(
+        result.events.map((e) => `${e.type} ${e.alert.scope.id}`),
+        ['opened kr-soest'],
+      );
+      assert.equal(env.sender.sends(channels.sued).length, 0, 'the Olpe spike that ended unseen is not alerted');
+      assert.equal(env.sender.sends(channels.nord).length, 1);
+      assert.match(textOf(env.sender.sends(channels.nord)[0]!.card), /Läuft seit 23:00/);
+    } finally {
+      await env.watcher.stop();
+      await env.store.close();
+    }
+  });
+});
+
+describe('alert routing: who hears about an alert, and which mutes silence it', () => {
+  const sim = createSimulator({ speed: 0, seed: 42, devices: 100 });
+  const index = buildRegionIndex(sim.regions());
+  const spike = (over: Partial<SpikeAlert>): SpikeAlert => ({
+    id: 'spike:domain:attendorn.de:2024-02-15T17:00:00.000Z',
+    scope: { kind: 'domain', id: 'attendorn.de' },
+    kreis: 'kr-olpe',
+    verband: 'vb-sued',
+    domains: ['attendorn.de'],
+    startedAt: '2024-02-15T17:00:00.000Z',
+    endedAt: null,
+    currentRate: 100,
+    baselineRate: 10,
+    factor: 10,
+    peakFactor: 10,
+    foldedInto: null,
+    series: [],
+    ...over,
+  });
+
+  test('a domain alert: the domain, its town, Kreis, Verband and "all" — not the neighbour town', () => {
+    const audience = audienceOf(index, spike({}));
+    for (const id of ['all', 'domain:attendorn.de', 'ko-attendorn', 'kr-olpe', 'vb-sued']) {
+      assert.ok(audience.includes(id), `${id} hears it`);
+    }
+    for (const id of ['ko-olpe', 'domain:olpe.de', 'kr-soest', 'vb-nord'])
+      assert.ok(!audience.includes(id), `${id} does not`);
+    assert.deepEqual(muteScopesOf(index, spike({})), ['domain:attendorn.de', 'ko-attendorn', 'kr-olpe', 'vb-sued']);
+  });
+
+  test('a Kreis alert also reaches the towns and domains that are part of it', () => {
+    const alert = spike({ scope: { kind: 'kreis', id: 'kr-olpe' }, domains: ['attendorn.de', 'olpe.de'] });
+    const audience = audienceOf(index, alert);
+    for (const id of ['all', 'kr-olpe', 'vb-sued', 'ko-attendorn', 'ko-olpe', 'domain:olpe.de']) {
+      assert.ok(audience.includes(id), `${id} hears it`);
+    }
+    assert.ok(!audience.includes('ko-wenden'), 'a town of the Kreis whose domain is not in the wave does not');
+    // Muting one town does not silence a wave across the Kreis.
+    assert.deepEqual(muteScopesOf(index, alert), ['kr-olpe', 'vb-sued']);
+  });
+
+  test('stored alert data that is not ours is ignored, not trusted', () => {
+    assert.equal(parseAlertData({ v: 2 }), null);
+    assert.equal(parseAlertData('x'), null);
+  });
+});
