@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,7 +20,7 @@ import { type RunningDemo, startDemo } from './start-demo.ts';
 // chat UI in Chromium, the way the staff use it. Olaf Operator is the Playground's one current user;
 // Bernd Approver clicks through the Playground's invoke API (the UI has no user switch). Olaf's own
 // card offers him no "Genehmigen"; the approvers' copy does, and his click there is refused.
-// Screenshots: test-results/e2e/NN-step.png.
+// Screenshots: test-results/e2e/NN-step.png, with demo.log and playground.log of the run.
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shotsDir = join(repoRoot, 'test-results', 'e2e');
@@ -83,6 +83,12 @@ if (skip) {
       async () => {
         await browser?.close();
         await demo?.stop();
+        // For a failed run (CI): what the demo and the Playground said, next to the screenshots.
+        mkdirSync(shotsDir, { recursive: true });
+        if (demo) writeFileSync(join(shotsDir, 'demo.log'), demo.output());
+        if (existsSync(join(dataDir, 'playground.log'))) {
+          copyFileSync(join(dataDir, 'playground.log'), join(shotsDir, 'playground.log'));
+        }
         rmSync(dataDir, { recursive: true, force: true });
       },
       { timeout: 30_000 },
