@@ -21,10 +21,12 @@ export type AlertLang = 'de' | 'en';
 type Card = Record<string, unknown>;
 type CardSource = Card | (() => Card | Promise<Card>);
 
-// What the send queue offers (src/adapters/send-queue.ts).
+// The send queue (src/adapters/send-queue.ts), not a bare ProactiveSender: cards are passed as functions
+// rendered at send time, which only the queue resolves (depth() is here to make the difference a type error).
 export interface AlertSender {
   send(conversationId: string, card: CardSource, options?: { key?: string }): Promise<{ activityId: string }>;
   update(conversationId: string, activityId: string, card: CardSource, options?: { key?: string }): Promise<void>;
+  depth(): number;
 }
 
 const flowState = z.enum(['open', 'blocked', 'held']);
