@@ -158,7 +158,9 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       userRateLimit: config.userRateLimit,
       release: {
         service: release,
-        execute: (requestId) => void executor.run(requestId),
+        // After the invoke response is on its way: the click is answered at once ("wird ausgeführt"),
+        // the gateway calls follow (issue 5: answer well inside Teams' invoke timeout).
+        execute: (requestId) => setImmediate(() => void executor.run(requestId)),
         cards,
         store,
         roles,

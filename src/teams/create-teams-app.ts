@@ -50,6 +50,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
 
   // Tenant gate: activities from a tenant that is not allowed get no answer with content.
   const limiter = createUserRateLimiter(deps.userRateLimit);
+  const remembered = new Map<string, { at: number; fingerprint: string }>();
   app.turn('beforeTurn', async (context) => {
     const caller = callerOf(context);
     if (deps.allowedTenants.length > 0 && (!caller.tenantId || !deps.allowedTenants.includes(caller.tenantId))) {
@@ -64,7 +65,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       context.activity.locale = deps.language === 'de' ? 'de-DE' : 'en-US';
       context.activity.entities = (context.activity.entities ?? []).filter((e) => e.type !== 'clientInfo');
     }
-    await rememberConversation(context, deps);
+    await rememberConversation(context, deps, remembered);
     const type = context.activity.type;
     if (type === ActivityTypes.Message || type === ActivityTypes.Invoke) {
       const wait = limiter.check(caller.aadObjectId ?? caller.userId);
@@ -165,7 +166,16 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
 
 // Proactive messages (approval cards, alerts) need the conversation's reference: it is stored on
 // every activity, so installing the bot or speaking to it once is enough.
-async function rememberConversation(context: TurnContext, deps: TeamsAppDeps): Promise<void> {
+// An unchanged reference is not written again on every turn: each write is an fsync on SQLite, and
+// bench/release measured it on the click path. `remembered` is per app (one store), conversation →
+// when and what was written.
+const REMEMBER_AGAIN_MS = 3_600_000;
+
+async function rememberConversation(
+  context: TurnContext,
+  deps: TeamsAppDeps,
+  remembered: Map<string, { at: number; fingerprint: string }>,
+): Promise<void> {
   const caller = callerOf(context);
   const a = context.activity;
   if (!caller.conversationId || !caller.tenantId || typeof a.serviceUrl !== 'string' || !a.serviceUrl) return;
@@ -173,6 +183,11 @@ async function rememberConversation(context: TurnContext, deps: TeamsAppDeps): P
     team?: { id?: unknown; name?: unknown };
     channel?: { name?: unknown };
   };
+  const reference = TurnContext.getConversationReference(a);
+  const fingerprint = JSON.stringify([caller.tenantId, a.serviceUrl, reference.conversation, reference.bot, channelData]);
+  const now = deps.now().getTime();
+  const seen = remembered.get(caller.conversationId);
+  if (seen && seen.fingerprint === fingerprint && now - seen.at < REMEMBER_AGAIN_MS) return;
   try {
     await deps.store.upsertConversation({
       conversationId: caller.conversationId,
@@ -186,9 +201,11 @@ async function rememberConversation(context: TurnContext, deps: TeamsAppDeps): P
           : typeof a.conversation?.name === 'string'
             ? a.conversation.name
             : null,
-      reference: TurnContext.getConversationReference(a),
+      reference,
       updatedAt: deps.now().toISOString(),
     });
+    if (remembered.size > 50_000) remembered.clear();
+    remembered.set(caller.conversationId, { at: now, fingerprint });
   } catch (error) {
     // Answering the user matters more than remembering the conversation; the next turn tries again.
     deps.logger.warn('could not store the conversation reference', { err: describeError(error) });

@@ -15,7 +15,8 @@ export type CardName =
   | 'confirm'
   | 'reason-form'
   | 'list'
-  | 'alert';
+  | 'alert'
+  | 'alert-subscriptions';
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
 
 const cardsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cards');
@@ -60,4 +61,6 @@ export const cardNames: CardName[] = [
   'confirm',
   'reason-form',
   'list',
+  'alert',
+  'alert-subscriptions',
 ];

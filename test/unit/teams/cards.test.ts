@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { ComplianceReport, Patch, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
 import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
+import { createRequest } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
+import type { PolicySummary } from '../../../src/services/release-service.ts';
 import type { StatusView } from '../../../src/services/report-status.ts';
 import { catalogues, type Lang } from '../../../src/teams/i18n.ts';
 import { cardNames, renderCard } from '../../../src/teams/render-card.ts';
 import { buildHelpCard } from '../../../src/teams/views/help-card.ts';
 import { buildNoticeCard } from '../../../src/teams/views/notice-card.ts';
+import { buildConfirmCard, buildReasonForm, buildRequestCard } from '../../../src/teams/views/request-card.ts';
 import { buildScopeChoiceCard } from '../../../src/teams/views/scope-choice-card.ts';
 import { buildStatusCard } from '../../../src/teams/views/status-card.ts';
 import { assertValidCard, cardProblems } from '../../helpers/validate-card.ts';
@@ -134,6 +140,16 @@ function fixtureView(childCount: number): StatusView {
   };
 }
 
+const southRegion = region('vb-sued', 'Südverband', 'verband', 3);
+const policySummary: PolicySummary = {
+  evaluation: evaluateReleasePolicy(southRegion),
+  region: southRegion,
+  unpatchedClients: 60,
+  unpatchedServers: 0,
+  devices: [{ hostname: 'OE-ATT-WS0001', kind: 'client', town: 'Attendorn', state: 'failed' }],
+  observedAt: '2024-02-19T13:00:00Z',
+};
+
 describe('cards', () => {
   for (const lang of ['de', 'en'] as Lang[]) {
     test(`every card renders valid in ${lang}`, () => {
@@ -169,10 +185,47 @@ describe('cards', () => {
   });
 
   test('every template in cards/ is known to the renderer and a big scope stays well under 40 KB', () => {
-    assert.deepEqual([...cardNames].sort(), ['choice', 'help', 'notice', 'status']);
+    const files = readdirSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'cards'))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort();
+    assert.deepEqual([...cardNames].sort(), files);
     const big = JSON.stringify(buildStatusCard(fixtureView(15), 'de'));
     assert.ok(Buffer.byteLength(big) < 28 * 1024, `${Buffer.byteLength(big)} bytes`);
   });
+
+  for (const lang of ['de', 'en'] as Lang[]) {
+    test(`request, confirmation, reason and list cards render valid in ${lang}`, () => {
+      const actor = { id: 'aad-op', name: 'Olaf Operator', tenantId: 't1', roles: ['operator' as const] };
+      const created = createRequest(
+        {
+          id: 'r-1',
+          actor,
+          kind: 'release',
+          scope: { id: 'vb-sued', name: 'Südverband', domains: ['olpe.de', 'attendorn.de'] },
+          direction: 'inbound',
+          reason: 'Alle Server gepatcht',
+          justification: 'Restrisiko akzeptiert, Clients im Quarantäne-VLAN',
+          policy: { meets: false, summary: policySummary },
+          ttlMs: 3_600_000,
+        },
+        '2024-02-19T13:00:00.000Z',
+      );
+      assert.ok(created.ok);
+      const request = created.request;
+      const cards = [
+        buildRequestCard(request, 1, lang, { refreshUserIds: ['aad-op', 'aad-ap'] }),
+        buildRequestCard(request, 1, lang, { message: 'x', actions: [] }),
+        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: true }, lang),
+        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: false }, lang),
+        buildReasonForm(lang, { requestKind: 'block', scopeId: 'kr-olpe', scopeName: 'Kreis Olpe', direction: 'both' }),
+        renderCard('list', { title: 'T', empty: 'none', lines: ['a', 'b'], buttons: [] }),
+        renderCard('list', { title: 'T', empty: 'none', lines: [], buttons: [] }),
+      ];
+      for (const card of cards) assertValidCard(card);
+      assert.equal((cards[0]!.refresh as { userIds: string[] }).userIds.length, 2);
+    });
+  }
 
   test('user text with ${…} is shown, not evaluated, and does not break the card', () => {
     const card = buildScopeChoiceCard('de', '${title}', 'unknown', []);
