@@ -146,6 +146,23 @@ describe('gateway down or slow during a release', () => {
     await assertExecutedOnce(ref, 'vb-nord');
   });
 
+  test('a domain the gateway refused is explained in plain words on the card, without internal codes or API paths', {
+    todo:
+      'src/teams/views/request-card.ts shows d.error raw: "(UPSTREAM_CONFLICT: gateway API answered 409 … to ' +
+      'PATCH /gateway/v1/domains)" — English internals, cut at 120 characters, on a German card (see report)',
+  }, async () => {
+    const created = await requestFrom(t, 'freigabe Stadt Iserlohn eingehend Alle Geräte gepatcht', users.operator);
+    const ref = created.ref!;
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 1 });
+    await click(t, 'request.confirm', { ...ref }, users.approver2);
+    const { request, version } = await settled(ref.requestId);
+    assert.equal(request.state, 'partially_failed');
+    const card = await click(t, 'request.view', { requestId: ref.requestId, version }, users.operator);
+    assert.match(card.text, /fehlgeschlagen/);
+    assert.deepEqual(findInternals(card.text), [], card.text);
+    assert.doesNotMatch(card.text, /\/gateway\/v1|PATCH|answered/, card.text);
+  });
+
   test('executor.idle() returns once pending gateway retries have run', {
     todo:
       'idle() in src/services/execute-release.ts loops on Promise.race([Promise.allSettled([...inFlight]), sleep]); ' +
@@ -160,7 +177,7 @@ describe('gateway down or slow during a release', () => {
     await viewUntil(ref, /wird wiederholt/, 15_000);
     await sleep(300);
     await clearSimFaults(t.simUrl);
-    assert.ok(await t.bot.executor.idle(8000), 'idle() saw the retries finish');
+    assert.ok(await t.bot.executor.idle(5000), 'idle() saw the retries finish');
     assert.equal((await t.bot.release.get(ref.requestId))!.request.state, 'executed');
   });
 });
