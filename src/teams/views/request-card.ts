@@ -114,17 +114,36 @@ export function buildRequestCard(
           time: formatTime(lang, policy.observedAt),
         })
     : '';
-  const execution =
+  const rows =
     'execution' in request && request.execution
       ? Object.entries(request.execution.domains).map(([domain, d]) => {
           const status = d.status === 'pending' && options.retrying?.has(domain) ? 'retrying' : d.status;
           const icon = { pending: '⏳', retrying: '↻', succeeded: '✔', failed: '✖' }[status];
           return {
+            status,
             title: domain,
             value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` (${d.error.slice(0, 120)})` : ''}`,
           };
         })
       : [];
+  // A Verband has 40+ domains: then one line of counts, and by name only those not done.
+  const execution =
+    rows.length <= 12
+      ? rows.map(({ title, value }) => ({ title, value }))
+      : [
+          {
+            title: t(lang, 'request.domains'),
+            value: (['succeeded', 'pending', 'retrying', 'failed'] as const)
+              .map((st) => [st, rows.filter((r) => r.status === st).length] as const)
+              .filter(([, n]) => n > 0)
+              .map(([st, n]) => `${n} ${t(lang, `request.domain.${st}` as MessageKey)}`)
+              .join(' · '),
+          },
+          ...rows
+            .filter((r) => r.status !== 'succeeded')
+            .slice(0, 12)
+            .map(({ title, value }) => ({ title, value })),
+        ];
   const terminalColor = { executed: 'Good', partially_failed: 'Attention', rejected: 'Attention' } as Record<
     string,
     string
