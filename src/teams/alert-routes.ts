@@ -1,0 +1,275 @@
+import type { Application, TurnState } from '@microsoft/teams-ai';
+import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
+import { z } from 'zod';
+import type { Logger } from '../domain/logger.ts';
+import type { AlertActor, AlertService } from '../services/manage-alerts.ts';
+import { alertText as a, formatFactor } from './alert-texts.ts';
+import type { ParsedCommand } from './command-parser.ts';
+import { describeError } from './create-http-server.ts';
+import { formatTime, type Lang, t } from './i18n.ts';
+import type { AdaptiveCardJson } from './render-card.ts';
+import { type Caller, callerOf, languageOf } from './turn-context-info.ts';
+import { alertVerbs, buildAlertCard, buildAlertSubscriptionsCard, buildAlertWelcomeCard } from './views/alert-card.ts';
+import { buildNoticeCard } from './views/notice-card.ts';
+import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
+
+// The alert commands (`alarme an|aus <scope>`, `alarme`, `alarm test`), the alert card's buttons and
+// the greeting when the bot joins a team. Parse → call the alert service → render.
+//
+// Card buttons answer a refusal with a message, not a card: a card answer would replace the alert card
+// the user clicked (teams-ai's actionExecute: a string becomes an invoke "message" response).
+
+export type AlertCommand = Extract<
+  ParsedCommand,
+  { kind: 'alerts_list' | 'alerts_subscribe' | 'alerts_unsubscribe' | 'alert_test' }
+>;
+
+export interface BlockRequestInput {
+  caller: Caller;
+  scopeId: string;
+  direction: 'inbound';
+  reason: string;
+  lang: Lang;
+}
+
+export interface AlertRoutesDeps {
+  service: AlertService;
+  // The audited block path: returns the "Wirklich sperren?" confirmation card.
+  requestBlock: (input: BlockRequestInput) => Promise<AdaptiveCardJson>;
+  logger: Logger;
+  metrics?: { cardActions: { inc(labels: { verb: string; outcome: string }): void } };
+}
+
+export interface AlertRoutes {
+  // Answers one alert command in the turn; returns the outcome for the commands metric.
+  handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string>;
+}
+
+// Card data carries ids only (ENGINEERING.md promise 1); anything more or else is refused.
+const alertId = z
+  .string()
+  .max(400)
+  .regex(/^(spike|test):[A-Za-z0-9.:_-]+$/);
+const scopeId = z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/);
+const alertData = z.object({ alertId }).strict();
+const muteData = z.object({ alertId, hours: z.union([z.literal(1), z.literal(4)]) }).strict();
+const scopeData = z.object({ scopeId }).strict();
+
+function actorOf(caller: Caller): AlertActor {
+  return { aadObjectId: caller.aadObjectId, userId: caller.userId, name: caller.name, tenantId: caller.tenantId };
+}
+
+function scopeName(lang: Lang, scope: { id: string; name: string }): string {
+  return scope.id === 'all' ? a(lang, 'alerts.all_regions') : scope.name;
+}
+
+async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {
+  await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card)));
+}
+
+export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRoutesDeps): AlertRoutes {
+  const { service } = deps;
+  const count = (verb: string, outcome: string) => deps.metrics?.cardActions.inc({ verb, outcome });
+  const forbidden = (lang: Lang, role: string) =>
+    a(lang, role === 'operator' ? 'alerts.forbidden_operator' : 'alerts.forbidden_viewer');
+
+  async function handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string> {
+    const caller = callerOf(context);
+    const actor = actorOf(caller);
+    const conversationId = caller.conversationId;
+    switch (command.kind) {
+      case 'alerts_list': {
+        const entries = await service.list(conversationId);
+        await sendCard(
+          context,
+          buildAlertSubscriptionsCard(
+            lang,
+            entries.map((e) => ({ ...e, name: scopeName(lang, { id: e.scopeId, name: e.name }) })),
+          ),
+        );
+        return entries.length === 0 ? 'empty' : 'ok';
+      }
+      case 'alerts_subscribe': {
+        const r = await service.subscribe(conversationId, command.scopeText, actor);
+        switch (r.kind) {
+          case 'subscribed':
+          case 'already':
+            await sendCard(
+              context,
+              buildNoticeCard(
+                a(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
+                  scope: scopeName(lang, r.scope),
+                }),
+                { color: 'Good' },
+              ),
+            );
+            return r.kind;
+          case 'missing':
+            await sendCard(context, buildNoticeCard(a(lang, 'alerts.scope_missing')));
+            return 'missing';
+          case 'ambiguous':
+          case 'unknown':
+            await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.subscribe));
+            return r.kind;
+          case 'forbidden':
+            await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
+            return 'forbidden';
+        }
+        return 'ok';
+      }
+      case 'alerts_unsubscribe': {
+        const r = await service.unsubscribe(conversationId, command.scopeText, actor);
+        switch (r.kind) {
+          case 'unsubscribed':
+          case 'not_subscribed':
+            await sendCard(
+              context,
+              buildNoticeCard(
+                a(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
+                  scope: scopeName(lang, r.scope),
+                }),
+              ),
+            );
+            return r.kind;
+          case 'all':
+            await sendCard(
+              context,
+              buildNoticeCard(
+                r.count > 0 ? a(lang, 'alerts.unsubscribed_all', { count: r.count }) : a(lang, 'alerts.none_to_remove'),
+              ),
+            );
+            return 'all';
+          case 'ambiguous':
+          case 'unknown':
+            await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.unsubscribe));
+            return r.kind;
+          case 'forbidden':
+            await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
+            return 'forbidden';
+        }
+        return 'ok';
+      }
+      case 'alert_test': {
+        const r = await service.sendTest(conversationId, actor, { lang, fallbackName: a(lang, 'alerts.all_regions') });
+        // Sent: the test card itself is the answer.
+        if (r.kind === 'failed') {
+          await sendCard(context, buildNoticeCard(a(lang, 'alerts.test_failed'), { color: 'Attention' }));
+        } else if (r.kind === 'forbidden') {
+          await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
+        }
+        return r.kind;
+      }
+    }
+  }
+
+  // Wraps a card action: parses the data, counts the outcome, turns failures into one plain sentence.
+  function action<T>(
+    verb: string,
+    schema: z.ZodType<T>,
+    run: (context: TurnContext, data: T, lang: Lang) => Promise<{ outcome: string; answer: AdaptiveCardJson | string }>,
+  ) {
+    app.adaptiveCards.actionExecute(verb, async (context, _state, raw: unknown) => {
+      const lang = languageOf(context);
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        count(verb, 'bad_data');
+        return t(lang, 'error.bad_card_data');
+      }
+      try {
+        const { outcome, answer } = await run(context, parsed.data, lang);
+        count(verb, outcome);
+        return answer as never;
+      } catch (error) {
+        count(verb, 'error');
+        deps.logger.error('alert card action failed', { verb, err: describeError(error) });
+        return t(lang, 'error.generic');
+      }
+    });
+  }
+
+  action(alertVerbs.ack, alertData, async (context, data, lang) => {
+    const caller = callerOf(context);
+    const r = await service.acknowledge(data.alertId, caller.conversationId, actorOf(caller));
+    if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
+    // The card's own language, as every other copy shows it.
+    return { outcome: r.first ? 'ok' : 'repeat', answer: buildAlertCard(r.view, r.view.lang) };
+  });
+
+  action(alertVerbs.mute, muteData, async (context, data, lang) => {
+    const caller = callerOf(context);
+    const r = await service.mute(data.alertId, caller.conversationId, data.hours, actorOf(caller));
+    if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
+    return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
+  });
+
+  action(alertVerbs.block, alertData, async (context, data, lang) => {
+    const caller = callerOf(context);
+    const r = await service.prepareBlock(data.alertId, caller.conversationId, actorOf(caller));
+    if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
+    if (r.kind === 'test') return { outcome: 'test', answer: a(lang, 'alerts.test_no_block') };
+    const reason = blockReasonOf(lang, r.view);
+    try {
+      const card = await deps.requestBlock({ caller, scopeId: r.scopeId, direction: 'inbound', reason, lang });
+      return { outcome: 'confirm', answer: card };
+    } catch (error) {
+      deps.logger.warn('block from an alert card failed', { alertId: data.alertId, err: describeError(error) });
+      return { outcome: 'block_failed', answer: a(lang, 'alerts.block_unavailable', { scope: r.view.scope.name }) };
+    }
+  });
+
+  action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
+    const caller = callerOf(context);
+    const r = await service.subscribeById(caller.conversationId, data.scopeId, actorOf(caller));
+    if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
+    if (r.kind === 'subscribed' || r.kind === 'already') {
+      const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';
+      return {
+        outcome: r.kind,
+        answer: buildNoticeCard(a(lang, key, { scope: scopeName(lang, r.scope) }), { color: 'Good' }),
+      };
+    }
+    return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
+  });
+
+  action(alertVerbs.unsubscribe, scopeData, async (context, data, lang) => {
+    const caller = callerOf(context);
+    const r = await service.unsubscribeById(caller.conversationId, data.scopeId, actorOf(caller));
+    if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
+    if (r.kind === 'unsubscribed' || r.kind === 'not_subscribed') {
+      const key = r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed';
+      return { outcome: r.kind, answer: buildNoticeCard(a(lang, key, { scope: scopeName(lang, r.scope) })) };
+    }
+    return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
+  });
+
+  // Installed into a team: offer the alerts once, in the team's General channel.
+  app.conversationUpdate('membersAdded', async (context) => {
+    const activity = context.activity;
+    const botId = activity.recipient?.id;
+    const botAdded = (activity.membersAdded ?? []).some((m) => m.id === botId);
+    const team = (activity.channelData as { team?: { id?: unknown } } | undefined)?.team;
+    if (!botAdded || !team) return;
+    const lang = languageOf(context);
+    let scopes: Array<{ id: string; name: string }> = [];
+    try {
+      scopes = await service.topScopes();
+    } catch (error) {
+      deps.logger.warn('regions unavailable for the greeting; greeting without buttons', { err: describeError(error) });
+    }
+    await sendCard(context, buildAlertWelcomeCard(lang, scopes));
+  });
+
+  return { handleCommand };
+}
+
+// The reason the block carries into the gateway and the audit log.
+function blockReasonOf(lang: Lang, view: { scope: { name: string }; startedAt: string; peakFactor: number }): string {
+  return a(lang, 'alert.block_reason', {
+    scope: view.scope.name,
+    since: formatTime(lang, view.startedAt),
+    factor: formatFactor(lang, view.peakFactor),
+  });
+}
