@@ -29,7 +29,16 @@ export function instrumentSqlite(): SqliteInstrumentation {
     if (ms > s.maxMs) s.maxMs = ms;
     table.set(key, s);
   };
-  const label = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 80);
+  // Folding the SQL on every call cost more than some of the calls measured: remember each text's label.
+  const labels = new Map<string, string>();
+  const label = (sql: string) => {
+    let l = labels.get(sql);
+    if (l === undefined) {
+      l = sql.replace(/\s+/g, ' ').trim().slice(0, 80);
+      if (labels.size < 10_000) labels.set(sql, l);
+    }
+    return l;
+  };
   const timed = <A extends unknown[], R>(key: (self: unknown, args: A) => string, fn: (...args: A) => R) =>
     function (this: unknown, ...args: A): R {
       const started = performance.now();
