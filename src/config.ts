@@ -146,6 +146,8 @@ const envSchema = z.object({
   ),
   PLAYGROUND: onOff(true),
   PLAYGROUND_PORT: port(56150),
+  // How often expired requests are expired and interrupted executions resumed.
+  SWEEP_INTERVAL_SECONDS: positiveInt(15, 'a number of seconds', 3600),
   // Per user: a burst of commands/card actions, then this many per minute (issue 8).
   USER_RATE_LIMIT_BURST: positiveInt(20, 'a number of actions', 100_000),
   USER_RATE_LIMIT_PER_MINUTE: positiveInt(30, 'a number of actions per minute', 100_000),
@@ -201,6 +203,7 @@ export interface Config {
   replicaId: string;
   language: 'auto' | 'de' | 'en';
   userRateLimit: { capacity: number; refillPerSecond: number };
+  sweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -273,6 +276,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     playground: { enabled: e.PLAYGROUND, port: e.PLAYGROUND_PORT },
     logLevel: e.LOG_LEVEL,
     language: e.BOT_LANGUAGE,
+    sweepIntervalMs: e.SWEEP_INTERVAL_SECONDS * 1000,
     userRateLimit: { capacity: e.USER_RATE_LIMIT_BURST, refillPerSecond: e.USER_RATE_LIMIT_PER_MINUTE / 60 },
     replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
   };

@@ -208,9 +208,12 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     // time expire (their cards lose the buttons).
     const resumed = await executor.resumeAll();
     if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
+    // The sweep also resumes executions that stopped on a store or gateway outage, and those a crashed
+    // replica left behind once its claims expire.
     const expiry = setInterval(() => {
       release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: String(error) }));
-    }, 30_000);
+      executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: String(error) }));
+    }, config.sweepIntervalMs);
     expiry.unref();
     closers.push(async () => clearInterval(expiry));
     return { url, port, simUrl, inventory, gateway, store, release, executor, close: closeAll };

@@ -11,7 +11,6 @@ import {
   type SendBuckets,
   type TokenBucketSpec,
   teamsConversationLimit,
-  teamsTenantLimit,
 } from '../domain/token-bucket.ts';
 
 // Proactive sends and card updates to Teams, paced by token buckets (per conversation and for the
@@ -38,8 +37,11 @@ export interface SendQueueOptions {
   concurrency?: number;
   tenantLimit?: TokenBucketSpec;
   conversationLimit?: TokenBucketSpec;
-  // Tries per message, the first included.
+  // Tries per message, the first included; 429s do not count: being paced is not failing, and Teams
+  // says to keep retrying them after Retry-After.
   maxAttempts?: number;
+  // Every retry, 429 or not, ends this long after the first try: an alert card an hour late is noise.
+  giveUpAfterMs?: number;
   backoff?: BackoffOptions;
   // A Retry-After beyond this is capped: an alert that waits longer is worth less than a retry.
   maxRetryAfterMs?: number;
@@ -69,6 +71,9 @@ interface Job {
   card: CardSource;
   key: string | null;
   attempts: number;
+  // Failures that count against maxAttempts (not 429).
+  failures: number;
+  firstTriedAt: number | null;
   notBefore: number;
   resolve: (value: { activityId: string }) => void;
   reject: (error: unknown) => void;
@@ -76,6 +81,12 @@ interface Job {
 }
 
 export const defaultSendBackoff: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
+
+// Issue 6: "per tenant 30 req/s". One token every 1/30 s without a burst keeps any second at 30, like
+// teamsTenantLimit (burst 10 + 20/s, src/domain/token-bucket.ts), but spreads them evenly: one alert to
+// 500 channels takes ~17 s instead of 24.5 s (bench/alerts). Teams itself allows 50/s per app and
+// tenant, so replies to users keep their headroom either way.
+export const defaultTenantLimit: TokenBucketSpec = { capacity: 1, refillPerSecond: 30 };
 
 export function createSendQueue(options: SendQueueOptions): SendQueue {
   const sender = options.sender;
@@ -86,10 +97,11 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const conversationLimit = options.conversationLimit ?? teamsConversationLimit;
   const maxAttempts = Math.max(1, options.maxAttempts ?? 6);
+  const giveUpAfterMs = options.giveUpAfterMs ?? 15 * 60_000;
   const backoff = options.backoff ?? defaultSendBackoff;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
 
-  let buckets: SendBuckets = createSendBuckets(options.tenantLimit ?? teamsTenantLimit);
+  let buckets: SendBuckets = createSendBuckets(options.tenantLimit ?? defaultTenantLimit);
   const waiting: Job[] = [];
   const queuedByKey = new Map<string, Job>();
   const inflight = new Set<Promise<void>>();
@@ -131,6 +143,8 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
       card,
       key,
       attempts: 0,
+      failures: 0,
+      firstTriedAt: null,
       notBefore: 0,
       resolve,
       reject,
@@ -202,6 +216,7 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
 
   async function attempt(job: Job): Promise<void> {
     job.attempts += 1;
+    job.firstTriedAt ??= nowMs();
     try {
       const card = typeof job.card === 'function' ? await job.card() : job.card;
       if (job.kind === 'send') {
@@ -213,7 +228,9 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
     } catch (error) {
       const status = statusOf(error);
       const retryable = status === null ? isTransportError(error) : isRetryableStatus(status);
-      if (!retryable || job.attempts >= maxAttempts) {
+      if (status !== 429) job.failures += 1;
+      const now = nowMs();
+      if (!retryable || job.failures >= maxAttempts || now - job.firstTriedAt >= giveUpAfterMs) {
         logger.warn('proactive message failed', {
           conversationId: job.conversationId,
           kind: job.kind,
@@ -224,7 +241,6 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
         job.reject(error);
         return;
       }
-      const now = nowMs();
       const delay = Math.min(
         maxRetryAfterMs,
         retryAfterMs(retryAfterOf(error), now) ?? backoffDelay(job.attempts - 1, backoff, random),
@@ -272,7 +288,6 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
           idleWaiters = idleWaiters.filter((w) => w !== done);
           resolve(false);
         }, timeoutMs);
-        timer.unref?.();
         const done = () => {
           clearTimeout(timer);
           resolve(true);

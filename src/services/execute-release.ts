@@ -35,6 +35,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
   const inFlight = new Set<Promise<void>>();
   const timers = new Set<NodeJS.Timeout>();
   const running = new Map<string, Promise<void>>();
+  const failures = new Map<string, number>();
   let closed = false;
 
   function track(p: Promise<void>): Promise<void> {
@@ -95,11 +96,19 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         return;
       }
       await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
-      await deps.service.applySystemEvent(item.requestId, {
-        type: 'domain_failed',
+      // The request (and its card) keeps the code; the card says it in plain words. The provider's
+      // message, with its paths and status, goes to the audit log and the log.
+      deps.logger.warn('gateway refused a change', {
+        requestId: item.requestId,
         domain: item.domain,
-        error: `${code}: ${message}`,
+        code,
+        err: message,
       });
+      await deps.service.applySystemEvent(
+        item.requestId,
+        { type: 'domain_failed', domain: item.domain, error: code },
+        { gatewayError: message },
+      );
     }
   }
 
@@ -138,7 +147,28 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       if (existing) return existing;
       const p = track(
         reconcileOnce(requestId)
-          .catch((error) => deps.logger.error('execution failed', { requestId, err: String(error) }))
+          .then(() => {
+            failures.delete(requestId);
+          })
+          .catch((error) => {
+            // Typically the store was unreachable: try again with backoff instead of leaving the request
+            // "executing" until the next sweep or restart. Nothing is lost: outbox and idempotency keys
+            // make the repeat safe.
+            const attempt = failures.get(requestId) ?? 0;
+            failures.set(requestId, attempt + 1);
+            const delay = backoffDelay(Math.min(attempt, 10), retry, random);
+            deps.logger.error('execution interrupted; will try again', {
+              requestId,
+              delayMs: delay,
+              err: String(error),
+            });
+            if (closed) return;
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              void this.run(requestId);
+            }, delay);
+            timers.add(timer);
+          })
           .finally(() => running.delete(requestId)),
       );
       running.set(requestId, p);
@@ -156,7 +186,10 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     async idle(timeoutMs = 30_000): Promise<boolean> {
       const deadline = Date.now() + timeoutMs;
       while ((inFlight.size > 0 || timers.size > 0) && Date.now() < deadline) {
-        await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 50))]);
+        // Always yield to the event loop: with only retry timers pending, allSettled([]) would resolve
+        // at once and the timers could never fire.
+        const tick = new Promise((r) => setTimeout(r, 50));
+        await (inFlight.size > 0 ? Promise.race([Promise.allSettled([...inFlight]), tick]) : tick);
       }
       return inFlight.size === 0 && timers.size === 0;
     },

@@ -76,7 +76,11 @@ const VERBAND_IDS = ['vb-nord', 'vb-sued'];
 
 export function createStatusService(deps: StatusServiceDeps): StatusService {
   const nowMs = () => deps.now().getTime();
-  const cache = createFetchCache({ ttlMs: deps.cacheSeconds * 1000, now: nowMs });
+  const cache = createFetchCache({
+    ttlMs: deps.cacheSeconds * 1000,
+    now: nowMs,
+    refreshAheadMs: deps.cacheSeconds * 1000,
+  });
   // Regions and patches change rarely; a longer TTL keeps them out of the hot path.
   const slowCache = createFetchCache({ ttlMs: Math.max(deps.cacheSeconds, 300) * 1000, now: nowMs });
   const policy = deps.policy ?? defaultReleasePolicy;
@@ -140,8 +144,15 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
 
   async function mailFor(scope: ScopeRef) {
     try {
-      const all = (await cache.get('domains', () => deps.gateway.listDomains())).value;
-      const queues = (await cache.get('queues', () => deps.gateway.listQueues())).value;
+      const [all, queues] = (
+        await Promise.all([
+          cache.get('domains', () => deps.gateway.listDomains()),
+          cache.get('queues', () => deps.gateway.listQueues()),
+        ])
+      ).map((c) => c.value) as [
+        Awaited<ReturnType<GatewayPort['listDomains']>>,
+        Awaited<ReturnType<GatewayPort['listQueues']>>,
+      ];
       const wanted = domainFilter(scope);
       const domains = all.filter((d) => wanted(d));
       const names = new Set(domains.map((d) => d.domain));

@@ -84,9 +84,6 @@ interface PersistedState {
 const MINUTE = 60_000;
 // The gateway answers at most 24 hours per /metrics/spam request (api/gateway.openapi.yaml).
 const MAX_RANGE_MINUTES = 24 * 60;
-// Each poll re-asks the last two minutes: a gateway clock a little behind ours loses no bucket
-// (the detector ignores buckets it has seen).
-const OVERLAP_MINUTES = 2;
 
 export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   const config = deps.config ?? defaultSpikeConfig;
@@ -238,7 +235,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       }
     }
 
-    const fromMin = Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE) - OVERLAP_MINUTES, toMin - maxPollMinutes);
+    const fromMin = Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE), toMin - maxPollMinutes);
     if (fromMin >= toMin) return { ...standby, role: 'leader', backfilled };
     const series = await gateway.getSpamMetrics({ from: isoOf(fromMin), to: isoOf(toMin) });
     let { inputs, unknown } = inputsOf(series, map);
@@ -249,12 +246,17 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       if (unknown > 0) logger.warn('spam metrics for domains the gateway does not list', { count: unknown });
     }
     const { events } = detectSpikes(state.detector, { now: isoOf(toMin), domains: inputs }, config);
-    let newest = Math.floor(Date.parse(state.polledTo) / MINUTE);
+    // The next poll starts after the newest bucket every domain has: the gateway clips each page to
+    // its own clock (complete minutes only), so a page fetched a second later may hold one bucket more
+    // than the others. What one domain has already, the detector skips.
+    let complete = Number.POSITIVE_INFINITY;
     for (const s of series) {
       const last = s.points.at(-1);
-      if (last) newest = Math.max(newest, Math.floor(Date.parse(last.at) / MINUTE) + 1);
+      if (last) complete = Math.min(complete, Math.floor(Date.parse(last.at) / MINUTE) + 1);
     }
-    state.polledTo = isoOf(Math.min(newest, toMin));
+    if (Number.isFinite(complete)) {
+      state.polledTo = isoOf(Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE), Math.min(complete, toMin)));
+    }
 
     if (events.length > 0) await handleEvents(events);
     const due = events.length > 0 || backfilled || toMin - persistedAtMin >= persistEvery;

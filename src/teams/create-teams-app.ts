@@ -153,9 +153,25 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
 
   app.error(async (context, error) => {
     deps.logger.error('turn failed', { activityId: context.activity?.id, err: describeError(error) });
-    // One plain sentence; never a stack trace in the chat.
+    // One plain sentence; never a stack trace in the chat. A card action must get an invoke response
+    // (else botbuilder answers 501 and Teams shows a failed action): the sentence goes on the card.
     try {
-      await context.sendActivity(t(languageOf(context), 'error.generic'));
+      const text = t(languageOf(context), 'error.generic');
+      if (context.activity?.type === ActivityTypes.Invoke) {
+        await context.sendActivity({
+          type: ActivityTypes.InvokeResponse,
+          value: {
+            status: 200,
+            body: {
+              statusCode: 200,
+              type: 'application/vnd.microsoft.card.adaptive',
+              value: buildNoticeCard(text, { color: 'Attention' }),
+            },
+          },
+        });
+        return;
+      }
+      await context.sendActivity(text);
     } catch (sendError) {
       deps.logger.warn('could not tell the user about the error', { err: describeError(sendError) });
     }
@@ -184,7 +200,13 @@ async function rememberConversation(
     channel?: { name?: unknown };
   };
   const reference = TurnContext.getConversationReference(a);
-  const fingerprint = JSON.stringify([caller.tenantId, a.serviceUrl, reference.conversation, reference.bot, channelData]);
+  const fingerprint = JSON.stringify([
+    caller.tenantId,
+    a.serviceUrl,
+    reference.conversation,
+    reference.bot,
+    channelData,
+  ]);
   const now = deps.now().getTime();
   const seen = remembered.get(caller.conversationId);
   if (seen && seen.fingerprint === fingerprint && now - seen.at < REMEMBER_AGAIN_MS) return;

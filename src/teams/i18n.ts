@@ -167,6 +167,11 @@ const de = {
   'audit.title': 'Protokoll',
   'audit.title_scope': 'Protokoll: {scope}',
   'audit.none': 'Keine Einträge.',
+  'gateway_error.UPSTREAM_CONFLICT': 'das Gateway meldet einen Konflikt (die Domäne wurde zwischenzeitlich geändert)',
+  'gateway_error.UPSTREAM_REJECTED': 'das Gateway hat die Änderung abgelehnt',
+  'gateway_error.NOT_FOUND': 'das Gateway kennt diese Domäne nicht',
+  'gateway_error.UPSTREAM_BAD_RESPONSE': 'das Gateway hat unverständlich geantwortet',
+  'gateway_error.other': 'die Änderung ist fehlgeschlagen (Details im Protokoll)',
 } as const;
 
 export type MessageKey = keyof typeof de;
@@ -331,6 +336,11 @@ const en: Record<MessageKey, string> = {
   'audit.title': 'Audit log',
   'audit.title_scope': 'Audit log: {scope}',
   'audit.none': 'No entries.',
+  'gateway_error.UPSTREAM_CONFLICT': 'the gateway reports a conflict (the domain was changed meanwhile)',
+  'gateway_error.UPSTREAM_REJECTED': 'the gateway refused the change',
+  'gateway_error.NOT_FOUND': 'the gateway does not know this domain',
+  'gateway_error.UPSTREAM_BAD_RESPONSE': 'the gateway answered something unintelligible',
+  'gateway_error.other': 'the change failed (details in the audit log)',
 };
 
 export const catalogues: Record<Lang, Record<MessageKey, string>> = { de, en };

@@ -146,11 +146,7 @@ describe('gateway down or slow during a release', () => {
     await assertExecutedOnce(ref, 'vb-nord');
   });
 
-  test('a domain the gateway refused is explained in plain words on the card, without internal codes or API paths', {
-    todo:
-      'src/teams/views/request-card.ts shows d.error raw: "(UPSTREAM_CONFLICT: gateway API answered 409 … to ' +
-      'PATCH /gateway/v1/domains)" — English internals, cut at 120 characters, on a German card (see report)',
-  }, async () => {
+  test('a domain the gateway refused is explained in plain words on the card, without internal codes or API paths', async () => {
     const created = await requestFrom(t, 'freigabe Stadt Iserlohn eingehend Alle Geräte gepatcht', users.operator);
     const ref = created.ref!;
     await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 1 });
@@ -163,12 +159,7 @@ describe('gateway down or slow during a release', () => {
     assert.doesNotMatch(card.text, /\/gateway\/v1|PATCH|answered/, card.text);
   });
 
-  test('executor.idle() returns once pending gateway retries have run', {
-    todo:
-      'idle() in src/services/execute-release.ts loops on Promise.race([Promise.allSettled([...inFlight]), sleep]); ' +
-      'with inFlight empty and retry timers pending, allSettled([]) resolves at once, the loop never yields ' +
-      'to the event loop and the retry timers it waits for cannot fire until the deadline (see report)',
-  }, async () => {
+  test('executor.idle() returns once pending gateway retries have run', async () => {
     const created = await requestFrom(t, 'freigabe Stadt Arnsberg eingehend Alle Geräte gepatcht', users.operator);
     const ref = created.ref!;
     await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 503 });

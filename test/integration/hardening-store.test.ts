@@ -181,11 +181,7 @@ function hardeningSuite() {
       assert.ok(afterwards.audit.ok, 'the audit chain verifies');
     });
 
-    test('a card action while the store is down is answered in the card, not with a bare 501', {
-      todo:
-        'app.error in src/teams/create-teams-app.ts only sends a chat message; for an invoke botbuilder then ' +
-        'answers 501 with no body, which Teams shows as a failed action (see report)',
-    }, async () => {
+    test('a card action while the store is down is answered in the card, not with a bare 501', async () => {
       await cutStore();
       try {
         const res = await post(
@@ -217,11 +213,7 @@ function hardeningSuite() {
       assert.ok((await t.bot.store.verifyAuditChain()).ok);
     });
 
-    test('an execution interrupted by a store outage finishes once the store is back', {
-      todo:
-        'a store error inside executeItem (src/services/execute-release.ts) ends the run with "execution failed"; ' +
-        'nothing resumes it until the process restarts, so the request stays "executing" (see report)',
-    }, async () => {
+    test('an execution interrupted by a store outage finishes once the store is back', async () => {
       const ref = (await requestFrom(t, 'freigabe Hochsauerlandkreis eingehend Alle Geräte gepatcht', users.operator))
         .ref!;
       // The gateway takes 1.5 s per change: the outage hits while the calls are under way.

@@ -1,7 +1,7 @@
 import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
 import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
 import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
-import { formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
+import { catalogues, formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
 
 // The release/block request as a card, for everybody (updated in place on every transition) and,
@@ -122,7 +122,7 @@ export function buildRequestCard(
           return {
             status,
             title: domain,
-            value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` (${d.error.slice(0, 120)})` : ''}`,
+            value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` – ${gatewayErrorText(lang, d.error)}` : ''}`,
           };
         })
       : [];
@@ -238,6 +238,12 @@ export function buildReasonForm(
     submit: t(lang, input.requestKind === 'block' ? 'block.reason_submit' : 'release.reason_submit'),
     data: { kind: input.requestKind, scopeId: input.scopeId, direction: input.direction },
   });
+}
+
+/** A failed domain's reason in plain words; the request stores the error code (execute-release.ts). */
+export function gatewayErrorText(lang: Lang, code: string): string {
+  const key = `gateway_error.${code}`;
+  return key in catalogues[lang] ? t(lang, key as MessageKey) : t(lang, 'gateway_error.other');
 }
 
 export function refusalText(lang: Lang, refusal: Refusal): string {

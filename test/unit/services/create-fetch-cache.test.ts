@@ -49,3 +49,30 @@ test('on failure the last good value is served as stale only when asked', async 
   await assert.rejects(cache.get('k', load), /down/);
   await assert.rejects(cache.get('other', load, { staleOnError: true }), /down/);
 });
+
+test('within the refresh-ahead window the old value is served while one refresh runs', async () => {
+  let now = 0;
+  let calls = 0;
+  let release!: () => void;
+  const cache = createFetchCache({ ttlMs: 1000, now: () => now, refreshAheadMs: 1000 });
+  assert.equal((await cache.get('k', async () => ++calls)).value, 1);
+  now = 1500;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const slow = async () => {
+    await gate;
+    return ++calls;
+  };
+  // Served at once from the old value, although the refresh has not finished.
+  assert.equal((await cache.get('k', slow)).value, 1);
+  assert.equal((await cache.get('k', slow)).value, 1);
+  release();
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(calls, 2, 'one refresh, not two');
+  assert.equal((await cache.get('k', slow)).value, 2);
+  // Past TTL + window the caller waits for a fresh value again.
+  now = 1500 + 2000;
+  let freshCalls = 0;
+  assert.equal((await cache.get('k', async () => 100 + ++freshCalls)).value, 101);
+});

@@ -356,11 +356,36 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       env.sim.advance(5);
       const result = await env.watcher.pollOnce();
       assert.equal(result.role, 'leader');
-      // Re-asks from the last bucket it has (less the overlap), covering the failed poll's minutes.
-      assert.equal(Date.parse(result.from!), Date.parse(before.to!) - 2 * 60_000);
+      // Re-asks from the first bucket it does not have, covering the failed poll's minutes.
+      assert.equal(result.from, before.to);
       assert.equal(result.to, new Date(env.sim.now()).toISOString());
     } finally {
       await env.watcher.stop();
+      await env.store.close();
+    }
+  });
+
+  test('a domain whose answer lacks the newest minute gets it in the next poll', async () => {
+    const env = await setup();
+    try {
+      await env.watcher.pollOnce();
+      env.sim.advance(3);
+      // As if olpe.de's page had been cut by the gateway a minute before the others.
+      env.gateway.reshapeSpam = (series) =>
+        series.map((s) => (s.domain === 'olpe.de' ? { ...s, points: s.points.slice(0, -1) } : s));
+      const first = await env.watcher.pollOnce();
+      env.sim.advance(1);
+      const second = await env.watcher.pollOnce();
+      assert.equal(Date.parse(second.from!), Date.parse(first.to!) - 60_000, 'asks again from the missing minute');
+      const state = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
+      await env.watcher.stop(); // persists
+      const after = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
+      assert.notEqual(after?.etag, state?.etag);
+      const tracks = (after?.data as { detector: { domains: Record<string, { last: number; recV: number[] }> } })
+        .detector.domains;
+      assert.equal(tracks['olpe.de']!.last, tracks['attendorn.de']!.last, 'olpe.de is as far as the others');
+      assert.ok(!tracks['olpe.de']!.recV.includes(-1), 'without a gap');
+    } finally {
       await env.store.close();
     }
   });
