@@ -1,5 +1,6 @@
 import type { TurnContext } from 'botbuilder';
 import restify from 'restify';
+import { z } from 'zod';
 import type { Logger } from '../domain/logger.ts';
 
 // The bot's HTTP surface (README "Stable surfaces"): POST /api/messages, GET /healthz, /readyz, /metrics.
@@ -20,6 +21,64 @@ export interface HttpServerDeps {
   readinessTimeoutMs?: number;
   /** Set while draining on SIGTERM: new turns get 503. */
   isDraining?: () => boolean;
+}
+
+// The fields botbuilder dereferences before our code runs: a wrong type there makes it answer 500 with
+// its own error message (found by test/integration/fuzz.test.ts). Unknown fields pass.
+const activityShape = z
+  .object({
+    type: z.string().min(1).max(100),
+    serviceUrl: z.string().max(2000).optional(),
+    channelId: z.string().max(200).optional(),
+    id: z.string().max(500).optional(),
+    conversation: z
+      .object({ id: z.string().max(1000) })
+      .passthrough()
+      .optional(),
+    from: z
+      .object({ id: z.string().max(1000).optional() })
+      .passthrough()
+      .optional(),
+    recipient: z
+      .object({ id: z.string().max(1000).optional() })
+      .passthrough()
+      .optional(),
+    text: z.string().optional(),
+    locale: z.string().max(100).optional(),
+    name: z.string().max(200).optional(),
+  })
+  .passthrough();
+
+/**
+ * botbuilder answers an error thrown before or around the turn with 500 and the error's message as the
+ * body. The message stays in our log; the caller gets a plain 500.
+ */
+function withoutInternals(res: restify.Response, logger: Logger): restify.Response {
+  let status = 200;
+  return new Proxy(res, {
+    get(target, prop, receiver) {
+      if (prop === 'status') {
+        return (code: number) => {
+          status = code;
+          return target.status(code);
+        };
+      }
+      if (prop === 'send') {
+        return (body?: unknown) => {
+          if (status >= 500) {
+            logger.error('activity failed inside the Bot Framework adapter', {
+              status,
+              detail: String(body).slice(0, 300),
+            });
+            return target.send({ error: 'internal_error' });
+          }
+          return target.send(body);
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 export type TurnLogic = (context: TurnContext) => Promise<void>;
@@ -45,19 +104,13 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
       res.send(503, { error: 'shutting_down' });
       return;
     }
-    const body = req.body as unknown;
-    if (
-      typeof body !== 'object' ||
-      body === null ||
-      Array.isArray(body) ||
-      typeof (body as { type?: unknown }).type !== 'string'
-    ) {
+    if (!activityShape.safeParse(req.body).success) {
       res.send(400, { error: 'expected a Bot Framework activity (JSON object with a type)' });
       return;
     }
     inFlight++;
     try {
-      await deps.processActivity(req, res);
+      await deps.processActivity(req, withoutInternals(res, deps.logger));
     } catch (error) {
       deps.logger.error('activity processing failed', { err: describeError(error) });
       if (!res.headersSent) res.send(500, { error: 'internal_error' });
