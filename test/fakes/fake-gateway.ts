@@ -20,6 +20,8 @@ export class FakeGateway implements GatewayPort {
   readonly calls: GatewayCall[] = [];
   // Calls of these operations throw until the count is used up.
   failures: Partial<Record<GatewayCall['op'], number>> = {};
+  // Rewrites a /metrics/spam answer once (e.g. a page that the gateway cut a minute earlier).
+  reshapeSpam: ((series: SpamSeries[]) => SpamSeries[]) | null = null;
 
   constructor(readonly sim: Simulator) {}
 
@@ -71,7 +73,9 @@ export class FakeGateway implements GatewayPort {
       series.push(...page.series);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    return series;
+    const reshape = this.reshapeSpam;
+    this.reshapeSpam = null;
+    return reshape ? reshape(series) : series;
   }
 
   async ping(): Promise<void> {

@@ -345,6 +345,26 @@ describe('spam watcher: mutes, restarts and replicas', () => {
     }
   });
 
+  test('a stored state it cannot read is replaced by a fresh warm-up, not trusted', async () => {
+    const env = await setup();
+    try {
+      for (const [n, data] of [
+        { v: 1, polledTo: 'yesterday', detectorJson: '{}' },
+        { v: 1, polledTo: new Date(env.sim.now()).toISOString(), detectorJson: '{"version":9}' },
+        'x',
+      ].entries()) {
+        await env.store.writeTurnState([{ key: SPAM_DETECTOR_STATE_KEY, data, ifEtag: null }]);
+        const w = replica(env.store, env.sim, env.gateway, `replica-${n}`);
+        await env.store.releaseLease(SPAM_WATCHER_LEASE, (await env.store.getLease(SPAM_WATCHER_LEASE))?.holder ?? '');
+        const result = await w.watcher.pollOnce();
+        assert.equal(result.backfilled, true, JSON.stringify(data));
+        await w.watcher.stop();
+      }
+    } finally {
+      await env.store.close();
+    }
+  });
+
   test('a failed gateway call fails that poll; the next one asks again from where it stopped', async () => {
     const env = await setup();
     try {
@@ -381,8 +401,10 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       await env.watcher.stop(); // persists
       const after = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
       assert.notEqual(after?.etag, state?.etag);
-      const tracks = (after?.data as { detector: { domains: Record<string, { last: number; recV: number[] }> } })
-        .detector.domains;
+      const detector = JSON.parse((after?.data as { detectorJson: string }).detectorJson) as {
+        domains: Record<string, { last: number; recV: number[] }>;
+      };
+      const tracks = detector.domains;
       assert.equal(tracks['olpe.de']!.last, tracks['attendorn.de']!.last, 'olpe.de is as far as the others');
       assert.ok(!tracks['olpe.de']!.recV.includes(-1), 'without a gap');
     } finally {
