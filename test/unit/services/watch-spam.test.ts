@@ -400,8 +400,9 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       const state = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
       await env.watcher.stop(); // persists
       const after = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
-      assert.notEqual(after?.etag, state?.etag);
-      const detector = JSON.parse((after?.data as { detectorJson: string }).detectorJson) as {
+      assert.ok(after, 'persisted on stop');
+      assert.notEqual(after.etag, state?.etag);
+      const detector = JSON.parse((after.data as { detectorJson: string }).detectorJson) as {
         domains: Record<string, { last: number; recV: number[] }>;
       };
       const tracks = detector.domains;
