@@ -7,6 +7,7 @@ import { Application, type TurnState } from '@microsoft/teams-ai';
 import { ActivityTypes, TurnContext } from 'botbuilder';
 import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
+import { createMetrics, type Metrics } from '../../src/adapters/metrics.ts';
 import { createSendQueue, type SendQueue } from '../../src/adapters/send-queue.ts';
 import { createStore } from '../../src/adapters/store/create-store.ts';
 import { TeamsNotifier } from '../../src/adapters/teams-notifier.ts';
@@ -59,6 +60,7 @@ interface Rig {
   delivery: AlertDelivery;
   watcher: SpamWatcher;
   blocks: BlockRequestInput[];
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -76,9 +78,21 @@ async function startRig(): Promise<Rig> {
   const gateway = new GatewayHttpClient({ baseUrl: `${sim.url}/gateway/v1`, timeoutMs: 5000, logger: silentLogger });
   const status = createStatusService({ inventory, gateway, now, cacheSeconds: 0, logger: silentLogger });
   const adapter = createBotAdapter(loadConfig({ LOG_LEVEL: 'silent' }));
+  const metrics = createMetrics();
 
-  const queue = createSendQueue({ sender: new TeamsNotifier(adapter, undefined, store, []), logger: silentLogger });
-  const delivery = createAlertDelivery({ store, sender: queue, render: buildAlertCard, now, logger: silentLogger });
+  const queue = createSendQueue({
+    sender: new TeamsNotifier(adapter, undefined, store, []),
+    logger: silentLogger,
+    onDepth: (n) => metrics.sendQueueDepth.set(n),
+  });
+  const delivery = createAlertDelivery({
+    store,
+    sender: queue,
+    render: buildAlertCard,
+    now,
+    logger: silentLogger,
+    metrics,
+  });
   const service = createAlertService({
     store,
     delivery,
@@ -96,6 +110,7 @@ async function startRig(): Promise<Rig> {
     intervalMs: 60_000,
     holder: 'integration',
     logger: silentLogger,
+    metrics,
     backfillMinutes: 120,
   });
 
@@ -122,6 +137,7 @@ async function startRig(): Promise<Rig> {
       return buildNoticeCard(`Wirklich sperren? ${input.scopeId}`, { title: 'Bestätigen' }) as AdaptiveCardJson;
     },
     logger: silentLogger,
+    metrics,
   });
   // The cases create-teams-app's message switch gets.
   app.activity(ActivityTypes.Message, async (context) => {
@@ -151,6 +167,7 @@ async function startRig(): Promise<Rig> {
     delivery,
     watcher,
     blocks,
+    metrics,
     async close() {
       await watcher.stop();
       await delivery.drain(5000);
@@ -465,5 +482,16 @@ describe('spam alerts end to end', () => {
       200,
     );
     assert.equal(rig.connector.calls.length, quiet);
+  });
+
+  test('the metrics count alerts, deliveries, card actions and who holds the watcher lease', async () => {
+    const text = await rig.metrics.registry.metrics();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? Number.NaN);
+    assert.ok(value(/lagebot_alerts_total\{event="opened"\} (\d+)/) >= 2, 'opened');
+    assert.ok(value(/lagebot_alerts_total\{event="delivered"\} (\d+)/) >= 3, 'delivered');
+    assert.equal(value(/lagebot_card_actions_total\{verb="alert.ack",outcome="ok"\} (\d+)/), 1);
+    assert.equal(value(/lagebot_card_actions_total\{verb="alert.ack",outcome="bad_data"\} (\d+)/), 2);
+    assert.equal(value(/lagebot_lease_holder\{lease="spam-watcher"\} (\d+)/), 1);
+    assert.equal(value(/lagebot_send_queue_depth (\d+)/), 0);
   });
 });
