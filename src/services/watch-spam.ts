@@ -197,7 +197,19 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     }
   }
 
+  // Any failure after the lease drops the working copy: detectSpikes has advanced it in place, and
+  // events it produced may not have reached the store. The next poll reloads the persisted state and
+  // replays from there; the store absorbs what it has already seen.
   async function poll(): Promise<PollResult> {
+    try {
+      return await pollAsLeader();
+    } catch (error) {
+      state = null;
+      throw error;
+    }
+  }
+
+  async function pollAsLeader(): Promise<PollResult> {
     const standby: PollResult = {
       role: 'standby',
       from: null,

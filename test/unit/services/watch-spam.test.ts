@@ -72,17 +72,25 @@ interface Replica {
   sender: RecordingSender;
 }
 
-function replica(store: Store, sim: Simulator, gateway: FakeGateway, holder: string): Replica {
+function replica(
+  store: Store,
+  sim: Simulator,
+  gateway: FakeGateway,
+  holder: string,
+  wrap: (d: AlertDelivery) => AlertDelivery = (d) => d,
+): Replica {
   const sender = new RecordingSender(holder);
   const now = () => new Date(sim.now());
   const index = buildRegionIndex(sim.regions());
-  const delivery = createAlertDelivery({
-    store,
-    sender: createSendQueue({ sender }),
-    render: buildAlertCard,
-    now,
-    logger: silentLogger,
-  });
+  const delivery = wrap(
+    createAlertDelivery({
+      store,
+      sender: createSendQueue({ sender }),
+      render: buildAlertCard,
+      now,
+      logger: silentLogger,
+    }),
+  );
   const watcher = createSpamWatcher({
     store,
     gateway,
@@ -342,6 +350,41 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       await b.watcher.stop();
     } finally {
       await env.store.close();
+    }
+  });
+
+  test('a store failure while recording an alert loses nothing: the next poll replays it', async () => {
+    const sim = createSimulator({ speed: 0, seed: 42, devices: 200 });
+    const gateway = new FakeGateway(sim);
+    const store = await createStore({ dataDir: ':memory:' });
+    let failures = 1;
+    const r = replica(store, sim, gateway, 'replica-a', (d) => ({
+      ...d,
+      recordEvent: async (event, context) => {
+        if (failures-- > 0) throw new Error('store unavailable');
+        return d.recordEvent(event, context);
+      },
+    }));
+    try {
+      await store.subscribe(channels.sued, 'vb-sued', new Date(sim.now()).toISOString());
+      await r.watcher.pollOnce();
+      sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+      sim.advance(1);
+      await r.watcher.pollOnce();
+      sim.advance(1);
+      await assert.rejects(r.watcher.pollOnce(), /store unavailable/);
+      sim.advance(1);
+      const replay = await r.watcher.pollOnce();
+      await r.delivery.drain(5000);
+      assert.ok(
+        replay.events.some((e) => e.type === 'opened' && e.alert.scope.id === 'kr-olpe'),
+        'the alert opens again from the persisted state',
+      );
+      assert.equal(r.sender.sends(channels.sued).length, 1);
+      assert.equal((await store.listAlerts()).length, 1);
+    } finally {
+      await r.watcher.stop();
+      await store.close();
     }
   });
 
