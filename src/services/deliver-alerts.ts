@@ -14,7 +14,7 @@ import type { Store, StoredAlert } from '../domain/store-port.ts';
 // from the store, so a card that waited shows the newest state.
 //
 // Delivery is at least once, not exactly once: a crash after Teams accepted a card but before the
-// store recorded it leaves the delivery 'pending' (attempts > 0), and the next watcher sends it again.
+// store recorded it leaves the delivery 'pending', and the next watcher sends it again.
 // Teams has no idempotency key for messages; one duplicate card after a crash beats a lost alert.
 
 export type AlertLang = 'de' | 'en';
@@ -234,15 +234,16 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       try {
         const { activityId } = await sender.send(
           conversationId,
+          // No store write between the token and the request: on SQLite every commit is an fsync that
+          // holds the event loop (~3 ms), and at 30 sends a second the queue has 33 ms per send.
           async () => {
-            await store.updateDelivery(alertId, conversationId, { status: 'pending', attempted: true }, nowIso());
             entry.rendered = true;
             entry.dirty = false;
             return renderOrThrow(alertId, conversationId);
           },
           { key: `send\n${key}` },
         );
-        await store.updateDelivery(alertId, conversationId, { status: 'sent', activityId }, nowIso());
+        await store.updateDelivery(alertId, conversationId, { status: 'sent', activityId, attempted: true }, nowIso());
         deps.metrics?.alerts.inc({ event: 'delivered' });
         if (entry.dirty) void scheduleUpdate(alertId, conversationId, activityId);
         return { ok: true, activityId };
@@ -250,7 +251,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
         deps.metrics?.alerts.inc({ event: 'failed' });
         logger.warn('alert not delivered', { alertId, conversationId, err: describe(error) });
         await store
-          .updateDelivery(alertId, conversationId, { status: 'failed' }, nowIso())
+          .updateDelivery(alertId, conversationId, { status: 'failed', attempted: true }, nowIso())
           .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describe(e) }));
         return { ok: false, error };
       } finally {
