@@ -146,6 +146,8 @@ const envSchema = z.object({
   ),
   PLAYGROUND: onOff(true),
   PLAYGROUND_PORT: port(56150),
+  // off: this replica never runs the spam watcher (tests; a replica meant only for chat).
+  SPAM_WATCHER: onOff(true),
   // How often expired requests are expired and interrupted executions resumed.
   SWEEP_INTERVAL_SECONDS: positiveInt(15, 'a number of seconds', 3600),
   // Per user: a burst of commands/card actions, then this many per minute (issue 8).
@@ -204,6 +206,7 @@ export interface Config {
   language: 'auto' | 'de' | 'en';
   userRateLimit: { capacity: number; refillPerSecond: number };
   sweepIntervalMs: number;
+  noSpamWatcher: boolean;
 }
 
 export class ConfigError extends Error {
@@ -277,6 +280,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     language: e.BOT_LANGUAGE,
     sweepIntervalMs: e.SWEEP_INTERVAL_SECONDS * 1000,
+    noSpamWatcher: !e.SPAM_WATCHER,
     userRateLimit: { capacity: e.USER_RATE_LIMIT_BURST, refillPerSecond: e.USER_RATE_LIMIT_PER_MINUTE / 60 },
     replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
   };

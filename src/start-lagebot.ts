@@ -8,6 +8,7 @@ import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
 import { loadRolesFile } from './adapters/load-roles-file.ts';
 import { createMetrics } from './adapters/metrics.ts';
+import { createSendQueue } from './adapters/send-queue.ts';
 import { createStore } from './adapters/store/create-store.ts';
 import { createTurnStorage } from './adapters/store/store-turn-storage.ts';
 import { TeamsNotifier } from './adapters/teams-notifier.ts';
@@ -15,15 +16,19 @@ import type { Config } from './config.ts';
 import type { GatewayPort, InventoryPort } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
+import { createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
+import { createAlertService } from './services/manage-alerts.ts';
 import { createReleaseService, type ReleaseService } from './services/release-service.ts';
 import { createStatusService } from './services/report-status.ts';
+import { createSpamWatcher } from './services/watch-spam.ts';
 import { startSimServer } from './sim/server.ts';
 import { parseDirectionAndReason } from './teams/command-parser.ts';
 import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
+import { buildAlertCard } from './teams/views/alert-card.ts';
 
 const demoRolesFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'config', 'roles.demo.json');
 
@@ -74,6 +79,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
 
   try {
     let simUrl: string | null = null;
+    let embeddedSim: Awaited<ReturnType<typeof startSimServer>> | null = null;
     if (config.useEmbeddedSimulator) {
       const sim = await startSimServer({
         port: config.simPort,
@@ -84,6 +90,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       });
       closers.push(() => sim.close());
       simUrl = sim.url;
+      embeddedSim = sim;
       logger.info(
         `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
         { simUrl: sim.url },
@@ -145,6 +152,45 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       await executor.close();
       await cards?.flush();
     });
+    // Spam alerts. The watcher reads the gateway's minutes, so it runs on the gateway's clock: with the
+    // embedded simulator that is simulated time, otherwise the wall clock.
+    const gatewayNow = embeddedSim ? () => new Date(embeddedSim!.sim.now()) : now;
+    const sendQueue = createSendQueue({
+      sender: notifier,
+      logger,
+      onDepth: (n) => metrics.sendQueueDepth.set(n),
+    });
+    const delivery = createAlertDelivery({
+      store,
+      sender: sendQueue,
+      render: buildAlertCard,
+      now: gatewayNow,
+      logger,
+      metrics,
+    });
+    const alerts = createAlertService({
+      store,
+      delivery,
+      regions: () => status.regionIndex(),
+      roles,
+      now: gatewayNow,
+      logger,
+    });
+    const watcher = createSpamWatcher({
+      store,
+      gateway,
+      regions: () => status.regionIndex(),
+      delivery,
+      now: gatewayNow,
+      intervalMs: config.spamWatchIntervalSeconds * 1000,
+      holder: config.replicaId,
+      logger,
+      metrics,
+    });
+    closers.push(async () => {
+      await watcher.stop();
+      await delivery.drain(5000);
+    });
     const app = createTeamsApp({
       adapter,
       storage: createTurnStorage(store),
@@ -154,6 +200,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       store,
       allowedTenants: config.allowedTenants,
       now,
+      alerts,
       language: config.language,
       userRateLimit: config.userRateLimit,
       release: {
@@ -206,6 +253,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     );
     // Executions a previous process left unfinished are completed exactly once; requests past their
     // time expire (their cards lose the buttons).
+    if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
     const resumed = await executor.resumeAll();
     if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
     // The sweep also resumes executions that stopped on a store or gateway outage, and those a crashed

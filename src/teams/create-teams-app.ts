@@ -4,12 +4,14 @@ import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
+import type { AlertService } from '../services/manage-alerts.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
 import { createUserRateLimiter } from '../services/user-rate-limiter.ts';
+import { type AlertCommand, registerAlertRoutes } from './alert-routes.ts';
 import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { type Lang, t } from './i18n.ts';
-import { type ReleaseRouteDeps, registerReleaseRoutes } from './release-routes.ts';
+import { type ReleaseRouteDeps, registerReleaseRoutes, requestBlockCard } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildHelpCard } from './views/help-card.ts';
@@ -30,6 +32,7 @@ export interface TeamsAppDeps {
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
+  alerts: AlertService;
   userRateLimit?: { capacity: number; refillPerSecond: number };
   /** auto: from the client's locale; de/en: fixed (BOT_LANGUAGE). */
   language?: 'auto' | 'de' | 'en';
@@ -95,6 +98,12 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
   });
 
   const release = registerReleaseRoutes(app, deps.release);
+  const alerts = registerAlertRoutes(app, {
+    service: deps.alerts,
+    requestBlock: (input) => requestBlockCard(deps.release, input),
+    logger: deps.logger,
+    metrics: deps.metrics,
+  });
 
   app.activity(ActivityTypes.Message, async (context) => {
     const started = performance.now();
@@ -122,13 +131,16 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
         case 'audit':
           outcome = await release.handleCommand(context, command, lang);
           break;
+        case 'alerts_list':
+        case 'alerts_subscribe':
+        case 'alerts_unsubscribe':
+        case 'alert_test':
+          outcome = await alerts.handleCommand(context, command as AlertCommand, lang);
+          break;
         case 'unknown':
           outcome = 'unknown';
           await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.word.slice(0, 40) })));
           break;
-        default:
-          outcome = 'unavailable';
-          await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.kind })));
       }
     } finally {
       deps.metrics.commands.inc({ command: command.kind, outcome });

@@ -313,6 +313,33 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
 }
 
 /**
+ * The alert card's "Eingehend sperren": the same audited block path as `sperren`, answered with the
+ * "Wirklich sperren?" card (confirm_block executes). Roles are checked by the release service.
+ */
+export async function requestBlockCard(
+  deps: Pick<ReleaseRouteDeps, 'service'>,
+  input: { caller: Caller; scopeId: string; direction: 'inbound' | 'outbound' | 'both'; reason: string; lang: Lang },
+): Promise<AdaptiveCardJson> {
+  const { lang } = input;
+  const outcome = await deps.service.create(input.caller, {
+    kind: 'block',
+    scopeId: input.scopeId,
+    direction: input.direction,
+    reason: input.reason,
+  });
+  if (outcome.kind === 'created') {
+    return buildRequestCard(outcome.request, outcome.version, lang, {
+      message: t(lang, 'confirm.block', {
+        count: outcome.request.scope.domains.length,
+        direction: directionText(lang, outcome.request.direction),
+      }),
+      actions: deps.service.actions(outcome.request, input.caller),
+    });
+  }
+  return buildNoticeCard(textOutcome(lang, outcome) ?? t(lang, 'error.generic'), { color: 'Attention' });
+}
+
+/**
  * Remembers where each request's cards are (conversation + activity id) and updates them all in
  * place after a transition. Updates of one request are coalesced: a 14-domain execution settles in
  * a burst, and Teams needs one edit, not fourteen.

@@ -35,6 +35,8 @@ export async function startTestBot(
     // Tests send many messages per user within seconds; the limit itself has its own test.
     USER_RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // The watcher polls on the simulator's frozen clock; tests that need it drive it themselves.
+    SPAM_WATCHER: 'off',
     ...env,
   });
   const bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
