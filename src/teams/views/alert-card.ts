@@ -6,9 +6,9 @@ import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card
 // AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
 // and, for mute, the hours (ENGINEERING.md promise 1).
 
-// Not yet in render-card's CardName union; the templates are cards/alert.json and cards/alert-subscriptions.json.
-const ALERT_CARD = 'alert' as CardName;
-const LIST_CARD = 'alert-subscriptions' as CardName;
+// Templates: cards/alert.json and cards/alert-subscriptions.json.
+const ALERT_CARD: CardName = 'alert';
+const LIST_CARD: CardName = 'alert-subscriptions';
 
 const MAX_DOMAINS_LISTED = 8;
 const MAX_INBOUND_LISTED = 12;
