@@ -63,8 +63,8 @@ function changesFor(requestId: string): Map<string, number> {
 }
 
 /**
- * Polls the store until the request has left "executing". (executor.idle() is not used: with only
- * retry timers pending it spins on microtasks and starves those timers — see the todo test below.)
+ * Polls the store until the request has left "executing": what the user sees, independent of the
+ * executor's bookkeeping (executor.idle() has its own test below; it once starved its retry timers).
  */
 async function settled(requestId: string, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
