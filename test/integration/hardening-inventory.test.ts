@@ -94,7 +94,7 @@ describe('inventory down', () => {
   });
 
   test('a scope never fetched before gets "Inventar nicht erreichbar", not someone else\'s data', async () => {
-    await setSimFault(t.simUrl, { target: 'inventory', mode: 'error', status: 503 });
+    await setSimFault(t.simUrl, { target: 'inventory', mode: 'timeout', ms: 0 });
     const text = await status('status Kreis Soest');
     assert.match(text, /Inventar nicht erreichbar/);
     assert.doesNotMatch(text, /Olpe/);
