@@ -114,7 +114,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
 
   async function reconcileOnce(requestId: string): Promise<void> {
     const current = await deps.service.get(requestId);
-    if (!current || current.request.state !== 'executing') return;
+    if (current?.request.state !== 'executing') return;
     const { request } = current;
     const rows = new Map((await deps.store.listOutboxForRequest(requestId)).map((r) => [r.key, r]));
     const work: Promise<void>[] = [];

@@ -242,7 +242,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     },
   ): Promise<RequestOutcome> {
     const actor = actorOf(caller, deps.roles);
-    if (!actor || !actor.roles.includes('operator')) return { kind: 'forbidden', role: 'operator' };
+    if (!actor?.roles.includes('operator')) return { kind: 'forbidden', role: 'operator' };
     try {
       const ref = await refFromId(input.scopeId);
       if (!ref) return { kind: 'scope_unknown', input: input.scopeId, suggestions: [] };
@@ -310,7 +310,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     /** `freigabe Kreis Olpe eingehend Alle Clients gepatcht` → a request, or what is missing. */
     async requestFromWords(caller: Caller, kind: RequestKind, words: string[]): Promise<RequestOutcome> {
       const actor = actorOf(caller, deps.roles);
-      if (!actor || !actor.roles.includes('operator')) return { kind: 'forbidden', role: 'operator' };
+      if (!actor?.roles.includes('operator')) return { kind: 'forbidden', role: 'operator' };
       let index: RegionIndex;
       try {
         index = await deps.regions();
