@@ -32,6 +32,25 @@ export function createFetchCache(opts: {
   const entries = new Map<string, Entry<unknown>>();
   const maxEntries = opts.maxEntries ?? 2000;
 
+  /** The entry's one in-flight load (started if none runs), which stores its value when it arrives. */
+  function startLoad<T>(e: Entry<T>, load: () => Promise<T>): Promise<T> {
+    if (!e.inflight) {
+      e.inflight = load().then(
+        (value) => {
+          e.value = value;
+          e.fetchedAt = opts.now();
+          e.inflight = undefined;
+          return value;
+        },
+        (error: unknown) => {
+          e.inflight = undefined;
+          throw error;
+        },
+      );
+    }
+    return e.inflight;
+  }
+
   return {
     async get<T>(key: string, load: () => Promise<T>, options: { staleOnError?: boolean } = {}): Promise<Cached<T>> {
       let entry = entries.get(key) as Entry<T> | undefined;
@@ -46,24 +65,9 @@ export function createFetchCache(opts: {
         entry.fetchedAt !== undefined &&
         now - entry.fetchedAt < opts.ttlMs + refreshAheadMs
       ) {
-        const e = entry;
-        if (!e.inflight) {
-          e.inflight = load().then(
-            (value) => {
-              e.value = value;
-              e.fetchedAt = opts.now();
-              e.inflight = undefined;
-              return value;
-            },
-            (error: unknown) => {
-              e.inflight = undefined;
-              throw error;
-            },
-          );
-          // A failed background refresh leaves the old value; the next caller past the window retries.
-          e.inflight.catch(() => {});
-        }
-        return { value: e.value as T, fetchedAt: e.fetchedAt as number, stale: false };
+        // A failed background refresh leaves the old value; the next caller past the window retries.
+        startLoad(entry, load).catch(() => {});
+        return { value: entry.value, fetchedAt: entry.fetchedAt, stale: false };
       }
       if (!entry) {
         if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
@@ -71,22 +75,8 @@ export function createFetchCache(opts: {
         entries.set(key, entry);
       }
       const e = entry;
-      if (!e.inflight) {
-        e.inflight = load().then(
-          (value) => {
-            e.value = value;
-            e.fetchedAt = opts.now();
-            e.inflight = undefined;
-            return value;
-          },
-          (error: unknown) => {
-            e.inflight = undefined;
-            throw error;
-          },
-        );
-      }
       try {
-        const value = await e.inflight;
+        const value = await startLoad(e, load);
         return { value, fetchedAt: e.fetchedAt ?? now, stale: false };
       } catch (error) {
         if (options.staleOnError && e.value !== undefined && e.fetchedAt !== undefined) {
