@@ -119,7 +119,22 @@ function mailFacts(lang: Lang, view: StatusView) {
   return { title: t(lang, 'status.mail', { count: mail.domains.length }), facts, domainFacts };
 }
 
+// Within the status cache window every user asking about a scope gets the same view; rendering the
+// template is a fifth of a status answer's CPU (bench/status), so identical views share one card.
+const renderedCards = new Map<string, AdaptiveCardJson>();
+const MAX_RENDERED = 200;
+
 export function buildStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
+  const key = `${lang}:${JSON.stringify(view)}`;
+  const hit = renderedCards.get(key);
+  if (hit) return structuredClone(hit);
+  const card = renderStatusCard(view, lang);
+  if (renderedCards.size >= MAX_RENDERED) renderedCards.delete(renderedCards.keys().next().value as string);
+  renderedCards.set(key, card);
+  return structuredClone(card);
+}
+
+function renderStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
   // One level down, each child's clients and servers over every tracked patch.
   const children = view.summary.children.map((c) => {
     const sum = (kind: 'clients' | 'servers') =>
