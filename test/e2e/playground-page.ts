@@ -76,7 +76,8 @@ export class PlaygroundPage {
   async postWithMention(botName: string, text: string): Promise<void> {
     await this.composeBox.click();
     await this.page.keyboard.type(`@${botName.slice(0, 4)}`);
-    await this.page.getByText(botName, { exact: true }).last().click();
+    // The suggestion is a menu item; the bot's name also stands on its own posts (e.g. its greeting).
+    await this.page.getByRole('menuitem', { name: botName }).first().click();
     await this.page.keyboard.type(` ${text}`);
     await this.page.getByRole('button', { name: 'Post', exact: true }).click();
   }

@@ -117,6 +117,11 @@ if (skip) {
     test('@Lagebot hilfe in the approvers channel Freigaben: the help card', { timeout: 45_000 }, async () => {
       // Speaking in "Freigaben" once also tells the bot the channel, so release requests go there.
       await ui.openConversation('Lage Südverband - Freigaben');
+      // Opening the team makes the Playground install the bot there; Lagebot greets the team with a
+      // card offering to subscribe (issue 6). Wait for it, so its arrival does not cut into the typing.
+      const greeting = ui.cards('Lagebot ist jetzt in diesem Team').last();
+      await greeting.waitFor({ timeout: 15_000 });
+      assert.match(await visibleText(greeting), /Alarme für Südverband/);
       await ui.postWithMention('Lagebot', 'hilfe');
       const card = ui.cards('Lagebot – was ich kann').last();
       await card.waitFor({ timeout: 20_000 });
