@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type {
-  ComplianceReport,
-  Patch,
-  PatchCompliance,
-  RegionCompliance,
-  StateCounts,
-} from '../../../src/domain/model.ts';
+import type { ComplianceReport, PatchCompliance, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
 import { percent, summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
+import { trackedPatches } from '../../fixtures/patches.ts';
 
 // Counts as the inventory reports them: total = applicable devices, the states add up to it.
 function counts(installed: number, open: Partial<Omit<StateCounts, 'total' | 'installed'>> = {}): StateCounts {
@@ -25,28 +20,7 @@ function patchCompliance(
   return { patchId, clients, servers, exchangeServers: exchange };
 }
 
-const patches: Patch[] = [
-  {
-    id: 'exchange-2024-02',
-    title: 'Exchange Server 2019 CU14 (CVE-2024-21410)',
-    product: 'Exchange Server 2019',
-    kb: ['KB5035606'],
-    cves: ['CVE-2024-21410'],
-    appliesTo: { kind: 'server', roles: ['exchange'] },
-    minBuild: '15.2.1544.4',
-    releasedAt: '2024-02-13T18:00:00Z',
-  },
-  {
-    id: 'outlook-2024-02',
-    title: 'Outlook security update (CVE-2024-21413)',
-    product: 'Microsoft 365 Apps',
-    kb: ['KB5002537'],
-    cves: ['CVE-2024-21413'],
-    appliesTo: { kind: 'client', roles: null },
-    minBuild: null,
-    releasedAt: '2024-02-13T18:00:00Z',
-  },
-];
+const patches = trackedPatches;
 
 function region(
   regionId: string,

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ComplianceReport, Patch, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
+import type { ComplianceReport, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
 import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { createRequest } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
@@ -16,6 +16,7 @@ import { buildNoticeCard } from '../../../src/teams/views/notice-card.ts';
 import { buildConfirmCard, buildReasonForm, buildRequestCard } from '../../../src/teams/views/request-card.ts';
 import { buildScopeChoiceCard } from '../../../src/teams/views/scope-choice-card.ts';
 import { buildStatusCard } from '../../../src/teams/views/status-card.ts';
+import { trackedPatches } from '../../fixtures/patches.ts';
 import { assertValidCard, cardProblems } from '../../helpers/validate-card.ts';
 
 // Every template expanded with fixtures must parse with the official Adaptive Cards object model
@@ -35,28 +36,7 @@ function counts(total: number, installed: number, failed = 0): StateCounts {
   };
 }
 
-const patches: Patch[] = [
-  {
-    id: 'exchange-2024-02',
-    title: 'Exchange Server 2019 CU14 (CVE-2024-21410)',
-    product: 'Exchange Server 2019',
-    kb: ['KB5035606'],
-    cves: ['CVE-2024-21410'],
-    appliesTo: { kind: 'server', roles: ['exchange'] },
-    minBuild: '15.2.1544.4',
-    releasedAt: '2024-02-13T18:00:00Z',
-  },
-  {
-    id: 'outlook-2024-02',
-    title: 'Outlook security update (CVE-2024-21413)',
-    product: 'Microsoft 365 Apps',
-    kb: ['KB5002537'],
-    cves: ['CVE-2024-21413'],
-    appliesTo: { kind: 'client', roles: null },
-    minBuild: null,
-    releasedAt: '2024-02-13T18:00:00Z',
-  },
-];
+const patches = trackedPatches;
 
 function region(id: string, name: string, kind: RegionCompliance['kind'], scale: number): RegionCompliance {
   return {
