@@ -359,14 +359,21 @@ export function availableActions(request: ReleaseRequest, actor: Actor, now: str
   return actions;
 }
 
-function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionOutcome {
-  if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
+// Who may approve or reject a request, and when: the same rules for both decisions (four eyes).
+function refusalForDecider(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome | null {
+  if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
   if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
   if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
-  if (!hasRole(e.actor, 'approver')) return refuse({ code: 'not_approver' });
-  if (e.actor.id === r.requester.id) return refuse({ code: 'self_approval' });
-  if (hasApproved(r, e.actor)) return refuse({ code: 'already_approved_by_you' });
+  if (!hasRole(actor, 'approver')) return refuse({ code: 'not_approver' });
+  if (actor.id === r.requester.id) return refuse({ code: 'self_approval' });
+  if (hasApproved(r, actor)) return refuse({ code: 'already_approved_by_you' });
+  return null;
+}
+
+function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionOutcome {
+  const notDecider = refusalForDecider(r, e.actor, now);
+  if (notDecider) return notDecider;
   const worse = e.freshPolicyWorse || (r.policyAtRequest?.meets === true && !e.freshPolicy.meets);
   if (worse && !e.override) {
     return refuse({ code: 'policy_worsened', policyAtRequest: r.policyAtRequest, freshPolicy: e.freshPolicy });
@@ -396,13 +403,8 @@ function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }
 }
 
 function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>, now: string): TransitionOutcome {
-  if (e.actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
-  if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
-  if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
-  if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
-  if (!hasRole(e.actor, 'approver')) return refuse({ code: 'not_approver' });
-  if (e.actor.id === r.requester.id) return refuse({ code: 'self_approval' });
-  if (hasApproved(r, e.actor)) return refuse({ code: 'already_approved_by_you' });
+  const notDecider = refusalForDecider(r, e.actor, now);
+  if (notDecider) return notDecider;
   const reason = e.reason?.trim() || null;
   if (reason !== null && reason.length > REASON_MAX) {
     return refuse({ code: 'too_long', field: 'rejection_reason', max: REASON_MAX });
