@@ -89,14 +89,13 @@ function textOutcome(lang: Lang, outcome: RequestOutcome | ActOutcome): string |
   }
 }
 
+/** Who gets a user-specific view of a request card (refresh.userIds): the requester and the named deciders. */
+export function refreshUsersFor(request: ReleaseRequest, roles: RolesConfig): string[] {
+  return [...new Set([request.requester.id, ...listedMembers(roles, 'approver'), ...listedMembers(roles, 'operator')])];
+}
+
 export function registerReleaseRoutes(app: Application<TurnState>, deps: ReleaseRouteDeps) {
-  const refreshUsers = (request: ReleaseRequest) => [
-    ...new Set([
-      request.requester.id,
-      ...listedMembers(deps.roles, 'approver'),
-      ...listedMembers(deps.roles, 'operator'),
-    ]),
-  ];
+  const refreshUsers = (request: ReleaseRequest) => refreshUsersFor(request, deps.roles);
 
   const viewFor = (context: TurnContext, request: ReleaseRequest, version: number, message?: string) =>
     buildRequestCard(request, version, languageOf(context), {
@@ -378,13 +377,7 @@ export function createRequestCardTracker(deps: {
   async function update(requestId: string): Promise<void> {
     const current = await deps.service.get(requestId);
     if (!current) return;
-    const users = [
-      ...new Set([
-        current.request.requester.id,
-        ...listedMembers(deps.roles, 'approver'),
-        ...listedMembers(deps.roles, 'operator'),
-      ]),
-    ];
+    const users = refreshUsersFor(current.request, deps.roles);
     if (current.request.state !== 'executing') retryingDomains.delete(requestId);
     const card = buildRequestCard(current.request, current.version, lang, {
       refreshUserIds: users,
