@@ -27,7 +27,7 @@ import {
 } from '../domain/release-request.ts';
 import { type RolesConfig, rolesFor } from '../domain/roles.ts';
 import type { AuditInput, OutboxInput, Store, StoredRequest } from '../domain/store-port.ts';
-import { compareByPriority, domainFilter, type ScopeRef } from './report-status.ts';
+import { domainFilter, mostImportantUnpatched, type ScopeRef, unpatchedQuery } from './report-status.ts';
 
 // Use cases of the release/block workflow: request, decide (approve/confirm/reject/cancel/confirm
 // block/retry), and the views' facts. Execution lives in execute-release.ts. Every state change goes
@@ -200,27 +200,13 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
   async function unpatchedDevices(ref: ScopeRef): Promise<PolicySummary['devices']> {
     const [index, patches] = await Promise.all([deps.regions(), deps.inventory.listPatches()]);
     const regionId = ref.kind === 'all' ? undefined : ref.node.id;
-    const pages = await Promise.all(
-      patches.map((p) =>
-        deps.inventory.listPatchStates({
-          patchId: p.id,
-          ...(regionId ? { regionId } : {}),
-          states: ['failed', 'pending', 'pending_reboot', 'unknown'],
-          sort: 'priority',
-          limit: 10,
-        }),
-      ),
-    );
-    return pages
-      .flatMap((p) => p.items)
-      .sort(compareByPriority)
-      .slice(0, 10)
-      .map((r) => ({
-        hostname: r.hostname,
-        kind: r.kind,
-        town: getNode(index, r.municipality)?.name ?? r.municipality,
-        state: r.state,
-      }));
+    const pages = await Promise.all(patches.map((p) => deps.inventory.listPatchStates(unpatchedQuery(p.id, regionId))));
+    return mostImportantUnpatched(pages, index).rows.map((r) => ({
+      hostname: r.hostname,
+      kind: r.kind,
+      town: r.townName,
+      state: r.state,
+    }));
   }
 
   function unavailableFrom(error: unknown): { kind: 'unavailable'; what: 'inventory' | 'gateway' | 'store' } | null {

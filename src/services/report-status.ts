@@ -13,7 +13,7 @@ import type {
   RegionKind,
   RegionNode,
 } from '../domain/model.ts';
-import type { GatewayPort, InventoryPort } from '../domain/ports.ts';
+import type { GatewayPort, InventoryPort, Page, PatchStateQuery } from '../domain/ports.ts';
 import { buildRegionIndex, getNode, ownerOfDomain, type RegionIndex, resolveScope } from '../domain/region-index.ts';
 import { defaultReleasePolicy, evaluateReleasePolicy, type ReleasePolicy } from '../domain/release-policy.ts';
 import { summarizePatchStatus } from '../domain/summarize-patch-status.ts';
@@ -122,24 +122,15 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       patchList.map((p) =>
         cache.get(
           `unpatched:${regionId ?? 'all'}:${p.id}`,
-          () =>
-            deps.inventory.listPatchStates({
-              patchId: p.id,
-              ...(regionId ? { regionId } : {}),
-              states: [...UNPATCHED_STATES],
-              sort: 'priority',
-              limit: 10,
-            }),
+          () => deps.inventory.listPatchStates(unpatchedQuery(p.id, regionId)),
           { staleOnError: true },
         ),
       ),
     );
-    const rows = pages.flatMap((p) => p.value.items);
-    rows.sort(compareByPriority);
-    return {
-      rows: rows.slice(0, 10).map((r) => ({ ...r, townName: getNode(index, r.municipality)?.name ?? r.municipality })),
-      total: pages.reduce((n, p) => n + p.value.total, 0),
-    };
+    return mostImportantUnpatched(
+      pages.map((p) => p.value),
+      index,
+    );
   }
 
   async function mailFor(scope: ScopeRef) {
@@ -295,6 +286,20 @@ export function domainFilter(scope: ScopeRef): (d: DomainState) => boolean {
   if (node.kind === 'kreis') return (d) => d.kreis === node.id;
   const own = new Set(node.domains);
   return (d) => d.municipality === node.id || own.has(d.domain);
+}
+
+/** Per patch, the first ten unpatched devices in priority order: enough to merge the overall top ten. */
+export function unpatchedQuery(patchId: string, regionId: string | undefined): PatchStateQuery {
+  return { patchId, ...(regionId ? { regionId } : {}), states: [...UNPATCHED_STATES], sort: 'priority', limit: 10 };
+}
+
+/** The ten unpatched devices that matter most over all patches, with their town's name, and how many there are. */
+export function mostImportantUnpatched(pages: ReadonlyArray<Page<PatchStateRow>>, index: RegionIndex) {
+  const rows = pages.flatMap((p) => p.items).sort(compareByPriority);
+  return {
+    rows: rows.slice(0, 10).map((r) => ({ ...r, townName: getNode(index, r.municipality)?.name ?? r.municipality })),
+    total: pages.reduce((n, p) => n + p.total, 0),
+  };
 }
 
 /** Servers first, then failed, then the longest unseen: the devices an operator chases first. */
