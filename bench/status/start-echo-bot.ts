@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Application, TeamsAdapter, type TurnState } from '@microsoft/teams-ai';
+import { Application } from '@microsoft/teams-ai/lib/Application.js';
+import { TeamsAdapter } from '@microsoft/teams-ai/lib/TeamsAdapter.js';
+import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { ActivityTypes, ConfigurationServiceClientCredentialFactory } from 'botbuilder';
 import type { Logger } from '../../src/domain/logger.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';

@@ -1,4 +1,6 @@
-import { Application, type TeamsAdapter, type TurnState } from '@microsoft/teams-ai';
+import { Application } from '@microsoft/teams-ai/lib/Application.js';
+import type { TeamsAdapter } from '@microsoft/teams-ai/lib/TeamsAdapter.js';
+import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { ActivityTypes, CardFactory, MessageFactory, type Storage, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';

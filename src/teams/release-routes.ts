@@ -1,4 +1,5 @@
-import type { Application, TurnState } from '@microsoft/teams-ai';
+import type { Application } from '@microsoft/teams-ai/lib/Application.js';
+import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
