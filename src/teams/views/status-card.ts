@@ -1,3 +1,4 @@
+import { deepFreeze } from '../../domain/deep-freeze.ts';
 import { type DeviceTally, tally } from '../../domain/summarize-patch-status.ts';
 import type { StatusView } from '../../services/report-status.ts';
 import { formatNumber, formatPct, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
@@ -119,19 +120,20 @@ function mailFacts(lang: Lang, view: StatusView) {
   return { title: t(lang, 'status.mail', { count: mail.domains.length }), facts, domainFacts };
 }
 
-// Within the status cache window every user asking about a scope gets the same view; rendering the
-// template is a fifth of a status answer's CPU (bench/status), so identical views share one card.
-const renderedCards = new Map<string, AdaptiveCardJson>();
-const MAX_RENDERED = 200;
+// Within the status cache window every user asking about a scope gets the same view object (the
+// status service reuses it), so the card is rendered once per view and language and then shared:
+// rendering the template was a fifth of a status answer's CPU (bench/status). Frozen, because every
+// reply sends the same object.
+const renderedCards = new WeakMap<StatusView, Partial<Record<Lang, AdaptiveCardJson>>>();
 
 export function buildStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
-  const key = `${lang}:${JSON.stringify(view)}`;
-  const hit = renderedCards.get(key);
-  if (hit) return structuredClone(hit);
-  const card = renderStatusCard(view, lang);
-  if (renderedCards.size >= MAX_RENDERED) renderedCards.delete(renderedCards.keys().next().value as string);
-  renderedCards.set(key, card);
-  return structuredClone(card);
+  let byLang = renderedCards.get(view);
+  if (!byLang) {
+    byLang = {};
+    renderedCards.set(view, byLang);
+  }
+  byLang[lang] ??= deepFreeze(renderStatusCard(view, lang));
+  return byLang[lang];
 }
 
 function renderStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
