@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
 import { demoUsers } from './demo-users.ts';
+import { projectRoot } from './project-root.ts';
 import { startLagebot } from './start-lagebot.ts';
 import { waitForSignal } from './wait-for-signal.ts';
 
@@ -14,7 +14,7 @@ import { waitForSignal } from './wait-for-signal.ts';
 /** Sim minutes per real minute in the demo: one sim hour per real minute. */
 export const DEMO_SIM_SPEED = 60;
 export const DEMO_APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const root = projectRoot;
 
 export async function runDemo(config: Config, opts: { playground: boolean }): Promise<number> {
   const bot = await startLagebot({

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
+import { projectRoot } from './project-root.ts';
 import {
   AppPackageError,
   buildAppPackage,
@@ -22,8 +22,6 @@ export interface RunPackageOptions {
   log?: (line: string) => void;
   error?: (line: string) => void;
 }
-
-const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function runPackage(config: Config, options: RunPackageOptions = {}): Promise<number> {
   const root = options.root ?? projectRoot;

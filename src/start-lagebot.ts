@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
@@ -16,6 +15,7 @@ import type { Config } from './config.ts';
 import type { GatewayPort, InventoryPort } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
+import { projectRoot } from './project-root.ts';
 import { createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
 import { createAlertService } from './services/manage-alerts.ts';
@@ -30,7 +30,7 @@ import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 
-const demoRolesFile = join(dirname(fileURLToPath(import.meta.url)), '..', 'config', 'roles.demo.json');
+const demoRolesFile = join(projectRoot, 'config', 'roles.demo.json');
 
 export interface RunningLagebot {
   url: string;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ACData from 'adaptivecards-templating';
+import { projectRoot } from '../project-root.ts';
 
 // The one module that turns a card template (cards/<name>.json, ${} bindings) and data into an
 // Adaptive Card. Templates hold layout only; every text arrives in the data, already translated.
@@ -19,7 +19,7 @@ export type CardName =
   | 'alert-subscriptions';
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
 
-const cardsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cards');
+const cardsDir = join(projectRoot, 'cards');
 const templates = new Map<string, ACData.Template>();
 
 function templateFor(name: CardName): ACData.Template {
