@@ -8,8 +8,9 @@
 #     -e MicrosoftAppId=… -e MicrosoftAppPassword=… -e MicrosoftAppTenantId=… -e MicrosoftAppType=SingleTenant \
 #     -e ROLES_FILE=/etc/lagebot/roles.json -v "$PWD/roles.json:/etc/lagebot/roles.json:ro" lagebot
 #
-# The app runs its TypeScript through tsx (no compile step), so tsx must be a runtime dependency in
-# package.json ("dependencies", not "devDependencies"), or the pruned image cannot start.
+# The image runs the production build (dist/main.mjs, `npm run build`: our TypeScript bundled by
+# esbuild, npm packages from node_modules) with plain node and the memory flags of
+# scripts/build-bundle.ts (PRODUCTION_NODE_FLAGS; a test keeps CMD and that list equal).
 
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 
@@ -25,6 +26,10 @@ COPY package.json package-lock.json ./
 # All dependencies first: botbuilder-dialogs' postinstall runs `npx rimraf`, a devDependency, so a
 # plain `npm ci --omit=dev` in a fresh stage would have to fetch rimraf from outside the lockfile.
 RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY scripts/build-bundle.ts ./scripts/
+COPY src ./src
+RUN npm run build
 # Then keep only what runs; the compiled better-sqlite3 stays, install scripts do not run again.
 RUN npm prune --omit=dev --no-audit --no-fund && npm cache clean --force
 
@@ -39,8 +44,8 @@ ENV NODE_ENV=production \
 # an Azure Bot, pass -e HOST=0.0.0.0 knowingly.
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
-COPY src ./src
+COPY package.json package-lock.json ./
+COPY --from=build /app/dist ./dist
 COPY cards ./cards
 RUN mkdir -p /data && chown node:node /data
 USER node
@@ -49,4 +54,4 @@ EXPOSE 3978
 # /healthz answers while the process is up; /readyz (store and back ends) is for the load balancer.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3978}/healthz`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--import", "tsx", "src/main.ts", "serve"]
+CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=2", "dist/main.mjs", "serve"]

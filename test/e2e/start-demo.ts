@@ -1,39 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, withoutLagebotSettings } from '../helpers/child-env.ts';
 
 // `lagebot demo` as a child process, exactly what `npm start` runs: simulator, bot and the Agents
 // Playground. Its own process group, so stopping it also stops the Playground it spawned.
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-// Settings a developer's shell (or CI: DATABASE_URL for the store suite) may export that would point
-// the demo elsewhere: a real back end, PostgreSQL, other roles, another Playground config.
-const inheritedSettings = [
-  'HOST',
-  'INVENTORY_API_URL',
-  'INVENTORY_API_TOKEN',
-  'GATEWAY_API_URL',
-  'GATEWAY_API_TOKEN',
-  'DATABASE_URL',
-  'MicrosoftAppId',
-  'MicrosoftAppPassword',
-  'MicrosoftAppTenantId',
-  'MicrosoftAppType',
-  'BOT_OPENID_METADATA_URL',
-  'ALLOWED_TENANTS',
-  'ROLES_FILE',
-  'APPROVERS_CONVERSATION',
-  'BOT_LANGUAGE',
-  'PLAYGROUND',
-  'SIM_SCENARIO',
-  'SIM_SEED',
-  'SIM_DEVICES',
-  'REQUEST_TTL',
-  'REPLICA_ID',
-  'M365_AGENTS_PLAYGROUND_CONFIG_PATH',
-];
 
 export interface RunningDemo {
   /** The Playground UI, as the banner prints it (http://localhost:<port>). */
@@ -47,22 +20,9 @@ export interface RunningDemo {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port from the OS');
-  return address.port;
-}
-
 /** Starts the demo with a frozen simulator clock and waits for its banner. */
 export async function startDemo(opts: { dataDir: string; timeoutMs?: number }): Promise<RunningDemo> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of inheritedSettings) delete env[key];
+  const env = withoutLagebotSettings(process.env);
   Object.assign(env, {
     PORT: String(await freePort()),
     SIM_PORT: String(await freePort()),
