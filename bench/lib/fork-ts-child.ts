@@ -1,8 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 
-// Runs a TypeScript module in its own Node process (tsx loader) and talks to it over IPC. Benchmarks
-// use it to keep what they measure apart from the load generator: the child's memory and event loop
-// are its own. The child side is serve-parent.ts.
+// Runs a module in its own Node process and talks to it over IPC: a TypeScript file under the tsx
+// loader, or a built .mjs file (scripts/build-bundle.ts) under plain node. Benchmarks use it to keep
+// what they measure apart from the load generator: the child's memory and event loop are its own.
+// The child side is serve-parent.ts.
 
 export type ChildToParent =
   | { kind: 'ready'; payload: unknown }
@@ -36,7 +37,7 @@ export interface ForkTsChildOptions {
 
 export async function forkTsChild<R>(script: string, o: ForkTsChildOptions = {}): Promise<TsChild<R>> {
   const child = fork(script, o.args ?? [], {
-    execArgv: ['--import', import.meta.resolve('tsx'), ...(o.nodeFlags ?? [])],
+    execArgv: [...(script.endsWith('.ts') ? ['--import', import.meta.resolve('tsx')] : []), ...(o.nodeFlags ?? [])],
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

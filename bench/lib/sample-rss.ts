@@ -11,6 +11,8 @@ export interface RssReport {
   /** VmHWM: the kernel's peak RSS since the process started; null where /proc is missing. */
   peakKernelBytes: number | null;
   heapUsedBytes: number;
+  /** V8's heap (heapTotal: committed old + young + code spaces) at the sampled RSS peak: how much of the peak is the JS heap. */
+  heapTotalAtPeakBytes: number;
   /** Live heap: heapUsed right after a full GC; null unless asked for and run with --expose-gc. */
   liveHeapBytes: number | null;
 }
@@ -23,13 +25,21 @@ export interface RssSampler {
   stop(): RssReport;
 }
 
-export function startRssSampler(intervalMs = 50, readRss: () => number = () => process.memoryUsage.rss()): RssSampler {
+export function startRssSampler(
+  intervalMs = 50,
+  readRss: () => number = () => process.memoryUsage.rss(),
+  readHeapTotal: () => number = () => process.memoryUsage().heapTotal,
+): RssSampler {
   let peak = 0;
+  let heapTotalAtPeak = 0;
   let samples = 0;
   const sample = () => {
     const rss = readRss();
     samples++;
-    if (rss > peak) peak = rss;
+    if (rss > peak) {
+      peak = rss;
+      heapTotalAtPeak = readHeapTotal();
+    }
     return rss;
   };
   sample();
@@ -47,6 +57,7 @@ export function startRssSampler(intervalMs = 50, readRss: () => number = () => p
       samples,
       peakKernelBytes: readKernelPeakRss(),
       heapUsedBytes,
+      heapTotalAtPeakBytes: heapTotalAtPeak,
       liveHeapBytes: gc ? process.memoryUsage().heapUsed : null,
     };
   };
@@ -54,6 +65,7 @@ export function startRssSampler(intervalMs = 50, readRss: () => number = () => p
     read,
     resetPeak() {
       peak = 0;
+      heapTotalAtPeak = 0;
       samples = 0;
       sample();
     },

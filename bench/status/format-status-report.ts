@@ -60,6 +60,7 @@ export interface MemoryResult {
   peakSampledBytes: number;
   peakKernelBytes: number | null;
   heapUsedBytes: number;
+  heapTotalAtPeakBytes: number;
   liveHeapBytes: number | null;
   targetBytes: number | null;
   result: Verdict;
@@ -84,6 +85,8 @@ export interface ProfileResult {
 
 export interface StatusBenchReport {
   users: number;
+  /** How the bot processes ran: the production build or the sources, and their Node flags. */
+  botRuntime: { build: string; nodeFlags: string[] };
   runs: ScenarioResult[];
   memory: MemoryResult[];
   singleFlight: SingleFlightResult[];
@@ -119,6 +122,8 @@ export function findMissedTargets(runs: ScenarioResult[], memory: MemoryResult[]
 export function formatStatusReport(r: StatusBenchReport): string {
   const out: string[] = [];
   out.push(
+    `Bots: ${r.botRuntime.build}, Node flags ${r.botRuntime.nodeFlags.join(' ') || '(none)'}`,
+    '',
     'Latency from POST /api/messages to the reply at the fake connector (ms)',
     'ratio: p95 / echo p95 at the same devices; cpu ms/q: CPU time of the bot process per question (and × echo);',
     "upstream/q: back-end calls per question; sqlite ms/q: time the bot's event loop stood in SQLite per question;",
@@ -171,6 +176,7 @@ export function formatStatusReport(r: StatusBenchReport): string {
         'rss after',
         'peak sampled',
         'peak kernel',
+        'heap at peak',
         'heap used',
         'live heap',
         'target',
@@ -183,6 +189,7 @@ export function formatStatusReport(r: StatusBenchReport): string {
         formatMB(m.currentBytes),
         formatMB(m.peakSampledBytes),
         formatMB(m.peakKernelBytes),
+        formatMB(m.heapTotalAtPeakBytes),
         formatMB(m.heapUsedBytes),
         formatMB(m.liveHeapBytes),
         m.targetBytes === null ? '—' : `≤ ${formatMB(m.targetBytes, 0)}`,

@@ -3,6 +3,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildBundle, PRODUCTION_NODE_FLAGS } from '../../scripts/build-bundle.ts';
+import { projectRoot } from '../../src/project-root.ts';
 import { collectText, LocalConnector } from '../../src/teams/local-connector.ts';
 import { forkTsChild, type TsChild } from '../lib/fork-ts-child.ts';
 import { formatMs } from '../lib/format-table.ts';
@@ -30,12 +32,15 @@ import { type ChatSample, type ChatScenario, measureChatScenario } from './measu
 //
 //   npx tsx bench/status/run.ts [--quick] [--users 50] [--requests 20] [--batch 4] [--warmup 2]
 //                               [--devices 10400,100000] [--max-seconds 60] [--no-uncached]
-//                               [--cpu-prof] [--bot-node-flags='--max-old-space-size=96']
+//                               [--cpu-prof] [--bot-node-flags='--max-old-space-size=96'] [--from-source]
 //                               [--out bench/results/status.json]
 //
 // Processes: the simulator (sim-process.ts); one per bot under test (bot-process.ts: the echo app,
 // Lagebot with the default status cache, Lagebot with STATUS_CACHE_SECONDS=0), so each bot's memory
 // and event loop are its own; and this one, the load generator and fake Bot Connector.
+// The bots run as production does (`npm run serve`): bot-process.ts bundled by scripts/build-bundle.ts
+// into dist/bench/, plain node, PRODUCTION_NODE_FLAGS. --from-source runs them under tsx without
+// those flags instead (how `npm start` runs), to show what the build and the flags are worth.
 // The scenarios run interleaved in batches (echo, Kreis, alle, … then again), so a slow minute of a
 // shared machine hits all of them alike instead of skewing the ratio to echo.
 // Prints a table, writes JSON, exits 0 even when a target is missed (a measurement, not a test);
@@ -58,8 +63,10 @@ interface Options {
   maxScenarioMs: number;
   uncached: boolean;
   cpuProf: boolean;
-  /** Extra Node flags for the bot processes, e.g. '--max-old-space-size=96' to try a memory cap. */
+  /** Extra Node flags for the bot processes, after the production ones (so they win), e.g. '--max-old-space-size=96'. */
   botNodeFlags: string[];
+  /** Run the bots from the TypeScript sources under tsx, without the production flags. */
+  fromSource: boolean;
   out: string;
 }
 
@@ -77,6 +84,7 @@ function parseOptions(argv: string[]): Options {
       'no-uncached': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'bot-node-flags': { type: 'string' },
+      'from-source': { type: 'boolean', default: false },
       out: { type: 'string' },
     },
   });
@@ -98,6 +106,7 @@ function parseOptions(argv: string[]): Options {
     uncached: !(values['no-uncached'] ?? false),
     cpuProf: values['cpu-prof'] ?? false,
     botNodeFlags: (values['bot-node-flags'] ?? '').split(/\s+/).filter(Boolean),
+    fromSource: values['from-source'] ?? false,
     out: resolve(values.out ?? join(here, '../results/status.json')),
   };
 }
@@ -183,15 +192,26 @@ const memory: MemoryResult[] = [];
 const singleFlight: SingleFlightResult[] = [];
 const profiles: ProfileResult[] = [];
 
+// How the bots run: the production build and flags, or the sources under tsx (--from-source).
+const botScript = opts.fromSource
+  ? join(here, 'bot-process.ts')
+  : join(projectRoot, 'dist', 'bench', 'bot-process.mjs');
+const botRuntime = opts.fromSource
+  ? { build: 'tsx (sources)', nodeFlags: opts.botNodeFlags }
+  : { build: 'dist (esbuild bundle)', nodeFlags: [...PRODUCTION_NODE_FLAGS, ...opts.botNodeFlags] };
+if (!opts.fromSource) {
+  await buildBundle({ entryPoints: [join(here, 'bot-process.ts')], outdir: dirname(botScript) });
+}
+
 log(
   `bench/status: ${opts.users} users × ${opts.requestsPerUser} requests per scenario in batches of ${opts.batchPerUser} ` +
     `(warm-up ${opts.warmupPerUser}), devices ${opts.devices.join(', ')}${opts.quick ? ' (quick)' : ''}` +
-    `${opts.cpuProf ? ', CPU profiles on (slower)' : ''}` +
-    `${opts.botNodeFlags.length ? `, bot Node flags ${opts.botNodeFlags.join(' ')}` : ''}`,
+    `${opts.cpuProf ? ', CPU profiles on (slower)' : ''}; bots from ${botRuntime.build}` +
+    `${botRuntime.nodeFlags.length ? `, Node flags ${botRuntime.nodeFlags.join(' ')}` : ', no Node flags'}`,
 );
 
 async function startBot(mode: BotMode, statusCacheSeconds: number | null, simUrl: string, devices: number) {
-  const child = await forkTsChild<{ url: string }>(join(here, 'bot-process.ts'), {
+  const child = await forkTsChild<{ url: string }>(botScript, {
     args: [mode],
     env: {
       SIM_URL: simUrl,
@@ -199,7 +219,7 @@ async function startBot(mode: BotMode, statusCacheSeconds: number | null, simUrl
     },
     // --expose-gc only so the final memory reading can also tell the live heap (after a full GC);
     // DEP0111 is restify 11 reading process.binding('http_parser'), once per process.
-    nodeFlags: ['--expose-gc', '--disable-warning=DEP0111', ...opts.botNodeFlags],
+    nodeFlags: ['--expose-gc', '--disable-warning=DEP0111', ...botRuntime.nodeFlags],
   });
   const label = mode === 'echo' ? `echo-${devices}` : `lagebot-${devices}-cache${statusCacheSeconds ?? 'default'}`;
   return { mode, statusCacheSeconds, label, child } satisfies Bot;
@@ -380,6 +400,7 @@ async function measureDevices(devices: number): Promise<void> {
         peakSampledBytes: m.peakSampledBytes,
         peakKernelBytes: m.peakKernelBytes,
         heapUsedBytes: m.heapUsedBytes,
+        heapTotalAtPeakBytes: m.heapTotalAtPeakBytes,
         liveHeapBytes: m.liveHeapBytes,
         targetBytes: isTarget ? RSS_TARGET_BYTES : null,
         result: isTarget ? (peak <= RSS_TARGET_BYTES ? 'ok' : 'MISSED') : 'info',
@@ -439,6 +460,7 @@ try {
 const missed = findMissedTargets(runs, memory);
 const report = {
   users: opts.users,
+  botRuntime,
   runs,
   memory,
   singleFlight,
