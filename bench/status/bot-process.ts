@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { createLogger } from '../../src/adapters/create-logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startLagebot } from '../../src/start-lagebot.ts';
@@ -115,6 +116,14 @@ serveParent({
     const cpu = process.cpuUsage(cpuAtReset);
     const stats = {
       cpuMs: (cpu.user + cpu.system) / 1000,
+      // Where the RSS goes besides the JS heap (read before a collection): V8's own malloc
+      // (parser and compiler zones; its peak), array buffers, and each heap space's physical size.
+      v8: {
+        mallocedBytes: getHeapStatistics().malloced_memory,
+        peakMallocedBytes: getHeapStatistics().peak_malloced_memory,
+        arrayBufferBytes: process.memoryUsage().arrayBuffers,
+        spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.physical_space_size])),
+      },
       memory: rss.read(o.collect === true),
       upstream: Object.fromEntries(upstream),
       upstreamEvents,

@@ -61,6 +61,8 @@ export interface MemoryResult {
   peakKernelBytes: number | null;
   heapUsedBytes: number;
   heapTotalAtPeakBytes: number;
+  /** JSON only: V8's malloc (now and peak), array buffers, heap spaces (physical bytes) at the end of the run. */
+  v8: { mallocedBytes: number; peakMallocedBytes: number; arrayBufferBytes: number; spaces: Record<string, number> };
   liveHeapBytes: number | null;
   targetBytes: number | null;
   result: Verdict;

@@ -151,6 +151,7 @@ interface BotStats {
   /** CPU time of the bot process since its counters were reset. */
   cpuMs: number;
   memory: RssReport;
+  v8: MemoryResult['v8'];
   upstream: Record<string, UpstreamRoute>;
   upstreamEvents: Array<[startedAt: number, route: string, ms: number]>;
   sqlite: Record<string, SqlCallStats>;
@@ -401,6 +402,7 @@ async function measureDevices(devices: number): Promise<void> {
         peakKernelBytes: m.peakKernelBytes,
         heapUsedBytes: m.heapUsedBytes,
         heapTotalAtPeakBytes: m.heapTotalAtPeakBytes,
+        v8: stats.v8,
         liveHeapBytes: m.liveHeapBytes,
         targetBytes: isTarget ? RSS_TARGET_BYTES : null,
         result: isTarget ? (peak <= RSS_TARGET_BYTES ? 'ok' : 'MISSED') : 'info',
