@@ -41,9 +41,10 @@ export interface Anomalies {
   misrecorded: Array<{ requestId: string; domain: string; recorded: string; error: string | null }>;
   /**
    * Applied, then recorded as failed because a retry of the change (same Idempotency-Key) was refused
-   * with one of `refusalCodes`. Not counted as an anomaly: the simulator injects faults before its
-   * idempotency replay, so an injected 409 can hit the retry of a change it already applied — an
-   * answer no real gateway gives for a replayed key. Listed so that the number stays visible.
+   * with one of `refusalCodes` (the simulator injects faults before its idempotency replay, as a gateway
+   * behind a rotated token would refuse). The executor reads the domain after a refusal and records it
+   * done when the change is in effect, so this stays empty unless that read failed too. Not counted as an
+   * anomaly; listed so that the number stays visible.
    */
   refusedAfterApplied: Array<{ requestId: string; domain: string; error: string }>;
 }

@@ -95,6 +95,34 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
         return;
       }
+      // A refusal does not prove the change did not happen: an earlier try of this key may have been
+      // applied with its answer lost (the client retries with the same Idempotency-Key; a crash or a
+      // timeout leaves an attempt open), and the repeat then refused before the gateway's idempotency
+      // check (a rotated token: 401/403). The domain's state decides what is recorded.
+      const reached = await inRequestedState(change);
+      if (reached) {
+        await deps.store.completeOutbox(
+          key,
+          'succeeded',
+          { version: reached.version, changed: null, replayed: false, verifiedAfterError: code },
+          deps.now().toISOString(),
+        );
+        deps.logger.warn('gateway refused a change that is in effect: recorded as done', {
+          requestId: item.requestId,
+          domain: item.domain,
+          code,
+          err: message,
+        });
+        await deps.service.applySystemEvent(
+          item.requestId,
+          { type: 'domain_succeeded', domain: item.domain },
+          {
+            gateway: { changed: null, version: reached.version, key: change.idempotencyKey, verifiedAfterError: code },
+            gatewayError: message,
+          },
+        );
+        return;
+      }
       await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
       // The request (and its card) keeps the code; the card says it in plain words. The provider's
       // message, with its paths and status, goes to the audit log and the log.
@@ -109,6 +137,23 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         { type: 'domain_failed', domain: item.domain, error: code },
         { gatewayError: message },
       );
+    }
+  }
+
+  /** The domain as the gateway reports it, when every direction the change sets is already as asked; else null. */
+  async function inRequestedState(change: DomainChange) {
+    try {
+      const d = await deps.gateway.getDomain(change.domain);
+      const inbound = change.inbound === undefined || d.inbound === change.inbound;
+      const outbound = change.outbound === undefined || d.outbound === change.outbound;
+      return inbound && outbound ? d : null;
+    } catch (error) {
+      // Cannot tell: the refusal stands (recorded as failed; "Fehlgeschlagene wiederholen" tries again).
+      deps.logger.warn('could not read the domain after a refused change', {
+        domain: change.domain,
+        err: error instanceof Error ? error.message : String(error),
+      });
+      return null;
     }
   }
 

@@ -147,7 +147,9 @@ describe('gateway down or slow during a release', () => {
   });
 
   test('a domain the gateway refused is explained in plain words on the card, without internal codes or API paths', async () => {
-    const created = await requestFrom(t, 'freigabe Stadt Iserlohn eingehend Alle Geräte gepatcht', users.operator);
+    // Outbound: inbound of the Märkischer Kreis is open already (above), and a refused change that is
+    // in effect anyway is recorded done (release-faults.test.ts).
+    const created = await requestFrom(t, 'freigabe Stadt Iserlohn ausgehend Alle Geräte gepatcht', users.operator);
     const ref = created.ref!;
     await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 1 });
     await click(t, 'request.confirm', { ...ref }, users.approver2);

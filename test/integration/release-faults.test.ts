@@ -89,6 +89,35 @@ describe('gateway faults during execution', () => {
     const counts = changesPerDomain(await gatewayAudit(t), ref!.requestId);
     for (const d of done.scope.domains) assert.equal(counts.get(d), 1, `${d} changed ${counts.get(d)} times`);
   });
+  test('the answer lost after the change, then the repeat refused (403): recorded done, not failed', async () => {
+    const { ref } = await requestFrom(t, 'freigabe Meschede eingehend Alles gepatcht', users.operator);
+    assert.ok(ref, 'a request card');
+    // The gateway applies the change, then holds its answer past the bot's 1 s timeout.
+    await setFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 2500, rate: 1, phase: 'after', count: 1 });
+    await click(t, 'request.confirm', { ...ref }, users.approver2);
+    const activeFaults = async () =>
+      ((await (await fetch(`${t.simUrl}/sim/v1/faults`)).json()) as { active: unknown[] }).active;
+    const deadline = Date.now() + 10_000;
+    while ((await activeFaults()).length > 0) {
+      assert.ok(Date.now() < deadline, 'the change reached the gateway');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // From now on the gateway refuses the next call before its idempotency check, as after a token
+    // rotation: the client's repeat with the same Idempotency-Key meets it.
+    await setFault(t.simUrl, { target: 'gateway', mode: 'error', status: 403, rate: 1, phase: 'before', count: 1 });
+    assert.ok(await t.bot.executor.idle(30_000), 'execution finished');
+    assert.deepEqual(await activeFaults(), [], 'the repeat was refused');
+
+    const request = (await t.bot.release.get(ref.requestId))!.request;
+    assert.equal(request.state, 'executed');
+    const [domain] = request.scope.domains;
+    assert.equal(changesPerDomain(await gatewayAudit(t), ref.requestId).get(domain!), 1, 'changed once');
+    assert.equal((await gatewayDomains(t, 'vb-nord')).find((d) => d.domain === domain)?.inbound, 'open');
+    const rows = await t.bot.store.listOutboxForRequest(ref.requestId);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.status, 'succeeded');
+    assert.equal((rows[0]!.result as { verifiedAfterError?: string }).verifiedAfterError, 'UPSTREAM_REJECTED');
+  });
 });
 
 describe('a bot killed between confirmation and execution', () => {
