@@ -1,5 +1,6 @@
 import { CardFactory, type CloudAdapter, MessageFactory } from 'botbuilder';
 import type { ConversationReference } from 'botframework-schema';
+import { proactiveConversationId } from '../domain/conversation-id.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import type { Store } from '../domain/store-port.ts';
@@ -17,8 +18,16 @@ export class TeamsNotifier implements ProactiveSender {
     private readonly allowedTenants: readonly string[],
   ) {}
 
+  /**
+   * The stored reference of the conversation (for a channel thread: of its channel), aimed at exactly
+   * `conversationId` — the channel for a new post, a thread for a card posted there — and replying to
+   * nothing.
+   */
   private async referenceFor(conversationId: string): Promise<Partial<ConversationReference>> {
-    const conv = await this.store.getConversation(conversationId);
+    const key = proactiveConversationId(conversationId);
+    const conv =
+      (await this.store.getConversation(key)) ??
+      (key === conversationId ? null : await this.store.getConversation(conversationId));
     if (!conv) {
       throw new LagebotError(
         'NOT_FOUND',
@@ -28,7 +37,8 @@ export class TeamsNotifier implements ProactiveSender {
     if (this.allowedTenants.length > 0 && !this.allowedTenants.includes(conv.tenantId)) {
       throw new LagebotError('FORBIDDEN', `conversation ${conversationId} belongs to a tenant that is not allowed`);
     }
-    return conv.reference as Partial<ConversationReference>;
+    const { activityId: _replyTo, ...reference } = conv.reference as Partial<ConversationReference>;
+    return { ...reference, conversation: { ...reference.conversation!, id: conversationId } };
   }
 
   async send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }> {

@@ -77,7 +77,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
   async function handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string> {
     const caller = callerOf(context);
     const actor = actorOf(caller);
-    const conversationId = caller.conversationId;
+    const conversationId = caller.conversationKey;
     switch (command.kind) {
       case 'alerts_list': {
         const entries = await service.list(conversationId);
@@ -190,7 +190,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.ack, alertData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.acknowledge(data.alertId, caller.conversationId, actorOf(caller));
+    const r = await service.acknowledge(data.alertId, caller.conversationKey, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
     // The card's own language, as every other copy shows it.
@@ -199,7 +199,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.mute, muteData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.mute(data.alertId, caller.conversationId, data.hours, actorOf(caller));
+    const r = await service.mute(data.alertId, caller.conversationKey, data.hours, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
     return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
@@ -207,7 +207,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.block, alertData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.prepareBlock(data.alertId, caller.conversationId, actorOf(caller));
+    const r = await service.prepareBlock(data.alertId, caller.conversationKey, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
     if (r.kind === 'test') return { outcome: 'test', answer: a(lang, 'alerts.test_no_block') };
@@ -223,7 +223,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.subscribeById(caller.conversationId, data.scopeId, actorOf(caller));
+    const r = await service.subscribeById(caller.conversationKey, data.scopeId, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'subscribed' || r.kind === 'already') {
       const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';
@@ -237,7 +237,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.unsubscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.unsubscribeById(caller.conversationId, data.scopeId, actorOf(caller));
+    const r = await service.unsubscribeById(caller.conversationKey, data.scopeId, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'unsubscribed' || r.kind === 'not_subscribed') {
       const key = r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed';

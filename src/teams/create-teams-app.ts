@@ -213,7 +213,10 @@ async function rememberConversation(
     team?: { id?: unknown; name?: unknown };
     channel?: { name?: unknown };
   };
-  const reference = TurnContext.getConversationReference(a);
+  // Stored under the conversation the bot addresses on its own: in a channel the channel, not the
+  // thread this message was in, and without the message it answered, so proactive cards are new posts.
+  const { activityId: _answered, ...turnReference } = TurnContext.getConversationReference(a);
+  const reference = { ...turnReference, conversation: { ...turnReference.conversation, id: caller.conversationKey } };
   const fingerprint = JSON.stringify([
     caller.tenantId,
     a.serviceUrl,
@@ -222,11 +225,11 @@ async function rememberConversation(
     channelData,
   ]);
   const now = deps.now().getTime();
-  const seen = remembered.get(caller.conversationId);
+  const seen = remembered.get(caller.conversationKey);
   if (seen && seen.fingerprint === fingerprint && now - seen.at < REMEMBER_AGAIN_MS) return;
   try {
     await deps.store.upsertConversation({
-      conversationId: caller.conversationId,
+      conversationId: caller.conversationKey,
       tenantId: caller.tenantId,
       serviceUrl: a.serviceUrl,
       kind: caller.conversationType,
@@ -241,7 +244,7 @@ async function rememberConversation(
       updatedAt: deps.now().toISOString(),
     });
     if (remembered.size > 50_000) remembered.clear();
-    remembered.set(caller.conversationId, { at: now, fingerprint });
+    remembered.set(caller.conversationKey, { at: now, fingerprint });
   } catch (error) {
     // Answering the user matters more than remembering the conversation; the next turn tries again.
     deps.logger.warn('could not store the conversation reference', { err: describeError(error) });

@@ -3,6 +3,7 @@ import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
+import { proactiveConversationId } from '../domain/conversation-id.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import type { ReleaseRequest } from '../domain/release-request.ts';
@@ -51,11 +52,6 @@ const createData = z.object({
   direction: z.enum(['inbound', 'outbound', 'both']),
   reason: z.string().max(500).optional(),
 });
-
-/** Teams sends a channel message's conversation id with ";messageid=…"; the channel is the part before. */
-export function baseConversationId(id: string): string {
-  return id.split(';')[0]!;
-}
 
 function callerFor(context: TurnContext): Caller {
   const c = callerOf(context);
@@ -112,8 +108,8 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     viaInvoke: boolean,
   ) {
     const { request, version } = outcome;
-    const here = baseConversationId(callerOf(context).conversationId);
-    const approvers = deps.approversConversation ? baseConversationId(deps.approversConversation) : null;
+    const here = callerOf(context).conversationKey;
+    const approvers = deps.approversConversation ? proactiveConversationId(deps.approversConversation) : null;
     const baseCard = buildRequestCard(request, version, lang, { refreshUserIds: refreshUsers(request) });
     let sentToApprovers = false;
     if (

@@ -1,4 +1,5 @@
 import type { TurnContext } from 'botbuilder';
+import { proactiveConversationId } from '../domain/conversation-id.ts';
 import { detectLanguage } from './command-parser.ts';
 import type { Lang } from './i18n.ts';
 
@@ -10,7 +11,13 @@ export interface Caller {
   userId: string;
   name: string;
   tenantId: string | null;
+  /** Where this activity happened; in a channel the thread (`19:…@thread.tacv2;messageid=…`): replies go there. */
   conversationId: string;
+  /**
+   * The conversation as the bot addresses it on its own (alerts, subscriptions, approver cards): in a
+   * channel the channel itself, so a proactive card is a new post, not a reply in an old thread.
+   */
+  conversationKey: string;
   conversationType: 'personal' | 'groupChat' | 'channel';
 }
 
@@ -42,6 +49,7 @@ export function callerOf(context: TurnContext): Caller {
     name: String(a.from?.name ?? ''),
     tenantId,
     conversationId: String(a.conversation?.id ?? ''),
+    conversationKey: proactiveConversationId(String(a.conversation?.id ?? '')),
     conversationType: type === 'channel' || type === 'groupChat' ? type : 'personal',
   };
 }

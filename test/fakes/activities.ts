@@ -20,6 +20,8 @@ export interface ConversationSpec {
   id: string;
   type: 'personal' | 'groupChat' | 'channel';
   teamId?: string;
+  /** The channel's own id when `id` is a thread in it (`<channel>;messageid=<root>`). */
+  channelId?: string;
 }
 export const personal = (user: TestUser): ConversationSpec => ({
   id: `a:personal-${user.aadObjectId}`,
@@ -29,6 +31,12 @@ export const channel = (name: string): ConversationSpec => ({
   id: `19:${name}@thread.tacv2`,
   type: 'channel',
   teamId: '19:team-lagebot@thread.tacv2',
+});
+/** A message in a channel as Teams sends it: the conversation is the thread, `;messageid=` its root post. */
+export const channelThread = (name: string, rootMessageId: string): ConversationSpec => ({
+  ...channel(name),
+  id: `19:${name}@thread.tacv2;messageid=${rootMessageId}`,
+  channelId: `19:${name}@thread.tacv2`,
 });
 
 const bot = { id: '28:lagebot', name: 'Lagebot' };
@@ -45,7 +53,7 @@ function base(serviceUrl: string, user: TestUser, conv: ConversationSpec, locale
     locale,
     channelData: {
       tenant: { id: tenant },
-      ...(conv.teamId ? { team: { id: conv.teamId }, channel: { id: conv.id } } : {}),
+      ...(conv.teamId ? { team: { id: conv.teamId }, channel: { id: conv.channelId ?? conv.id } } : {}),
     },
     entities: [{ type: 'clientInfo', locale, country: locale.endsWith('US') ? 'US' : 'DE', platform: 'Web' }],
   };
