@@ -54,4 +54,4 @@ EXPOSE 3978
 # /healthz answers while the process is up; /readyz (store and back ends) is for the load balancer.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT || 3978}/healthz`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--max-old-space-size=384", "--max-semi-space-size=2", "dist/main.mjs", "serve"]
+CMD ["node", "--max-old-space-size=256", "--max-semi-space-size=1", "dist/main.mjs", "serve"]
