@@ -9,6 +9,7 @@ import type { Migration, SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './s
 const BUSY_TIMEOUT_MS = 5000;
 
 const queues = new Map<string | symbol, Promise<unknown>>();
+const MAX_PREPARED = 500;
 
 export interface SqliteDbOptions {
   // A file path, or ':memory:' (tests).
@@ -35,15 +36,28 @@ export function openSqliteDb({ path }: SqliteDbOptions): SqlDb {
     );
   }
 
+  // Prepared once per SQL text: the store's statements are fixed templates, and preparing the turn-state
+  // read on every turn was a third of a status answer's time in SQLite (bench/status). Bounded anyway.
+  const statements = new Map<string, Database.Statement>();
+  function prepared(sql: string): Database.Statement {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      if (statements.size >= MAX_PREPARED) statements.delete(statements.keys().next().value as string);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   const direct: SqlExecutor = {
     async query<T extends SqlRow>(sql: string, params: SqlValue[] = []) {
-      const stmt = db.prepare(sql);
+      const stmt = prepared(sql);
       if (stmt.reader) return stmt.all(...params) as T[];
       stmt.run(...params);
       return [];
     },
     async run(sql, params = []) {
-      return db.prepare(sql).run(...params).changes;
+      return prepared(sql).run(...params).changes;
     },
   };
 
