@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { invoke, message, post, type TestUser, users } from '../fakes/activities.ts';
@@ -7,8 +7,15 @@ import { cardOf, replyText } from '../fakes/fake-bot-connector.ts';
 import type { TestBot } from './start-test-bot.ts';
 
 // Roles for the integration tests: approver1 is also an operator, so self-approval can be tried.
+// Written into one temp folder per test process, removed when the process exits.
+let rolesDir: string | null = null;
 export function writeTestRoles(): string {
-  const path = join(tmpdir(), `lagebot-roles-${process.pid}-${Date.now()}.json`);
+  if (!rolesDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'lagebot-roles-'));
+    rolesDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const path = join(rolesDir, `roles-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(
     path,
     JSON.stringify({

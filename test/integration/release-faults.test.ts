@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { startSimServer } from '../../src/sim/server.ts';
 import { invoke, message, post, users } from '../fakes/activities.ts';
 import { cardOf, FakeBotConnector } from '../fakes/fake-bot-connector.ts';
+import { setSimFault } from '../fakes/set-sim-fault.ts';
 import {
   advanceToMondayAfternoon,
   click,
@@ -19,15 +20,6 @@ import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
 // Nothing may be lost or done twice (PRODUCT.md): gateway errors, lost answers, conflicts and a bot
 // killed between confirmation and execution each end in exactly one change per domain.
-
-async function setFault(simUrl: string, fault: Record<string, unknown>) {
-  const res = await fetch(`${simUrl}/sim/v1/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(fault),
-  });
-  assert.equal(res.status, 200, await res.text());
-}
 
 function changesPerDomain(audit: Awaited<ReturnType<typeof gatewayAudit>>, requestId: string) {
   const counts = new Map<string, number>();
@@ -49,13 +41,13 @@ describe('gateway faults during execution', () => {
 
   test('500s and lost answers: every domain changes exactly once', async () => {
     const { ref } = await requestFrom(t, 'freigabe Kreis Soest eingehend Alles gepatcht', users.operator);
-    await setFault(t.simUrl, { target: 'gateway', mode: 'error', status: 500, rate: 0.4 });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 500, rate: 0.4 });
     await click(t, 'request.confirm', { ...ref! }, users.approver2);
     // Half-way through, answers get lost after the change was applied (the case idempotency keys exist for).
     await new Promise((r) => setTimeout(r, 300));
-    await setFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 1500, rate: 0.3, phase: 'after' });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 1500, rate: 0.3, phase: 'after' });
     await new Promise((r) => setTimeout(r, 1500));
-    await setFault(t.simUrl, { target: 'gateway', mode: 'none', rate: 1 });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'none', rate: 1 });
     assert.ok(await t.bot.executor.idle(60_000), 'execution finished');
     const request = (await t.bot.release.get(ref!.requestId))!.request;
     assert.equal(request.state, 'executed');
@@ -68,7 +60,7 @@ describe('gateway faults during execution', () => {
 
   test('409 from the gateway: failed domains are shown and "Fehlgeschlagene wiederholen" finishes them once', async () => {
     const { ref } = await requestFrom(t, 'freigabe Märkischer Kreis eingehend Alles gepatcht', users.operator);
-    await setFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, rate: 1, count: 2 });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, rate: 1, count: 2 });
     await click(t, 'request.confirm', { ...ref! }, users.approver1);
     assert.ok(await t.bot.executor.idle(30_000));
     const failed = (await t.bot.release.get(ref!.requestId))!;
@@ -93,7 +85,7 @@ describe('gateway faults during execution', () => {
     const { ref } = await requestFrom(t, 'freigabe Meschede eingehend Alles gepatcht', users.operator);
     assert.ok(ref, 'a request card');
     // The gateway applies the change, then holds its answer past the bot's 1 s timeout.
-    await setFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 2500, rate: 1, phase: 'after', count: 1 });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 2500, rate: 1, phase: 'after', count: 1 });
     await click(t, 'request.confirm', { ...ref }, users.approver2);
     const activeFaults = async () =>
       ((await (await fetch(`${t.simUrl}/sim/v1/faults`)).json()) as { active: unknown[] }).active;
@@ -104,7 +96,7 @@ describe('gateway faults during execution', () => {
     }
     // From now on the gateway refuses the next call before its idempotency check, as after a token
     // rotation: the client's repeat with the same Idempotency-Key meets it.
-    await setFault(t.simUrl, { target: 'gateway', mode: 'error', status: 403, rate: 1, phase: 'before', count: 1 });
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 403, rate: 1, phase: 'before', count: 1 });
     assert.ok(await t.bot.executor.idle(30_000), 'execution finished');
     assert.deepEqual(await activeFaults(), [], 'the repeat was refused');
 
@@ -179,7 +171,7 @@ describe('a bot killed between confirmation and execution', () => {
     const ref = (card.actions as Array<{ data: { requestId: string; version: number } }>)[0]!.data;
 
     // The gateway holds every call: the confirmation is recorded, the execution cannot finish.
-    await setFault(sim.url, { target: 'gateway', mode: 'timeout', ms: 60_000, rate: 1 });
+    await setSimFault(sim.url, { target: 'gateway', mode: 'timeout', ms: 60_000, rate: 1 });
     const res = await post(
       first.url,
       invoke('request.confirm', ref, { serviceUrl: connector.url, user: users.approver2 }),
@@ -188,7 +180,7 @@ describe('a bot killed between confirmation and execution', () => {
     assert.match(JSON.stringify(res.body), /wird ausgeführt/);
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
-    await setFault(sim.url, { target: 'gateway', mode: 'none', rate: 1 });
+    await setSimFault(sim.url, { target: 'gateway', mode: 'none', rate: 1 });
     assert.ok(
       (await gatewayDomains(t, 'vb-nord')).every((d) => d.inbound === 'held'),
       'nothing applied before the restart',
