@@ -4,7 +4,7 @@ import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Logger } from '../domain/logger.ts';
 import type { AlertActor, AlertService } from '../services/manage-alerts.ts';
-import { alertText as a, formatFactor } from './alert-texts.ts';
+import { formatFactor } from './alert-texts.ts';
 import type { ParsedCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { formatTime, type Lang, t } from './i18n.ts';
@@ -61,7 +61,7 @@ function actorOf(caller: Caller): AlertActor {
 }
 
 function scopeName(lang: Lang, scope: { id: string; name: string }): string {
-  return scope.id === 'all' ? a(lang, 'alerts.all_regions') : scope.name;
+  return scope.id === 'all' ? t(lang, 'alerts.all_regions') : scope.name;
 }
 
 async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {
@@ -72,7 +72,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
   const { service } = deps;
   const count = (verb: string, outcome: string) => deps.metrics?.cardActions.inc({ verb, outcome });
   const forbidden = (lang: Lang, role: string) =>
-    a(lang, role === 'operator' ? 'alerts.forbidden_operator' : 'alerts.forbidden_viewer');
+    t(lang, role === 'operator' ? 'alerts.forbidden_operator' : 'alerts.forbidden_viewer');
 
   async function handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string> {
     const caller = callerOf(context);
@@ -98,7 +98,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
             await sendCard(
               context,
               buildNoticeCard(
-                a(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
+                t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
                   scope: scopeName(lang, r.scope),
                 }),
                 { color: 'Good' },
@@ -106,7 +106,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
             );
             return r.kind;
           case 'missing':
-            await sendCard(context, buildNoticeCard(a(lang, 'alerts.scope_missing')));
+            await sendCard(context, buildNoticeCard(t(lang, 'alerts.scope_missing')));
             return 'missing';
           case 'ambiguous':
           case 'unknown':
@@ -126,7 +126,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
             await sendCard(
               context,
               buildNoticeCard(
-                a(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
+                t(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
                   scope: scopeName(lang, r.scope),
                 }),
               ),
@@ -136,7 +136,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
             await sendCard(
               context,
               buildNoticeCard(
-                r.count > 0 ? a(lang, 'alerts.unsubscribed_all', { count: r.count }) : a(lang, 'alerts.none_to_remove'),
+                r.count > 0 ? t(lang, 'alerts.unsubscribed_all', { count: r.count }) : t(lang, 'alerts.none_to_remove'),
               ),
             );
             return 'all';
@@ -151,10 +151,10 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
         return 'ok';
       }
       case 'alert_test': {
-        const r = await service.sendTest(conversationId, actor, { lang, fallbackName: a(lang, 'alerts.all_regions') });
+        const r = await service.sendTest(conversationId, actor, { lang, fallbackName: t(lang, 'alerts.all_regions') });
         // Sent: the test card itself is the answer.
         if (r.kind === 'failed') {
-          await sendCard(context, buildNoticeCard(a(lang, 'alerts.test_failed'), { color: 'Attention' }));
+          await sendCard(context, buildNoticeCard(t(lang, 'alerts.test_failed'), { color: 'Attention' }));
         } else if (r.kind === 'forbidden') {
           await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
         }
@@ -192,7 +192,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.acknowledge(data.alertId, caller.conversationKey, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     // The card's own language, as every other copy shows it.
     return { outcome: r.first ? 'ok' : 'repeat', answer: buildAlertCard(r.view, r.view.lang) };
   });
@@ -201,7 +201,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.mute(data.alertId, caller.conversationKey, data.hours, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
   });
 
@@ -209,15 +209,15 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.prepareBlock(data.alertId, caller.conversationKey, actorOf(caller));
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: a(lang, 'alerts.not_found') };
-    if (r.kind === 'test') return { outcome: 'test', answer: a(lang, 'alerts.test_no_block') };
+    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
+    if (r.kind === 'test') return { outcome: 'test', answer: t(lang, 'alerts.test_no_block') };
     const reason = blockReasonOf(lang, r.view);
     try {
       const card = await deps.requestBlock({ caller, scopeId: r.scopeId, direction: 'inbound', reason, lang });
       return { outcome: 'confirm', answer: card };
     } catch (error) {
       deps.logger.warn('block from an alert card failed', { alertId: data.alertId, err: describeError(error) });
-      return { outcome: 'block_failed', answer: a(lang, 'alerts.block_unavailable', { scope: r.view.scope.name }) };
+      return { outcome: 'block_failed', answer: t(lang, 'alerts.block_unavailable', { scope: r.view.scope.name }) };
     }
   });
 
@@ -229,7 +229,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
       const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';
       return {
         outcome: r.kind,
-        answer: buildNoticeCard(a(lang, key, { scope: scopeName(lang, r.scope) }), { color: 'Good' }),
+        answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope) }), { color: 'Good' }),
       };
     }
     return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
@@ -241,7 +241,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'unsubscribed' || r.kind === 'not_subscribed') {
       const key = r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed';
-      return { outcome: r.kind, answer: buildNoticeCard(a(lang, key, { scope: scopeName(lang, r.scope) })) };
+      return { outcome: r.kind, answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope) })) };
     }
     return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
   });
@@ -268,7 +268,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
 // The reason the block carries into the gateway and the audit log.
 function blockReasonOf(lang: Lang, view: { scope: { name: string }; startedAt: string; peakFactor: number }): string {
-  return a(lang, 'alert.block_reason', {
+  return t(lang, 'alert.block_reason', {
     scope: view.scope.name,
     since: formatTime(lang, view.startedAt),
     factor: formatFactor(lang, view.peakFactor),

@@ -1,5 +1,5 @@
 import type { AlertView } from '../../services/deliver-alerts.ts';
-import { alertText as a, formatClock, formatDuration, formatFactor, formatRate } from '../alert-texts.ts';
+import { formatClock, formatDuration, formatFactor, formatRate } from '../alert-texts.ts';
 import { formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card.ts';
 
@@ -50,7 +50,7 @@ function chartPoints(view: AlertView): Array<{ x: string; value: number; baselin
 function statusOf(view: AlertView, lang: Lang): { line: string; color: string; style: string } {
   if (view.kind === 'test') {
     return {
-      line: a(lang, 'alert.running', {
+      line: t(lang, 'alert.running', {
         since: formatClock(view.startedAt),
         duration: formatDuration(lang, minutesBetween(view.startedAt, view.updatedAt)),
       }),
@@ -59,12 +59,12 @@ function statusOf(view: AlertView, lang: Lang): { line: string; color: string; s
     };
   }
   if (view.foldedInto) {
-    return { line: a(lang, 'alert.folded', { scope: view.foldedInto.name }), color: 'Default', style: 'emphasis' };
+    return { line: t(lang, 'alert.folded', { scope: view.foldedInto.name }), color: 'Default', style: 'emphasis' };
   }
   if (view.status === 'closed') {
     const ended = view.endedAt ?? view.updatedAt;
     return {
-      line: a(lang, 'alert.ended', {
+      line: t(lang, 'alert.ended', {
         ended: formatClock(ended),
         duration: formatDuration(lang, minutesBetween(view.startedAt, ended)),
         peak: formatFactor(lang, view.peakFactor),
@@ -74,7 +74,7 @@ function statusOf(view: AlertView, lang: Lang): { line: string; color: string; s
     };
   }
   return {
-    line: a(lang, 'alert.running', {
+    line: t(lang, 'alert.running', {
       since: formatClock(view.startedAt),
       duration: formatDuration(lang, minutesBetween(view.startedAt, view.updatedAt)),
     }),
@@ -87,14 +87,14 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
   if (view.domains.length === 0) return [];
   const flow = (d: string) => {
     const state = view.inbound[d];
-    return state ? t(lang, `flow.${state}` as MessageKey) : a(lang, 'alert.inbound_unknown');
+    return state ? t(lang, `flow.${state}` as MessageKey) : t(lang, 'alert.inbound_unknown');
   };
   if (view.domains.length <= MAX_INBOUND_LISTED) return view.domains.map((d) => ({ title: d, value: flow(d) }));
   const count = (s: string) => view.domains.filter((d) => view.inbound[d] === s).length;
   return [
     {
-      title: `${formatNumber(lang, view.domains.length)} ${a(lang, 'alert.fact_domains')}`,
-      value: a(lang, 'alert.inbound_counts', { open: count('open'), blocked: count('blocked'), held: count('held') }),
+      title: `${formatNumber(lang, view.domains.length)} ${t(lang, 'alert.fact_domains')}`,
+      value: t(lang, 'alert.inbound_counts', { open: count('open'), blocked: count('blocked'), held: count('held') }),
     },
   ];
 }
@@ -106,26 +106,26 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const more = view.domains.length - MAX_DOMAINS_LISTED;
   const facts = [
     {
-      title: a(lang, view.status === 'closed' && view.kind !== 'test' ? 'alert.fact_rate_end' : 'alert.fact_rate'),
-      value: a(lang, 'alert.rate_value', {
+      title: t(lang, view.status === 'closed' && view.kind !== 'test' ? 'alert.fact_rate_end' : 'alert.fact_rate'),
+      value: t(lang, 'alert.rate_value', {
         rate: formatRate(lang, view.currentRate),
         factor: formatFactor(lang, view.factor),
         baseline: formatRate(lang, view.baselineRate),
       }),
     },
-    { title: a(lang, 'alert.fact_since'), value: formatTime(lang, view.startedAt) },
-    { title: a(lang, 'alert.fact_peak'), value: `×${formatFactor(lang, view.peakFactor)}` },
+    { title: t(lang, 'alert.fact_since'), value: formatTime(lang, view.startedAt) },
+    { title: t(lang, 'alert.fact_peak'), value: `×${formatFactor(lang, view.peakFactor)}` },
   ];
   if (view.kind !== 'test') {
     facts.push({
-      title: a(lang, 'alert.fact_region'),
+      title: t(lang, 'alert.fact_region'),
       value: view.scope.kind === 'domain' ? view.kreis.name : view.verband.name,
     });
   }
   if (view.domains.length > 0) {
     facts.push({
-      title: a(lang, 'alert.fact_domains'),
-      value: more > 0 ? `${listed} ${a(lang, 'alert.more_domains', { count: more })}` : listed,
+      title: t(lang, 'alert.fact_domains'),
+      value: more > 0 ? `${listed} ${t(lang, 'alert.more_domains', { count: more })}` : listed,
     });
   }
   const points = chartPoints(view);
@@ -133,52 +133,52 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const data = { alertId: view.alertId };
   const running = view.status === 'open' || view.kind === 'test';
   const actions: Array<{ title: string; verb: string; data: Record<string, string | number>; style: string }> = [
-    { title: a(lang, 'alert.action_ack'), verb: alertVerbs.ack, data, style: 'positive' },
+    { title: t(lang, 'alert.action_ack'), verb: alertVerbs.ack, data, style: 'positive' },
   ];
   if (!view.foldedInto) {
     actions.push(
-      { title: a(lang, 'alert.action_mute_1'), verb: alertVerbs.mute, data: { ...data, hours: 1 }, style: 'default' },
-      { title: a(lang, 'alert.action_mute_4'), verb: alertVerbs.mute, data: { ...data, hours: 4 }, style: 'default' },
+      { title: t(lang, 'alert.action_mute_1'), verb: alertVerbs.mute, data: { ...data, hours: 1 }, style: 'default' },
+      { title: t(lang, 'alert.action_mute_4'), verb: alertVerbs.mute, data: { ...data, hours: 4 }, style: 'default' },
     );
   }
   if (running && !view.foldedInto) {
-    actions.push({ title: a(lang, 'alert.action_block'), verb: alertVerbs.block, data, style: 'destructive' });
+    actions.push({ title: t(lang, 'alert.action_block'), verb: alertVerbs.block, data, style: 'destructive' });
   }
   return renderCard(ALERT_CARD, {
     headerStyle: status.style,
-    title: a(lang, view.kind === 'test' ? 'alert.title_test' : 'alert.title', { scope: scopeLabel }),
+    title: t(lang, view.kind === 'test' ? 'alert.title_test' : 'alert.title', { scope: scopeLabel }),
     statusLine: status.line,
     statusColor: status.color,
-    note: view.kind === 'test' ? a(lang, 'alert.test_note') : '',
+    note: view.kind === 'test' ? t(lang, 'alert.test_note') : '',
     facts,
-    chartTitle: a(lang, 'alert.chart_title'),
+    chartTitle: t(lang, 'alert.chart_title'),
     chart:
       points.length > 0
         ? [
             {
-              legend: a(lang, 'alert.chart_spam'),
+              legend: t(lang, 'alert.chart_spam'),
               color: 'attention',
               values: points.map((p) => ({ x: p.x, y: p.value })),
             },
             {
-              legend: a(lang, 'alert.chart_baseline'),
+              legend: t(lang, 'alert.chart_baseline'),
               color: 'good',
               values: points.map((p) => ({ x: p.x, y: p.baseline })),
             },
           ]
         : [],
-    chartFallback: a(lang, 'alert.chart_fallback', {
+    chartFallback: t(lang, 'alert.chart_fallback', {
       values: points.map((p) => formatRate(lang, p.value)).join(' '),
       baseline: formatRate(lang, baseline),
     }),
-    inboundTitle: a(lang, 'alert.inbound_title'),
+    inboundTitle: t(lang, 'alert.inbound_title'),
     inbound: inboundFacts(view, lang),
     acks: view.acks.map((ack) => ({
-      text: a(lang, 'alert.acked_by', { name: ack.name, time: formatTime(lang, ack.at) }),
+      text: t(lang, 'alert.acked_by', { name: ack.name, time: formatTime(lang, ack.at) }),
     })),
-    ackHint: view.acks.length === 0 ? a(lang, 'alert.not_acked') : '',
-    mutedLine: view.mutedUntil ? a(lang, 'alert.muted_until', { time: formatTime(lang, view.mutedUntil) }) : '',
-    asOf: a(lang, 'alert.as_of', { time: formatTime(lang, view.updatedAt) }),
+    ackHint: view.acks.length === 0 ? t(lang, 'alert.not_acked') : '',
+    mutedLine: view.mutedUntil ? t(lang, 'alert.muted_until', { time: formatTime(lang, view.mutedUntil) }) : '',
+    asOf: t(lang, 'alert.as_of', { time: formatTime(lang, view.updatedAt) }),
     actions,
   });
 }
@@ -213,20 +213,20 @@ export interface SubscriptionLine {
 // `alarme`: what this chat follows, each with an unsubscribe button.
 export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[]): AdaptiveCardJson {
   return buildListCard({
-    title: a(lang, 'alerts.list_title'),
-    text: lines.length === 0 ? a(lang, 'alerts.list_empty') : '',
+    title: t(lang, 'alerts.list_title'),
+    text: lines.length === 0 ? t(lang, 'alerts.list_empty') : '',
     items: lines.map((l) => ({
       name: l.name,
       detail: [
-        a(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
-        l.mutedUntil ? a(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
+        t(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
+        l.mutedUntil ? t(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
       ]
         .filter(Boolean)
         .join(' · '),
     })),
-    hint: a(lang, 'alerts.list_hint'),
+    hint: t(lang, 'alerts.list_hint'),
     buttons: lines.slice(0, 6).map((l) => ({
-      title: a(lang, 'alerts.unsubscribe_button', { scope: l.name }),
+      title: t(lang, 'alerts.unsubscribe_button', { scope: l.name }),
       verb: alertVerbs.unsubscribe,
       data: { scopeId: l.scopeId },
     })),
@@ -236,12 +236,12 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
 // The greeting when the bot is added to a team: one button per Verband.
 export function buildAlertWelcomeCard(lang: Lang, scopes: Array<{ id: string; name: string }>): AdaptiveCardJson {
   return buildListCard({
-    title: a(lang, 'alerts.welcome_title'),
-    text: a(lang, 'alerts.welcome_text'),
+    title: t(lang, 'alerts.welcome_title'),
+    text: t(lang, 'alerts.welcome_text'),
     items: [],
-    hint: a(lang, 'alerts.welcome_hint'),
+    hint: t(lang, 'alerts.welcome_hint'),
     buttons: scopes.slice(0, 5).map((s) => ({
-      title: a(lang, 'alerts.subscribe_button', { scope: s.name }),
+      title: t(lang, 'alerts.subscribe_button', { scope: s.name }),
       verb: alertVerbs.subscribe,
       data: { scopeId: s.id },
     })),
