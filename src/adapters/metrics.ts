@@ -4,7 +4,9 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 // several bots in one process do not share counters.
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'lagebot_process_' });
+  // Node's own metrics keep their names behind the prefix: lagebot_process_resident_memory_bytes,
+  // lagebot_nodejs_heap_size_used_bytes, … (a prefix 'lagebot_process_' doubled the first into process_process_).
+  collectDefaultMetrics({ register: registry, prefix: 'lagebot_' });
   return {
     registry,
     commands: new Counter({

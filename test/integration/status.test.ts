@@ -236,5 +236,9 @@ describe('health, readiness and metrics', () => {
       names.length > 5 && names.every((n) => n.startsWith('lagebot_')),
       names.filter((n) => !n.startsWith('lagebot_')).join(','),
     );
+    // Node's own metrics under their usual names behind the prefix (RSS and heap, what bench/status measures).
+    assert.match(metrics, /^lagebot_process_resident_memory_bytes \d+/m);
+    assert.match(metrics, /^lagebot_nodejs_heap_size_used_bytes \d+/m);
+    assert.doesNotMatch(metrics, /process_process_/);
   });
 });
