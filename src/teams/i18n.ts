@@ -474,11 +474,18 @@ const numberFormats: Record<Lang, Intl.NumberFormat> = {
   de: new Intl.NumberFormat('de-DE'),
   en: new Intl.NumberFormat('en-GB'),
 };
-const pctFormats: Record<Lang, Intl.NumberFormat> = {
+// Percentages and spam factors: always one decimal.
+const oneDecimalFormats: Record<Lang, Intl.NumberFormat> = {
   de: new Intl.NumberFormat('de-DE', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
   en: new Intl.NumberFormat('en-GB', { minimumFractionDigits: 1, maximumFractionDigits: 1 }),
 };
+const rateFormats: Record<Lang, Intl.NumberFormat> = {
+  de: new Intl.NumberFormat('de-DE', { maximumFractionDigits: 0 }),
+  en: new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 }),
+};
 // The estate is in Germany: times are shown in Europe/Berlin whatever the server's zone.
+// Chart axis and "seit 18:03" use the clock alone.
+const clockFormat = new Intl.DateTimeFormat('de-DE', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' });
 const timeFormats: Record<Lang, Intl.DateTimeFormat> = {
   de: new Intl.DateTimeFormat('de-DE', {
     timeZone: 'Europe/Berlin',
@@ -507,12 +514,36 @@ export function formatNumber(lang: Lang, n: number): string {
 
 export function formatPct(lang: Lang, pct: number | null): string {
   if (pct === null) return '–';
-  return `${pctFormats[lang].format(pct)} %`;
+  return `${oneDecimalFormats[lang].format(pct)} %`;
+}
+
+/** A spam factor ("×6,4" shows it after the sign). */
+export function formatFactor(lang: Lang, factor: number): string {
+  return oneDecimalFormats[lang].format(factor);
+}
+
+export function formatRate(lang: Lang, perMinute: number): string {
+  return rateFormats[lang].format(perMinute);
 }
 
 export function formatTime(lang: Lang, iso: string | null): string {
-  if (!iso) return '–';
+  const d = validDate(iso);
+  return d ? timeFormats[lang].format(d) : '–';
+}
+
+export function formatClock(iso: string): string {
+  const d = validDate(iso);
+  return d ? clockFormat.format(d) : '–';
+}
+
+export function formatDuration(lang: Lang, minutes: number): string {
+  const m = Math.max(0, Math.round(minutes));
+  if (m < 60) return t(lang, 'duration.minutes', { m });
+  return t(lang, 'duration.hours', { h: Math.floor(m / 60), m: m % 60 });
+}
+
+function validDate(iso: string | null): Date | null {
+  if (!iso) return null;
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return '–';
-  return timeFormats[lang].format(d);
+  return Number.isNaN(d.getTime()) ? null : d;
 }

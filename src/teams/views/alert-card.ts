@@ -1,6 +1,15 @@
 import type { AlertView } from '../../services/deliver-alerts.ts';
-import { formatClock, formatDuration, formatFactor, formatRate } from '../alert-texts.ts';
-import { formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
+import {
+  formatClock,
+  formatDuration,
+  formatFactor,
+  formatNumber,
+  formatRate,
+  formatTime,
+  type Lang,
+  type MessageKey,
+  t,
+} from '../i18n.ts';
 import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card.ts';
 
 // AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
