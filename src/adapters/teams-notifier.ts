@@ -1,6 +1,6 @@
 import { CardFactory, type CloudAdapter, MessageFactory } from 'botbuilder';
 import type { ConversationReference } from 'botframework-schema';
-import { proactiveConversationId } from '../domain/conversation-id.ts';
+import { proactiveConversationId, proactiveReference } from '../domain/conversation-id.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import type { Store } from '../domain/store-port.ts';
@@ -37,8 +37,7 @@ export class TeamsNotifier implements ProactiveSender {
     if (this.allowedTenants.length > 0 && !this.allowedTenants.includes(conv.tenantId)) {
       throw new LagebotError('FORBIDDEN', `conversation ${conversationId} belongs to a tenant that is not allowed`);
     }
-    const { activityId: _replyTo, ...reference } = conv.reference as Partial<ConversationReference>;
-    return { ...reference, conversation: { ...reference.conversation!, id: conversationId } };
+    return proactiveReference(conv.reference as Partial<ConversationReference>, conversationId);
   }
 
   async send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }> {

@@ -4,6 +4,7 @@ import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { ActivityTypes, CardFactory, MessageFactory, type Storage, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
+import { proactiveReference } from '../domain/conversation-id.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
@@ -215,8 +216,7 @@ async function rememberConversation(
   };
   // Stored under the conversation the bot addresses on its own: in a channel the channel, not the
   // thread this message was in, and without the message it answered, so proactive cards are new posts.
-  const { activityId: _answered, ...turnReference } = TurnContext.getConversationReference(a);
-  const reference = { ...turnReference, conversation: { ...turnReference.conversation, id: caller.conversationKey } };
+  const reference = proactiveReference(TurnContext.getConversationReference(a), caller.conversationKey);
   const fingerprint = JSON.stringify([
     caller.tenantId,
     a.serviceUrl,
