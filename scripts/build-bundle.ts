@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { projectRoot } from '../src/project-root.ts';
 
 // The production build: our TypeScript bundled into dist/ as plain ES modules, npm packages left
 // as imports (resolved from node_modules at run time), one chunk per lazily imported command.
@@ -46,8 +47,6 @@ export async function buildBundle(o: BuildBundleOptions): Promise<void> {
   });
 }
 
-const root = join(fileURLToPath(import.meta.url), '..', '..');
-
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await buildBundle({ entryPoints: [join(root, 'src', 'main.ts')], outdir: join(root, 'dist') });
+  await buildBundle({ entryPoints: [join(projectRoot, 'src', 'main.ts')], outdir: join(projectRoot, 'dist') });
 }

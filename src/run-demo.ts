@@ -14,7 +14,6 @@ import { waitForSignal } from './wait-for-signal.ts';
 /** Sim minutes per real minute in the demo: one sim hour per real minute. */
 export const DEMO_SIM_SPEED = 60;
 export const DEMO_APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
-const root = projectRoot;
 
 export async function runDemo(config: Config, opts: { playground: boolean }): Promise<number> {
   const bot = await startLagebot({
@@ -60,13 +59,13 @@ function startPlayground(config: Config, botUrl: string): { child: ChildProcess;
     console.error('The Agents Playground is not installed (npm install); continuing without it.');
     return null;
   }
-  if (!existsSync(join(root, '.m365agentsplayground.yml'))) {
+  if (!existsSync(join(projectRoot, '.m365agentsplayground.yml'))) {
     console.error('No .m365agentsplayground.yml: the Playground uses its default users.');
   }
   const args = [cli, '-e', `${botUrl}/api/messages`, '-c', 'msteams', '-p', String(config.playground.port), '--dt'];
   mkdirSync(config.dataDir, { recursive: true });
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd: projectRoot,
     env: {
       ...process.env,
       // The Playground's own switch against opening a browser (BROWSER=none only works through xdg-open).

@@ -114,13 +114,14 @@ serveParent({
   stats: (payload) => {
     const o = (payload ?? {}) as { collect?: boolean; resetCounters?: boolean };
     const cpu = process.cpuUsage(cpuAtReset);
+    const heap = getHeapStatistics();
     const stats = {
       cpuMs: (cpu.user + cpu.system) / 1000,
       // Where the RSS goes besides the JS heap (read before a collection): V8's own malloc
       // (parser and compiler zones; its peak), array buffers, and each heap space's physical size.
       v8: {
-        mallocedBytes: getHeapStatistics().malloced_memory,
-        peakMallocedBytes: getHeapStatistics().peak_malloced_memory,
+        mallocedBytes: heap.malloced_memory,
+        peakMallocedBytes: heap.peak_malloced_memory,
         arrayBufferBytes: process.memoryUsage().arrayBuffers,
         spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.physical_space_size])),
       },

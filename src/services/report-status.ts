@@ -179,8 +179,8 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
         ...histories.flat(),
         ...unpatchedPages,
       ];
-      const key = describeScope(scope).id;
-      const seen = views.get(key);
+      const described = describeScope(scope);
+      const seen = views.get(described.id);
       if (seen && sameInputs(seen.inputs, inputs)) return { kind: 'ok', view: seen.view };
 
       const report: ComplianceReport =
@@ -211,7 +211,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
         mail = { domains, queues: gateway.queues.filter((q) => names.has(q.domain)) };
       }
       const view: StatusView = deepFreeze({
-        scope: describeScope(scope),
+        scope: described,
         observedAt,
         stale,
         fetchedAt: new Date(fetchedAt).toISOString(),
@@ -223,7 +223,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
         mail,
       });
       if (!seen && views.size >= MAX_VIEWS) views.delete(views.keys().next().value as string);
-      views.set(key, { inputs, view });
+      views.set(described.id, { inputs, view });
       return { kind: 'ok', view };
     } catch (error) {
       if (isLagebotError(error) && error.code.startsWith('UPSTREAM')) {
