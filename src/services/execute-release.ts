@@ -2,7 +2,7 @@ import { backoffDelay } from '../domain/backoff.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainChange, GatewayPort } from '../domain/ports.ts';
-import type { Store } from '../domain/store-port.ts';
+import type { OutboxItem, Store } from '../domain/store-port.ts';
 import { outboxKey, type ReleaseService } from './release-service.ts';
 
 // Executes approved changes per domain through the gateway, exactly once (ENGINEERING.md promise 3):
@@ -51,24 +51,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     const change = item.change as DomainChange;
     try {
       const res = await deps.gateway.changeDomain(change);
-      await deps.store.completeOutbox(
-        key,
-        'succeeded',
-        { version: res.domain.version, changed: res.changed, replayed: res.replayed },
-        deps.now().toISOString(),
-      );
-      await deps.service.applySystemEvent(
-        item.requestId,
-        { type: 'domain_succeeded', domain: item.domain },
-        {
-          gateway: {
-            changed: res.changed,
-            replayed: res.replayed,
-            version: res.domain.version,
-            key: change.idempotencyKey,
-          },
-        },
-      );
+      await recordSucceeded(item, { version: res.domain.version, changed: res.changed, replayed: res.replayed });
     } catch (error) {
       const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
       const message = error instanceof Error ? error.message : String(error);
@@ -99,45 +82,44 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       // applied with its answer lost (the client retries with the same Idempotency-Key; a crash or a
       // timeout leaves an attempt open), and the repeat then refused before the gateway's idempotency
       // check (a rotated token: 401/403). The domain's state decides what is recorded.
+      const refusal = { requestId: item.requestId, domain: item.domain, code, err: message };
       const reached = await inRequestedState(change);
       if (reached) {
-        await deps.store.completeOutbox(
-          key,
-          'succeeded',
+        deps.logger.warn('gateway refused a change that is in effect: recorded as done', refusal);
+        await recordSucceeded(
+          item,
           { version: reached.version, changed: null, replayed: false, verifiedAfterError: code },
-          deps.now().toISOString(),
-        );
-        deps.logger.warn('gateway refused a change that is in effect: recorded as done', {
-          requestId: item.requestId,
-          domain: item.domain,
-          code,
-          err: message,
-        });
-        await deps.service.applySystemEvent(
-          item.requestId,
-          { type: 'domain_succeeded', domain: item.domain },
-          {
-            gateway: { changed: null, version: reached.version, key: change.idempotencyKey, verifiedAfterError: code },
-            gatewayError: message,
-          },
+          { gatewayError: message },
         );
         return;
       }
       await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
       // The request (and its card) keeps the code; the card says it in plain words. The provider's
       // message, with its paths and status, goes to the audit log and the log.
-      deps.logger.warn('gateway refused a change', {
-        requestId: item.requestId,
-        domain: item.domain,
-        code,
-        err: message,
-      });
+      deps.logger.warn('gateway refused a change', refusal);
       await deps.service.applySystemEvent(
         item.requestId,
         { type: 'domain_failed', domain: item.domain, error: code },
         { gatewayError: message },
       );
     }
+  }
+
+  /**
+   * The outcome into the item's outbox row, then the domain's success into the request, the outcome
+   * and the idempotency key in its audit entry. `changed` is null when it cannot be known.
+   */
+  async function recordSucceeded(
+    item: OutboxItem,
+    outcome: { version: number; changed: boolean | null; replayed: boolean; verifiedAfterError?: string },
+    audit: Record<string, unknown> = {},
+  ): Promise<void> {
+    await deps.store.completeOutbox(item.key, 'succeeded', outcome, deps.now().toISOString());
+    await deps.service.applySystemEvent(
+      item.requestId,
+      { type: 'domain_succeeded', domain: item.domain },
+      { gateway: { ...outcome, key: (item.change as DomainChange).idempotencyKey }, ...audit },
+    );
   }
 
   /** The domain as the gateway reports it, when every direction the change sets is already as asked; else null. */
