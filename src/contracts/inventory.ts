@@ -3,9 +3,17 @@ import { isoDateTime, page } from './common.ts';
 
 // Inventory API, base path /inventory/v1. See api/inventory.openapi.yaml.
 
-export const regionKind = z.enum(['verband', 'kreis', 'kommune']);
-// Ids: vb-nord, vb-sued, kr-olpe, kr-siegen-wittgenstein, kr-soest, kr-hsk, kr-mk, ko-<slug of town name>.
-export const regionId = z.string().regex(/^(vb|kr|ko)-[a-z0-9-]+$/);
+// The level of a node, named by the provider (verband/kreis/kommune; land/regierungsbezirk/kreis/gemeinde).
+export const regionKind = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/);
+// Opaque: compared, never parsed (the Südwestfalen simulator happens to use vb-…, kr-…, ko-…).
+export const regionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/);
+const localized = z.object({ de: z.string().min(1), en: z.string().min(1) });
+export const regionLevel = z.object({
+  kind: regionKind,
+  name: localized, // "Kreis" / "district"
+  plural: localized, // "Kreise" / "districts"
+  qualifiers: z.array(z.string().min(1)), // lower-case words before a name that pick this level: "kreis", "stadt"
+});
 
 export const regionNode = z.object({
   id: regionId,
@@ -18,7 +26,8 @@ export const regionNode = z.object({
   population: z.number().int().nonnegative().nullable(),
   domains: z.array(z.string()), // mail domains owned directly by this node (a Kreis: its administration's)
 });
-export const regionList = z.object({ items: z.array(regionNode) });
+// `levels` is optional: without it a client names a level after its kind.
+export const regionList = z.object({ items: z.array(regionNode), levels: z.array(regionLevel).optional() });
 
 export const deviceKind = z.enum(['client', 'server']);
 export const patchState = z.enum(['installed', 'pending', 'pending_reboot', 'failed', 'not_applicable', 'unknown']);
@@ -112,6 +121,7 @@ export const complianceHistory = z.object({
 });
 
 export type RegionNodeWire = z.infer<typeof regionNode>;
+export type RegionLevelWire = z.infer<typeof regionLevel>;
 export type DeviceWire = z.infer<typeof device>;
 export type PatchWire = z.infer<typeof patch>;
 export type PatchStateRowWire = z.infer<typeof patchStateRow>;

@@ -1,7 +1,15 @@
 // The domain's view of the estate. Structurally identical to the wire types in src/contracts
 // (a type test checks that), but declared here because domain/ imports nothing outside domain/.
 
-export type RegionKind = 'verband' | 'kreis' | 'kommune';
+// A level of the estate as the inventory names it ('verband', 'kreis', 'kommune' in Südwestfalen;
+// 'land', 'regierungsbezirk', 'kreis', 'gemeinde' state-wide). Never a fixed list: depth comes from parentId.
+export type RegionKind = string;
+export interface RegionLevel {
+  kind: RegionKind;
+  name: { de: string; en: string };
+  plural: { de: string; en: string };
+  qualifiers: string[];
+}
 export interface RegionNode {
   id: string;
   kind: RegionKind;

@@ -1,4 +1,4 @@
-import type { RegionNodeWire } from '../contracts/inventory.ts';
+import type { RegionLevelWire, RegionNodeWire } from '../contracts/inventory.ts';
 
 // The real geography of the five Kreise of Südwestfalen-IT's two Zweckverbände. Populations are
 // rounded figures of IT.NRW's 2022/23 statistics (approximate, the simulator only needs their
@@ -165,6 +165,28 @@ export const KREIS_ADMIN_WEIGHT = 0.15;
 // external mails a minute on a weekday morning, the Kreis Soest administration ~11.
 const MAIL_PER_INHABITANT = 1 / 4000;
 const EXTRA_DOMAIN_INHABITANTS = 1_200;
+
+// The estate's levels as the inventory API names them (RegionList.levels), top first.
+export const SUEDWESTFALEN_LEVELS: RegionLevelWire[] = [
+  {
+    kind: 'verband',
+    name: { de: 'Verband', en: 'association' },
+    plural: { de: 'Verbände', en: 'associations' },
+    qualifiers: ['verband', 'zweckverband'],
+  },
+  {
+    kind: 'kreis',
+    name: { de: 'Kreis', en: 'district' },
+    plural: { de: 'Kreise', en: 'districts' },
+    qualifiers: ['kreis', 'landkreis'],
+  },
+  {
+    kind: 'kommune',
+    name: { de: 'Kommune', en: 'municipality' },
+    plural: { de: 'Kommunen', en: 'municipalities' },
+    qualifiers: ['stadt', 'gemeinde', 'kommune', 'hansestadt'],
+  },
+];
 
 export interface DomainInfo {
   name: string;

@@ -204,7 +204,7 @@ function buildRoutes(sim: Simulator): Route[] {
 
   return [
     r('inventory', 'GET', '/health', health),
-    r('inventory', 'GET', '/regions', () => ({ body: { items: sim.regions() } })),
+    r('inventory', 'GET', '/regions', () => ({ body: { items: sim.regions(), levels: sim.levels() } })),
     r('inventory', 'GET', '/patches', () => ({ body: { items: sim.patches() } })),
     r('inventory', 'GET', '/devices', ({ query }) => {
       const q = parseQuery(

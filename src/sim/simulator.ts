@@ -1,6 +1,12 @@
 import type { z } from 'zod';
 import type { DomainStateWire, SpamMetricsWire } from '../contracts/gateway.ts';
-import type { ComplianceHistoryWire, ComplianceReportWire, PatchWire, RegionNodeWire } from '../contracts/inventory.ts';
+import type {
+  ComplianceHistoryWire,
+  ComplianceReportWire,
+  PatchWire,
+  RegionLevelWire,
+  RegionNodeWire,
+} from '../contracts/inventory.ts';
 import type { clockState, spamRequest } from '../contracts/sim.ts';
 import { createFaults, type Fault, type FaultRequest, type Faults, type FaultTarget } from './faults.ts';
 import { createFleet, DEFAULT_DEVICES, type Fleet } from './fleet.ts';
@@ -18,7 +24,7 @@ import {
   type RegionFilter,
   type SpamQuery,
 } from './gateway-model.ts';
-import { buildGeography, type Geography } from './geography.ts';
+import { buildGeography, type Geography, SUEDWESTFALEN_LEVELS } from './geography.ts';
 import {
   createInventoryModel,
   type DevicePageWire,
@@ -66,6 +72,7 @@ export interface Simulator {
   fleetSize(): { devices: number; clients: number; servers: number };
 
   regions(): RegionNodeWire[];
+  levels(): RegionLevelWire[];
   patches(): PatchWire[];
   devices(q: DeviceQuery): DevicePageWire;
   patchStates(q: PatchStateQuery): PatchStatePageWire;
@@ -171,6 +178,7 @@ export function createSimulator(opts: SimOptions = {}): Simulator {
     fleetSize: () => ({ devices: world.fleet.size, clients: world.fleet.clients, servers: world.fleet.servers }),
 
     regions: () => world.inventory.regions(),
+    levels: () => SUEDWESTFALEN_LEVELS,
     patches: () => world.inventory.patches(),
     devices: (q) => world.inventory.devices(q, clock.now()),
     patchStates: (q) => world.inventory.patchStates(q, clock.now()),
