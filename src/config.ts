@@ -120,6 +120,25 @@ const envSchema = z.object({
           : [],
       ),
   ),
+  // Browser origins allowed to POST to /api/messages (scheme://host[:port], comma-separated). None by
+  // default: neither the Bot Connector nor the Agents Playground's server sends an Origin (issue 13).
+  ALLOWED_ORIGINS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim().replace(/\/$/, ''))
+              .filter(Boolean)
+          : [],
+      )
+      .refine((list) => list.every((o) => /^https?:\/\/[^/\s?#]+$/i.test(o)), {
+        message: 'expected origins such as https://teams.example:8443, comma-separated, without a path',
+      }),
+  ),
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
@@ -194,6 +213,7 @@ export interface Config {
   /** Local mode: no MicrosoftAppId, unauthenticated traffic accepted (Playground, tests). */
   localMode: boolean;
   allowedTenants: string[];
+  allowedOrigins: string[];
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
@@ -270,6 +290,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     localMode,
     allowedTenants: e.ALLOWED_TENANTS,
+    allowedOrigins: e.ALLOWED_ORIGINS,
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,

@@ -232,6 +232,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
       logger,
       isDraining: () => draining,
+      allowedOrigins: config.allowedOrigins,
     });
     server.listen(config.port, config.host);
     await once(server.server, 'listening');

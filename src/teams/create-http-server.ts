@@ -2,6 +2,7 @@ import type { TurnContext } from 'botbuilder';
 import restify from 'restify';
 import { z } from 'zod';
 import type { Logger } from '../domain/logger.ts';
+import { refuseCrossSitePosts } from './refuse-cross-site-posts.ts';
 
 // The bot's HTTP surface (README "Stable surfaces"): POST /api/messages, GET /healthz, /readyz, /metrics.
 
@@ -21,6 +22,8 @@ export interface HttpServerDeps {
   readinessTimeoutMs?: number;
   /** Set while draining on SIGTERM: new turns get 503. */
   isDraining?: () => boolean;
+  /** Origins (scheme://host[:port]) whose browser requests may reach /api/messages; none by default. */
+  allowedOrigins?: readonly string[];
 }
 
 // The fields botbuilder dereferences before our code runs: a wrong type there makes it answer 500 with
@@ -97,9 +100,11 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
     return inFlight === 0;
   };
   const maxBodySize = deps.maxBodyBytes ?? 256 * 1024;
-  server.use(restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true }));
 
-  server.post('/api/messages', async (req, res) => {
+  // Only JSON from no browser origin reaches the body parser (issue 13: CSRF into the loopback bot).
+  const guard = refuseCrossSitePosts(deps.allowedOrigins ?? []);
+  const parseBody = restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true });
+  server.post('/api/messages', guard, ...parseBody, async (req: restify.Request, res: restify.Response) => {
     if (deps.isDraining?.()) {
       res.send(503, { error: 'shutting_down' });
       return;
