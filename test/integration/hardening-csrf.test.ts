@@ -78,7 +78,7 @@ describe('/api/messages takes only JSON, and no browser origin unless allowed', 
   });
 
   test('JSON from an allowed origin and JSON without an Origin are served', async () => {
-    for (const headers of [{ origin: 'https://teams.example' }, {}]) {
+    for (const headers of [{ origin: 'https://teams.example' }, {}] as Record<string, string>[]) {
       t.connector.reset();
       const res = await fetch(`${t.botUrl}/api/messages`, {
         method: 'POST',
