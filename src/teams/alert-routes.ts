@@ -11,6 +11,7 @@ import type { AdaptiveCardJson } from './render-card.ts';
 import { type Caller, callerOf, languageOf } from './turn-context-info.ts';
 import { alertVerbs, buildAlertCard, buildAlertSubscriptionsCard, buildAlertWelcomeCard } from './views/alert-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
+import { plainText } from './views/plain-text.ts';
 import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 // The alert commands (`alarme an|aus <scope>`, `alarme`, `alarm test`), the alert card's buttons and
@@ -60,7 +61,7 @@ function actorOf(caller: Caller): AlertActor {
 }
 
 function scopeName(lang: Lang, scope: { id: string; name: string }): string {
-  return scope.id === 'all' ? t(lang, 'alerts.all_regions') : scope.name;
+  return scope.id === 'all' ? t(lang, 'alerts.all_regions') : plainText(scope.name);
 }
 
 async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {
@@ -216,7 +217,10 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
       return { outcome: 'confirm', answer: card };
     } catch (error) {
       deps.logger.warn('block from an alert card failed', { alertId: data.alertId, err: describeError(error) });
-      return { outcome: 'block_failed', answer: t(lang, 'alerts.block_unavailable', { scope: r.view.scope.name }) };
+      return {
+        outcome: 'block_failed',
+        answer: t(lang, 'alerts.block_unavailable', { scope: plainText(r.view.scope.name) }),
+      };
     }
   });
 

@@ -145,7 +145,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
           break;
         case 'unknown':
           outcome = 'unknown';
-          await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.word.slice(0, 40) })));
+          await sendCard(context, buildHelpCard(lang, command.word));
           break;
       }
     } finally {

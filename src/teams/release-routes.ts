@@ -16,6 +16,7 @@ import { formatTime, type Lang, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
+import { plainText } from './views/plain-text.ts';
 import {
   buildConfirmCard,
   buildReasonForm,
@@ -276,7 +277,7 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
               scope: scopeName(lang, request),
               direction: directionText(lang, request.direction),
               state: stateText(lang, request),
-              requester: request.requester.name,
+              requester: plainText(request.requester.name),
               time: formatTime(lang, request.createdAt),
             }),
           );

@@ -11,6 +11,7 @@ import {
   t,
 } from '../i18n.ts';
 import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
 // and, for mute, the hours (ENGINEERING.md promise 1).
@@ -68,7 +69,11 @@ function statusOf(view: AlertView, lang: Lang): { line: string; color: string; s
     };
   }
   if (view.foldedInto) {
-    return { line: t(lang, 'alert.folded', { scope: view.foldedInto.name }), color: 'Default', style: 'emphasis' };
+    return {
+      line: t(lang, 'alert.folded', { scope: plainText(view.foldedInto.name) }),
+      color: 'Default',
+      style: 'emphasis',
+    };
   }
   if (view.status === 'closed') {
     const ended = view.endedAt ?? view.updatedAt;
@@ -98,7 +103,9 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
     const state = view.inbound[d];
     return state ? t(lang, `flow.${state}` as MessageKey) : t(lang, 'alert.inbound_unknown');
   };
-  if (view.domains.length <= MAX_INBOUND_LISTED) return view.domains.map((d) => ({ title: d, value: flow(d) }));
+  if (view.domains.length <= MAX_INBOUND_LISTED) {
+    return view.domains.map((d) => ({ title: plainText(d), value: flow(d) }));
+  }
   const count = (s: string) => view.domains.filter((d) => view.inbound[d] === s).length;
   return [
     {
@@ -110,8 +117,10 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
 
 export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const status = statusOf(view, lang);
-  const scopeLabel = view.scope.kind === 'domain' ? `${view.scope.name} (${view.kreis.name})` : view.scope.name;
-  const listed = view.domains.slice(0, MAX_DOMAINS_LISTED).join(', ');
+  const scopeLabel = plainText(
+    view.scope.kind === 'domain' ? `${view.scope.name} (${view.kreis.name})` : view.scope.name,
+  );
+  const listed = plainText(view.domains.slice(0, MAX_DOMAINS_LISTED).join(', '));
   const more = view.domains.length - MAX_DOMAINS_LISTED;
   const facts = [
     {
@@ -128,7 +137,7 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   if (view.kind !== 'test') {
     facts.push({
       title: t(lang, 'alert.fact_region'),
-      value: view.scope.kind === 'domain' ? view.kreis.name : view.verband.name,
+      value: plainText(view.scope.kind === 'domain' ? view.kreis.name : view.verband.name),
     });
   }
   if (view.domains.length > 0) {
@@ -183,7 +192,7 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     inboundTitle: t(lang, 'alert.inbound_title'),
     inbound: inboundFacts(view, lang),
     acks: view.acks.map((ack) => ({
-      text: t(lang, 'alert.acked_by', { name: ack.name, time: formatTime(lang, ack.at) }),
+      text: t(lang, 'alert.acked_by', { name: plainText(ack.name), time: formatTime(lang, ack.at) }),
     })),
     ackHint: view.acks.length === 0 ? t(lang, 'alert.not_acked') : '',
     mutedLine: view.mutedUntil ? t(lang, 'alert.muted_until', { time: formatTime(lang, view.mutedUntil) }) : '',
@@ -225,7 +234,7 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
     title: t(lang, 'alerts.list_title'),
     text: lines.length === 0 ? t(lang, 'alerts.list_empty') : '',
     items: lines.map((l) => ({
-      name: l.name,
+      name: plainText(l.name),
       detail: [
         t(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
         l.mutedUntil ? t(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
@@ -235,7 +244,7 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
     })),
     hint: t(lang, 'alerts.list_hint'),
     buttons: lines.slice(0, 6).map((l) => ({
-      title: t(lang, 'alerts.unsubscribe_button', { scope: l.name }),
+      title: t(lang, 'alerts.unsubscribe_button', { scope: plainText(l.name) }),
       verb: alertVerbs.unsubscribe,
       data: { scopeId: l.scopeId },
     })),
@@ -250,7 +259,7 @@ export function buildAlertWelcomeCard(lang: Lang, scopes: Array<{ id: string; na
     items: [],
     hint: t(lang, 'alerts.welcome_hint'),
     buttons: scopes.slice(0, 5).map((s) => ({
-      title: t(lang, 'alerts.subscribe_button', { scope: s.name }),
+      title: t(lang, 'alerts.subscribe_button', { scope: plainText(s.name) }),
       verb: alertVerbs.subscribe,
       data: { scopeId: s.id },
     })),

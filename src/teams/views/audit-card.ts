@@ -2,6 +2,7 @@ import type { Caller } from '../../services/release-service.ts';
 import { formatTime, type Lang, t } from '../i18n.ts';
 import type { ReleaseRouteDeps } from '../release-routes.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // `protokoll [scope]`: the latest audit entries, newest first, of the caller's tenant.
 
@@ -19,13 +20,13 @@ export async function renderAuditCard(
     const resolved = resolveScope(await regionIndexOf(), scopeText);
     if (resolved.kind === 'region') {
       scopeId = resolved.node.id;
-      title = t(lang, 'audit.title_scope', { scope: resolved.node.name });
+      title = t(lang, 'audit.title_scope', { scope: plainText(resolved.node.name) });
     } else if (resolved.kind === 'domain') {
       scopeId = `domain:${resolved.domain}`;
-      title = t(lang, 'audit.title_scope', { scope: resolved.domain });
+      title = t(lang, 'audit.title_scope', { scope: plainText(resolved.domain) });
     } else if (resolved.kind !== 'all') {
       return renderCard('list', {
-        title: t(lang, 'scope.unknown', { input: scopeText.slice(0, 80) }),
+        title: t(lang, 'scope.unknown', { input: plainText(scopeText.slice(0, 80)) }),
         empty: '',
         lines: [],
         buttons: [],
@@ -38,8 +39,10 @@ export async function renderAuditCard(
   const lines = entries.map((e) => {
     const d = (e.details ?? {}) as Record<string, unknown>;
     const who = typeof d.by === 'string' ? d.by : e.actor;
-    const extra = [d.domain, d.state].filter((x) => typeof x === 'string').join(' · ');
-    return `${formatTime(lang, e.at)} · ${e.action} · ${who}${e.scopeId ? ` · ${e.scopeId}` : ''}${extra ? ` · ${extra}` : ''}`;
+    // Names, scopes and domains come from users and back ends; the action and the state are the bot's own.
+    const supplied = [who, e.scopeId, d.domain].filter((x): x is string => typeof x === 'string' && x !== '');
+    const state = typeof d.state === 'string' ? [d.state] : [];
+    return [formatTime(lang, e.at), e.action, ...supplied.map(plainText), ...state].join(' · ');
   });
   return renderCard('list', { title, empty: t(lang, 'audit.none'), lines, buttons: [] });
 }

@@ -1,12 +1,13 @@
 import type { RegionNode } from '../../domain/model.ts';
 import { type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // "Olpe" is a Kreis and a town; "Kreis Olep" is a typo. Either way the answer offers buttons that
 // carry only the region id.
 
 function label(lang: Lang, node: RegionNode): string {
-  return `${node.name} (${t(lang, `kind.${node.kind}` as MessageKey)})`;
+  return `${plainText(node.name)} (${t(lang, `kind.${node.kind}` as MessageKey)})`;
 }
 
 export function buildScopeChoiceCard(
@@ -16,7 +17,7 @@ export function buildScopeChoiceCard(
   nodes: RegionNode[],
   verb = 'status.show',
 ): AdaptiveCardJson {
-  const shownInput = input.length > 80 ? `${input.slice(0, 80)}…` : input;
+  const shownInput = plainText(input.length > 80 ? `${input.slice(0, 80)}…` : input);
   const text =
     kind === 'ambiguous'
       ? t(lang, 'scope.ambiguous', { input: shownInput })
