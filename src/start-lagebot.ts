@@ -221,7 +221,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     let draining = false;
     const server = createHttpServer({
       processActivity: (req, res) =>
-        adapter.process(req, res, async (context) => {
+        adapter.handleRequest(req, res, async (context) => {
           await app.run(context);
         }),
       readiness: [
