@@ -29,7 +29,10 @@ const anchorLine = z
     hash: z.string().regex(/^[0-9a-f]{64}$/),
     at: z.string().min(1),
     keyId: z.string().nullable(),
-    mac: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
+    mac: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
   })
   .strict();
 
@@ -92,7 +95,9 @@ export function createAuditAnchoring(options: AuditAnchoringOptions): AuditAncho
     postedSeq = anchor.seq;
     lastPostMs = options.now().getTime();
     const sent = post(anchor)
-      .catch((error) => logger.warn('could not post the audit anchor to Teams', { seq: anchor.seq, err: String(error) }))
+      .catch((error) =>
+        logger.warn('could not post the audit anchor to Teams', { seq: anchor.seq, err: String(error) }),
+      )
       .finally(() => inFlight.delete(sent));
     inFlight.add(sent);
   }

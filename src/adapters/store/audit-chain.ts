@@ -1,5 +1,11 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { AuditAnchor, AuditBreakReason, AuditEntry, RequestStamp, StoredRequest } from '../../domain/store-port.ts';
+import type {
+  AuditAnchor,
+  AuditBreakReason,
+  AuditEntry,
+  RequestStamp,
+  StoredRequest,
+} from '../../domain/store-port.ts';
 
 // prevHash of the first entry.
 export const GENESIS_HASH = '0'.repeat(64);

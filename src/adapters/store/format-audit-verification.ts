@@ -24,7 +24,7 @@ const reasons: Record<'de' | 'en', Record<AuditBreakReason, string>> = {
     seq_gap: 'the sequence jumps (entries are missing)',
     invalid_json: 'the entry is no longer valid JSON (altered after the fact)',
     mac_mismatch: "the entry's MAC is wrong (altered and the hash chain recomputed)",
-    mac_missing: "the entry has no MAC of the key (written past the application, or the MACs were removed)",
+    mac_missing: 'the entry has no MAC of the key (written past the application, or the MACs were removed)',
     unknown_key: 'the MAC names a key that is not in AUDIT_KEY/AUDIT_KEY_FILE (keep old keys after a rotation)',
     anchor_mismatch: 'the entry differs from its anchor (rewritten)',
     truncated: 'entries an anchor vouches for are missing from here on (the end was deleted)',
@@ -64,9 +64,13 @@ export function formatAuditVerification(result: AuditVerification, lang: 'de' | 
       : 'the table is empty, but an anchor vouches for entries (emptied)'
     : reasons[lang][result.reason];
   const where =
-    result.brokenAtSeq === null ? (de ? 'Protokoll BESCHÄDIGT' : 'Audit log BROKEN') : de
-      ? `Protokoll BESCHÄDIGT bei Eintrag Nr. ${result.brokenAtSeq}`
-      : `Audit log BROKEN at entry #${result.brokenAtSeq}`;
+    result.brokenAtSeq === null
+      ? de
+        ? 'Protokoll BESCHÄDIGT'
+        : 'Audit log BROKEN'
+      : de
+        ? `Protokoll BESCHÄDIGT bei Eintrag Nr. ${result.brokenAtSeq}`
+        : `Audit log BROKEN at entry #${result.brokenAtSeq}`;
   const context = [
     result.requestId ? (de ? `Antrag ${result.requestId}` : `request ${result.requestId}`) : '',
     result.anchorLine ? (de ? `Anker-Datei Zeile ${result.anchorLine}` : `anchor file line ${result.anchorLine}`) : '',
