@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { createAuditAnchoring, readAuditAnchors } from './adapters/anchor-audit-log.ts';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
+import { loadAuditKeys } from './adapters/load-audit-keys.ts';
 import { loadRolesFile } from './adapters/load-roles-file.ts';
 import { createMetrics } from './adapters/metrics.ts';
 import { createSendQueue } from './adapters/send-queue.ts';
@@ -12,6 +14,7 @@ import { createStore } from './adapters/store/create-store.ts';
 import { createTurnStorage } from './adapters/store/store-turn-storage.ts';
 import { TeamsNotifier } from './adapters/teams-notifier.ts';
 import type { Config } from './config.ts';
+import { proactiveConversationId } from './domain/conversation-id.ts';
 import type { GatewayPort, InventoryPort } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
@@ -29,6 +32,7 @@ import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
+import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
 
 const demoRolesFile = join(projectRoot, 'config', 'roles.demo.json');
 
@@ -53,6 +57,17 @@ function loadRoles(config: Config, logger: PinoLogger): RolesConfig {
   }
   logger.warn('ROLES_FILE not set: everybody is a viewer; nobody can request or approve releases');
   return { viewer: ['*'], operator: [], approver: [] };
+}
+
+// A log written before it had a key (or by a store without one) is brought under the key once. Not when
+// the anchor file already holds anchors: then the log was keyed before, and an unkeyed head means someone
+// stripped the MACs — `audit verify` must report that, not a seal paper over it.
+async function sealAuditLog(store: Store, config: Config, now: () => Date, logger: PinoLogger): Promise<void> {
+  const file = config.audit.anchorFile;
+  const anchors = file ? readAuditAnchors(file) : { ok: true as const, anchors: [] };
+  if (!anchors.ok || anchors.anchors.length > 0) return;
+  const sealed = await store.sealAuditLog(now().toISOString());
+  if (sealed > 0) logger.info(`audit log brought under its key: ${sealed} entries written (audit.sealed)`);
 }
 
 export interface StartOptions {
@@ -113,14 +128,38 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       onCall,
     });
 
-    const store = await createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+    // The audit log is keyed and anchored (issue 13): every commit leaves a checkpoint in AUDIT_ANCHOR_FILE.
+    const auditKeys = loadAuditKeys(config, { generate: true, logger });
+    const anchoring = createAuditAnchoring({
+      keys: auditKeys,
+      file: config.audit.anchorFile,
+      postIntervalMs: config.audit.anchorIntervalMs,
+      now,
+      logger,
+    });
+    const store = await createStore({
+      dataDir: config.dataDir,
+      databaseUrl: config.databaseUrl,
+      logger,
+      auditKeys,
+      onAuditCommitted: (head) => anchoring.record(head),
+    });
     closers.push(() => store.close());
+    closers.push(() => anchoring.close());
+    await sealAuditLog(store, config, now, logger);
 
     const status = createStatusService({ inventory, gateway, now, cacheSeconds: config.statusCacheSeconds, logger });
     const roles = loadRoles(config, logger);
 
     const adapter = createBotAdapter(config);
     const notifier = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
+    if (config.audit.anchorConversation) {
+      const conversation = proactiveConversationId(config.audit.anchorConversation);
+      const lang = config.language === 'en' ? 'en' : 'de';
+      anchoring.attachPoster(
+        async (anchor) => void (await notifier.send(conversation, buildAuditAnchorCard(anchor, lang))),
+      );
+    }
     let cards: RequestCardTracker | null = null;
     const release = createReleaseService({
       store,

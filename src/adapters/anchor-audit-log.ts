@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { formatAnchorLine } from '../domain/format-anchor-line.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { AuditAnchor, AuditHead } from '../domain/store-port.ts';
 import { macAuditAnchor } from './store/audit-chain.ts';
@@ -16,11 +17,6 @@ export function makeAuditAnchor(head: AuditHead, keys: AuditKeyring | undefined,
   const keyId = keys?.currentId ?? null;
   const base = { seq: head.seq, hash: head.hash, at, keyId };
   return { ...base, mac: keyId === null ? null : macAuditAnchor(keys!.keys[keyId]!, base) };
-}
-
-/** One line of the anchor file (and of the Teams post): JSON, keys in a fixed order. */
-export function formatAnchorLine(a: AuditAnchor): string {
-  return JSON.stringify({ seq: a.seq, hash: a.hash, at: a.at, keyId: a.keyId, mac: a.mac });
 }
 
 const anchorLine = z
@@ -57,6 +53,8 @@ export function readAuditAnchors(path: string): ReadAnchors {
   }
   return { ok: true, anchors };
 }
+
+const CLOSE_TIMEOUT_MS = 5000;
 
 export interface AuditAnchoringOptions {
   keys: AuditKeyring | undefined;
@@ -143,7 +141,19 @@ export function createAuditAnchoring(options: AuditAnchoringOptions): AuditAncho
       if (timer) clearTimeout(timer);
       timer = null;
       postLatest();
-      await Promise.all([...inFlight]);
+      // Teams unreachable at shutdown must not hold SIGTERM past the platform's grace period; the file has
+      // every anchor anyway.
+      let giveUp: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...inFlight]),
+        new Promise<void>((resolve) => {
+          giveUp = setTimeout(() => {
+            logger.warn('the audit anchor post did not finish within 5 s of shutdown; the anchor file has it');
+            resolve();
+          }, CLOSE_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(giveUp);
     },
   };
 }

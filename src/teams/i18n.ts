@@ -167,6 +167,9 @@ const de = {
   'audit.title': 'Protokoll',
   'audit.title_scope': 'Protokoll: {scope}',
   'audit.none': 'Keine Einträge.',
+  'audit.anchor_title': 'Protokoll-Anker',
+  'audit.anchor_text':
+    'Das Protokoll stand am {time} bei Eintrag Nr. {seq} (Hash {hash}…). Die Zeile unten ist der Anker: in eine Datei gelegt, prüft `lagebot audit verify` mit AUDIT_ANCHOR_FILE=<Datei> das Protokoll gegen ihn.',
   'gateway_error.UPSTREAM_CONFLICT': 'das Gateway meldet einen Konflikt (die Domäne wurde zwischenzeitlich geändert)',
   'gateway_error.UPSTREAM_REJECTED': 'das Gateway hat die Änderung abgelehnt',
   'gateway_error.NOT_FOUND': 'das Gateway kennt diese Domäne nicht',
@@ -395,6 +398,9 @@ const en: Record<MessageKey, string> = {
   'audit.title': 'Audit log',
   'audit.title_scope': 'Audit log: {scope}',
   'audit.none': 'No entries.',
+  'audit.anchor_title': 'Audit log anchor',
+  'audit.anchor_text':
+    'At {time} the audit log stood at entry #{seq} (hash {hash}…). The line below is the anchor: put into a file, `lagebot audit verify` with AUDIT_ANCHOR_FILE=<file> checks the log against it.',
   'gateway_error.UPSTREAM_CONFLICT': 'the gateway reports a conflict (the domain was changed meanwhile)',
   'gateway_error.UPSTREAM_REJECTED': 'the gateway refused the change',
   'gateway_error.NOT_FOUND': 'the gateway does not know this domain',

@@ -39,7 +39,15 @@ export async function startTestBot(
     SPAM_WATCHER: 'off',
     ...env,
   });
-  const bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
+  let bot: RunningLagebot;
+  try {
+    bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
+  } catch (error) {
+    // A bot that did not start must not leave its simulator running (the test process would never end).
+    await sim.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const connector = await new FakeBotConnector().start();
   return {
     bot,
@@ -48,8 +56,9 @@ export async function startTestBot(
     connector,
     sim: sim.sim,
     async close() {
-      await connector.close();
+      // The bot first: what it sends while shutting down (an audit anchor) still reaches the connector.
       await bot.close();
+      await connector.close();
       await sim.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -374,6 +374,8 @@ describe('the whole bot with MicrosoftAppId and BOT_OPENID_METADATA_URL', {
         BOT_OPENID_METADATA_URL: keys.metadataUrl,
         // With an app id the bot would listen on 0.0.0.0 (src/config.ts); tests stay on loopback.
         HOST: '127.0.0.1',
+        // Outside local mode the audit log's key is required (issue 13).
+        AUDIT_KEY: 'test-1:0123456789abcdef0123456789abcdef',
       },
       { devices: 300 },
     );
