@@ -103,7 +103,8 @@ async function watcherRig(sim: SimChild, backfillMinutes: number): Promise<Watch
     timeoutMs: 60_000,
     logger: silentLogger,
   });
-  const index: RegionIndex = buildRegionIndex(await inventory.listRegions());
+  const regions = await inventory.listRegions();
+  const index: RegionIndex = buildRegionIndex(regions.items, regions.levels);
   const delivery = createAlertDelivery({
     store,
     sender: createSendQueue({ sender: nullSender }),

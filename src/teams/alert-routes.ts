@@ -8,6 +8,7 @@ import type { ParsedCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { formatFactor, formatTime, type Lang, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
 import { type Caller, callerOf, languageOf } from './turn-context-info.ts';
 import { alertVerbs, buildAlertCard, buildAlertSubscriptionsCard, buildAlertWelcomeCard } from './views/alert-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
@@ -50,10 +51,9 @@ const alertId = z
   .string()
   .max(400)
   .regex(/^(spike|test):[A-Za-z0-9.:_-]+$/);
-const scopeId = z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/);
 const alertData = z.object({ alertId }).strict();
 const muteData = z.object({ alertId, hours: z.union([z.literal(1), z.literal(4)]) }).strict();
-const scopeData = z.object({ scopeId }).strict();
+const scopeData = z.object({ scopeId: scopeIdSchema }).strict();
 
 function actorOf(caller: Caller): AlertActor {
   return { aadObjectId: caller.aadObjectId, userId: caller.userId, name: caller.name, tenantId: caller.tenantId };

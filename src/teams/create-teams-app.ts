@@ -16,6 +16,7 @@ import { describeError } from './create-http-server.ts';
 import { type Lang, t } from './i18n.ts';
 import { type ReleaseRouteDeps, registerReleaseRoutes, requestBlockCard } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildHelpCard } from './views/help-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
@@ -43,7 +44,7 @@ export interface TeamsAppDeps {
 
 // Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
 const scopeData = z.object({
-  scopeId: z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/),
+  scopeId: scopeIdSchema,
 });
 
 export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {

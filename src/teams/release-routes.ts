@@ -14,6 +14,7 @@ import type { ParsedCommand } from './command-parser.ts';
 import { describeError } from './create-http-server.ts';
 import { formatTime, type Lang, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import {
@@ -48,7 +49,7 @@ const requestRef = z.object({ requestId: z.string().min(1).max(100), version: z.
 const confirmData = requestRef.extend({ justification: z.string().max(2000).optional() });
 const createData = z.object({
   kind: z.enum(['release', 'block']),
-  scopeId: z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/),
+  scopeId: scopeIdSchema,
   direction: z.enum(['inbound', 'outbound', 'both']),
   reason: z.string().max(500).optional(),
 });
