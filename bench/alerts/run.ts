@@ -319,10 +319,9 @@ async function measureDelivery(label: string, tenantLimit: TokenBucketSpec): Pro
 function createSpikeAlert(): SpikeAlert {
   const start = Date.UTC(2024, 1, 15, 17, 0);
   return {
-    id: `spike:kreis:kr-olpe:${new Date(start).toISOString()}`,
-    scope: { kind: 'kreis', id: 'kr-olpe' },
-    kreis: 'kr-olpe',
-    verband: 'vb-sued',
+    id: `spike:group:kr-olpe:${new Date(start).toISOString()}`,
+    scope: { kind: 'group', id: 'kr-olpe' },
+    group: 'kr-olpe',
     domains: ['attendorn.de', 'olpe.de', 'wenden.de'],
     startedAt: new Date(start).toISOString(),
     endedAt: null,

@@ -10,7 +10,8 @@ import type { Role } from '../domain/release-request.ts';
 import { hasRole, type RolesConfig } from '../domain/roles.ts';
 import { type Scope, sameScopeId, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import type { Store, StoredAlert } from '../domain/store-port.ts';
-import { type AlertDelivery, type AlertLang, type AlertView, parseAlertData } from './deliver-alerts.ts';
+import { type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
+import type { AlertDelivery } from './deliver-alerts.ts';
 
 // Use cases behind the alert commands and card buttons: subscribe, unsubscribe, list, acknowledge,
 // mute, prepare a block, send a test. Roles are checked here, on the server, from the caller's

@@ -425,7 +425,7 @@ describe('spam alerts end to end', () => {
     };
     try {
       await simPost('spam', { region: 'kr-soest', factor: 10, minutes: 30 });
-      await pollMinutes((r) => r.events.some((e) => e.type === 'opened' && e.alert.kreis === 'kr-soest'), 10);
+      await pollMinutes((r) => r.events.some((e) => e.type === 'opened' && e.alert.group === 'kr-soest'), 10);
     } finally {
       rig.connector.responder = null;
     }

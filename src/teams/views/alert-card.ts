@@ -1,4 +1,4 @@
-import type { AlertView } from '../../services/deliver-alerts.ts';
+import type { AlertView } from '../../services/alert-data.ts';
 import {
   formatClock,
   formatDuration,
@@ -110,7 +110,7 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
 
 export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const status = statusOf(view, lang);
-  const scopeLabel = view.scope.kind === 'domain' ? `${view.scope.name} (${view.kreis.name})` : view.scope.name;
+  const scopeLabel = view.scope.kind === 'domain' ? `${view.scope.name} (${view.group.name})` : view.scope.name;
   const listed = view.domains.slice(0, MAX_DOMAINS_LISTED).join(', ');
   const more = view.domains.length - MAX_DOMAINS_LISTED;
   const facts = [
@@ -125,12 +125,9 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     { title: t(lang, 'alert.fact_since'), value: formatTime(lang, view.startedAt) },
     { title: t(lang, 'alert.fact_peak'), value: `×${formatFactor(lang, view.peakFactor)}` },
   ];
-  if (view.kind !== 'test') {
-    facts.push({
-      title: t(lang, 'alert.fact_region'),
-      value: view.scope.kind === 'domain' ? view.kreis.name : view.verband.name,
-    });
-  }
+  // Where the scope lies: a domain in its group, a group in the region above it (none at the top).
+  const region = view.scope.kind === 'domain' ? view.group.name : view.within?.name;
+  if (view.kind !== 'test' && region) facts.push({ title: t(lang, 'alert.fact_region'), value: region });
   if (view.domains.length > 0) {
     facts.push({
       title: t(lang, 'alert.fact_domains'),

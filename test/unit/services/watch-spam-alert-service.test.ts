@@ -56,10 +56,9 @@ function textOf(card: object): string {
 function kreisSpike(over: Partial<SpikeAlert> = {}): SpikeAlert {
   const start = NOW - 10 * 60_000;
   return {
-    id: 'spike:kreis:kr-olpe:2024-02-15T17:00:00.000Z',
-    scope: { kind: 'kreis', id: 'kr-olpe' },
-    kreis: 'kr-olpe',
-    verband: 'vb-sued',
+    id: 'spike:group:kr-olpe:2024-02-15T17:00:00.000Z',
+    scope: { kind: 'group', id: 'kr-olpe' },
+    group: 'kr-olpe',
     domains: ['attendorn.de', 'olpe.de', 'wenden.de'],
     startedAt: new Date(start).toISOString(),
     endedAt: null,
@@ -261,7 +260,7 @@ describe('alert service: the buttons on a delivered alert', () => {
     assert.deepEqual(await env.service.acknowledge(alertId, C, operator), { kind: 'not_found' });
     assert.deepEqual(await env.service.mute(alertId, C, 1, viewer), { kind: 'not_found' });
     assert.deepEqual(await env.service.prepareBlock(alertId, C, operator), { kind: 'not_found' });
-    assert.deepEqual(await env.service.acknowledge('spike:kreis:kr-soest:2024-02-15T17:00:00.000Z', A, operator), {
+    assert.deepEqual(await env.service.acknowledge('spike:group:kr-soest:2024-02-15T17:00:00.000Z', A, operator), {
       kind: 'not_found',
     });
   });
@@ -370,7 +369,7 @@ describe('alert card', () => {
       await env.delivery.recordEvent(
         {
           type: 'closed',
-          alert: { ...domainAlert, endedAt: new Date(NOW).toISOString(), foldedInto: 'spike:kreis:kr-olpe:x' },
+          alert: { ...domainAlert, endedAt: new Date(NOW).toISOString(), foldedInto: 'spike:group:kr-olpe:x' },
         },
         { index, domains },
       );
