@@ -16,7 +16,7 @@ import { buildRegionIndex, type RegionIndex } from '../../src/domain/region-inde
 import type { SpikeAlert } from '../../src/domain/spike-detector.ts';
 import { type TokenBucketSpec, teamsTenantLimit } from '../../src/domain/token-bucket.ts';
 import { createAlertDelivery } from '../../src/services/deliver-alerts.ts';
-import { createSpamWatcher, SPAM_DETECTOR_STATE_KEY, type SpamWatcher } from '../../src/services/watch-spam.ts';
+import { createSpamWatcher, type SpamWatcher } from '../../src/services/watch-spam.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { LocalConnector } from '../../src/teams/local-connector.ts';
 import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
@@ -370,8 +370,8 @@ async function measurePolls(extraDomains: number, polls: number): Promise<PollCo
         cpuSamples.push(cpuMs(cpu));
         domains = r.domains;
       }
-      const state = await rig.store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
-      const stateBytes = Buffer.byteLength(JSON.stringify(state[SPAM_DETECTOR_STATE_KEY]?.data ?? null));
+      const state = await rig.store.readSpamDetectorState();
+      const stateBytes = Buffer.byteLength(JSON.stringify(state?.data ?? null));
       return {
         domains,
         warmUp,

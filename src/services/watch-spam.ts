@@ -25,8 +25,8 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // inventory (the minutes it missed are caught up, so an alert is late, never lost).
 //
 // Only one replica watches: the one holding the store's lease `spam-watcher`. A replica that takes
-// over loads the detector state the previous holder persisted (turn-state key `lagebot:spam-detector`,
-// written with its eTag so two writers notice each other), resumes pending deliveries and catches up
+// over loads the detector state the previous holder persisted (store.readSpamDetectorState, written
+// with its eTag so two writers notice each other), resumes pending deliveries and catches up
 // on the minutes it missed.
 //
 // Time: `now` is the clock the metrics are asked for (in tests the simulator's). On first start the
@@ -38,7 +38,6 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // lose an alert.
 
 export const SPAM_WATCHER_LEASE = 'spam-watcher';
-export const SPAM_DETECTOR_STATE_KEY = 'lagebot:spam-detector';
 
 export interface SpamWatcherDeps {
   store: Store;
@@ -165,8 +164,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   }
 
   async function loadState(): Promise<void> {
-    const items = await store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
-    const item = items[SPAM_DETECTOR_STATE_KEY];
+    const item = await store.readSpamDetectorState();
     etag = item?.etag ?? null;
     state = item ? readPersisted(item.data) : null;
     if (item && !state) logger.warn('stored spam detector state is unreadable; starting fresh');
@@ -176,7 +174,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   async function persist(): Promise<boolean> {
     if (!state) return false;
     const data: PersistedState = { v: 1, polledTo: state.polledTo, detectorJson: JSON.stringify(state.detector) };
-    const result = await store.writeTurnState([{ key: SPAM_DETECTOR_STATE_KEY, data, ifEtag: etag }]);
+    const result = await store.writeSpamDetectorState(data, etag);
     if (!result.ok) {
       // Someone else wrote the state: we are not the only watcher any more. Let the lease decide.
       logger.warn('spam detector state was written by another replica; standing by');
@@ -185,7 +183,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       setLeader(false);
       return false;
     }
-    etag = result.etags[SPAM_DETECTOR_STATE_KEY] ?? null;
+    etag = result.etag;
     persistedAtMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
     return true;
   }

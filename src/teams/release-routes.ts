@@ -359,18 +359,10 @@ export function createRequestCardTracker(deps: {
   lang?: Lang;
   delayMs?: number;
 }): RequestCardTracker {
-  const key = (requestId: string) => `lagebot:request-cards:${requestId}`;
   const timers = new Map<string, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   const retryingDomains = new Map<string, Set<string>>();
   const lang = deps.lang ?? 'de';
-
-  async function refs(requestId: string): Promise<Array<{ conversationId: string; activityId: string }>> {
-    const items = await deps.store.readTurnState([key(requestId)]);
-    return (
-      (items[key(requestId)]?.data as { cards?: Array<{ conversationId: string; activityId: string }> })?.cards ?? []
-    ).slice();
-  }
 
   async function update(requestId: string): Promise<void> {
     const current = await deps.service.get(requestId);
@@ -381,7 +373,7 @@ export function createRequestCardTracker(deps: {
       refreshUserIds: users,
       retrying: retryingDomains.get(requestId),
     });
-    for (const ref of await refs(requestId)) {
+    for (const ref of await deps.store.listRequestCards(requestId)) {
       try {
         await deps.sender.update(ref.conversationId, ref.activityId, card);
       } catch (error) {
@@ -397,24 +389,7 @@ export function createRequestCardTracker(deps: {
   return {
     sender: deps.sender,
     async remember(requestId, conversationId, activityId) {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        const items = await deps.store.readTurnState([key(requestId)]);
-        const existing = items[key(requestId)];
-        const cards = ((existing?.data as { cards?: unknown[] })?.cards ?? []) as Array<{
-          conversationId: string;
-          activityId: string;
-        }>;
-        if (cards.some((c) => c.activityId === activityId && c.conversationId === conversationId)) return;
-        const result = await deps.store.writeTurnState([
-          {
-            key: key(requestId),
-            data: { cards: [...cards, { conversationId, activityId }] },
-            ifEtag: existing?.etag ?? null,
-          },
-        ]);
-        if (result.ok) return;
-      }
-      deps.logger.warn('could not remember a request card after 10 attempts', { requestId });
+      await deps.store.addRequestCard(requestId, { conversationId, activityId });
     },
     schedule(requestId) {
       if (timers.has(requestId)) return;

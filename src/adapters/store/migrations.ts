@@ -153,4 +153,21 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 `;
 
-export const migrations: Migration[] = [{ id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') }];
+// turn_state held more than teams-ai's turn state: the request cards' locations and the spam detector's
+// state. One table of small JSON documents under an honest name, each use in its own key space
+// (src/adapters/store/sql-store.ts: documentKeys).
+function documents(d: Dialect): string {
+  return `
+ALTER TABLE turn_state RENAME TO documents;
+${d === 'postgres' ? 'ALTER INDEX turn_state_pkey RENAME TO documents_pkey;' : ''}
+UPDATE documents SET key = 'turn:' || key WHERE key NOT LIKE 'lagebot:%';
+UPDATE documents SET key = 'request-cards:' || substr(key, ${'lagebot:request-cards:'.length + 1})
+  WHERE key LIKE 'lagebot:request-cards:%';
+UPDATE documents SET key = 'spam-detector' WHERE key = 'lagebot:spam-detector';
+`;
+}
+
+export const migrations: Migration[] = [
+  { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
+  { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
+];

@@ -10,9 +10,11 @@ import type {
   AuditInput,
   AuditQuery,
   AuditVerification,
+  CardLocation,
   ConversationRecord,
   DeliveryStatus,
   DeliveryUpdate,
+  DocumentWriteResult,
   Lease,
   Mute,
   NewAlert,
@@ -30,6 +32,7 @@ import type {
   TurnStateItem,
   TurnStateWrite,
   TurnStateWriteResult,
+  VersionedDocument,
 } from '../../domain/store-port.ts';
 import { canonicalJson, checkAuditLink, GENESIS_HASH, hashAuditEntry } from './audit-chain.ts';
 import { migrations } from './migrations.ts';
@@ -179,6 +182,21 @@ function toDelivery(r: SqlRow): AlertDelivery {
 
 function toLease(r: SqlRow): Lease {
   return { name: str(r.name), holder: str(r.holder), acquiredAt: str(r.acquired_at), expiresAt: str(r.expires_at) };
+}
+
+// Each use of the documents table has its own key space (migration 002_documents moved the old keys).
+const documentKeys = {
+  requestCards: (requestId: string) => `request-cards:${requestId}`,
+  spamDetector: 'spam-detector',
+  turn: (key: string) => `turn:${key}`,
+};
+
+function cardLocationsOf(data: unknown): CardLocation[] {
+  const cards = (data as { cards?: unknown } | null | undefined)?.cards;
+  if (!Array.isArray(cards)) return [];
+  return cards.filter(
+    (c): c is CardLocation => typeof c?.conversationId === 'string' && typeof c?.activityId === 'string',
+  );
 }
 
 // Thrown inside a turn-state transaction to roll it back; never leaves this module.
@@ -762,16 +780,50 @@ export class SqlStore implements Store {
     return rows[0] ? toLease(rows[0]) : null;
   }
 
-  // ---- turn state -----------------------------------------------------------------------------------
+  // ---- documents: request cards, the spam detector's state, turn state --------------------------------
+
+  async listRequestCards(requestId: string): Promise<CardLocation[]> {
+    const doc = await this.#readDocument(documentKeys.requestCards(requestId));
+    return cardLocationsOf(doc?.data);
+  }
+
+  async addRequestCard(requestId: string, location: CardLocation): Promise<void> {
+    const key = documentKeys.requestCards(requestId);
+    // Read, append, write on the eTag read: another replica adding a card at the same moment makes
+    // the write find nothing to change, and the loop reads again.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const doc = await this.#readDocument(key);
+      const cards = cardLocationsOf(doc?.data);
+      if (cards.some((c) => c.conversationId === location.conversationId && c.activityId === location.activityId)) {
+        return;
+      }
+      const next = { cards: [...cards, { conversationId: location.conversationId, activityId: location.activityId }] };
+      if ((await this.#writeDocument(this.#db, key, next, doc ? doc.etag : null)) !== null) return;
+    }
+    throw new LagebotError(
+      'STORE_CONFLICT',
+      `request ${requestId}: its card list kept changing while a card was added`,
+    );
+  }
+
+  readSpamDetectorState(): Promise<VersionedDocument | null> {
+    return this.#readDocument(documentKeys.spamDetector);
+  }
+
+  async writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
+    const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+    return etag === null ? { ok: false } : { ok: true, etag };
+  }
 
   async readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>> {
     const out: Record<string, TurnStateItem> = {};
     if (keys.length === 0) return out;
     const rows = await this.#db.query(
-      `SELECT key, etag, data FROM turn_state WHERE key IN (${placeholders(keys.length)})`,
-      keys,
+      `SELECT key, etag, data FROM documents WHERE key IN (${placeholders(keys.length)})`,
+      keys.map(documentKeys.turn),
     );
-    for (const r of rows) out[str(r.key)] = { etag: str(r.etag), data: parseJson(r.data) };
+    for (const r of rows)
+      out[str(r.key).slice(documentKeys.turn('').length)] = { etag: str(r.etag), data: parseJson(r.data) };
     return out;
   }
 
@@ -781,13 +833,15 @@ export class SqlStore implements Store {
       const etags = await this.#db.transaction(async (tx) => {
         const written: Record<string, string> = {};
         for (const item of items) {
+          // botbuilder's MemoryStorage semantics: an eTag must match the stored one, or nothing is stored yet.
           const etag = randomUUID();
-          const sql = `INSERT INTO turn_state (key, etag, data) VALUES (?, ?, ?)
+          const sql = `INSERT INTO documents (key, etag, data) VALUES (?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, data = excluded.data`;
+          const params = [documentKeys.turn(item.key), etag, json(item.data)];
           const changed =
             item.ifEtag === null
-              ? await tx.run(sql, [item.key, etag, json(item.data)])
-              : await tx.run(`${sql} WHERE turn_state.etag = ?`, [item.key, etag, json(item.data), item.ifEtag]);
+              ? await tx.run(sql, params)
+              : await tx.run(`${sql} WHERE documents.etag = ?`, [...params, item.ifEtag]);
           if (changed === 0) throw new TurnStateConflict(item.key);
           written[item.key] = etag;
         }
@@ -802,6 +856,33 @@ export class SqlStore implements Store {
 
   async deleteTurnState(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#db.run(`DELETE FROM turn_state WHERE key IN (${placeholders(keys.length)})`, keys);
+    await this.#db.run(
+      `DELETE FROM documents WHERE key IN (${placeholders(keys.length)})`,
+      keys.map(documentKeys.turn),
+    );
+  }
+
+  async #readDocument(key: string): Promise<VersionedDocument | null> {
+    const rows = await this.#db.query('SELECT etag, data FROM documents WHERE key = ?', [key]);
+    return rows[0] ? { etag: str(rows[0].etag), data: parseJson(rows[0].data) } : null;
+  }
+
+  // The new eTag, or null when the stored one is not ifEtag (null: when a document exists already).
+  async #writeDocument(db: SqlExecutor, key: string, data: unknown, ifEtag: string | null): Promise<string | null> {
+    const etag = randomUUID();
+    const changed =
+      ifEtag === null
+        ? await db.run('INSERT INTO documents (key, etag, data) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING', [
+            key,
+            etag,
+            json(data),
+          ])
+        : await db.run('UPDATE documents SET etag = ?, data = ? WHERE key = ? AND etag = ?', [
+            etag,
+            json(data),
+            key,
+            ifEtag,
+          ]);
+    return changed === 1 ? etag : null;
   }
 }

@@ -10,7 +10,6 @@ import { type AlertDelivery, createAlertDelivery } from '../../../src/services/d
 import {
   createSpamWatcher,
   type PollResult,
-  SPAM_DETECTOR_STATE_KEY,
   SPAM_WATCHER_LEASE,
   type SpamWatcher,
 } from '../../../src/services/watch-spam.ts';
@@ -164,8 +163,7 @@ describe('spam watcher: a spike in Kreis Olpe from start to end', () => {
     assert.equal(result.domains, 64);
     // 64 domains, two hours of warm-up and the last minutes: two requests, not one per domain.
     assert.equal(env.gateway.spamRequests().length, 2);
-    const stored = await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
-    assert.ok(stored[SPAM_DETECTOR_STATE_KEY], 'the detector state is persisted after the warm-up');
+    assert.ok(await env.store.readSpamDetectorState(), 'the detector state is persisted after the warm-up');
     assert.equal((await env.store.getLease(SPAM_WATCHER_LEASE))?.holder, 'replica-a');
   });
 
@@ -389,7 +387,8 @@ describe('spam watcher: mutes, restarts and replicas', () => {
         { v: 1, polledTo: new Date(env.sim.now()).toISOString(), detectorJson: '{"version":9}' },
         'x',
       ].entries()) {
-        await env.store.writeTurnState([{ key: SPAM_DETECTOR_STATE_KEY, data, ifEtag: null }]);
+        const current = await env.store.readSpamDetectorState();
+        assert.ok((await env.store.writeSpamDetectorState(data, current?.etag ?? null)).ok);
         const w = replica(env.store, env.sim, env.gateway, `replica-${n}`);
         await env.store.releaseLease(SPAM_WATCHER_LEASE, (await env.store.getLease(SPAM_WATCHER_LEASE))?.holder ?? '');
         const result = await w.watcher.pollOnce();
@@ -433,9 +432,9 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       env.sim.advance(1);
       const second = await env.watcher.pollOnce();
       assert.equal(Date.parse(second.from!), Date.parse(first.to!) - 60_000, 'asks again from the missing minute');
-      const state = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
+      const state = await env.store.readSpamDetectorState();
       await env.watcher.stop(); // persists
-      const after = (await env.store.readTurnState([SPAM_DETECTOR_STATE_KEY]))[SPAM_DETECTOR_STATE_KEY];
+      const after = await env.store.readSpamDetectorState();
       assert.ok(after, 'persisted on stop');
       assert.notEqual(after.etag, state?.etag);
       const detector = JSON.parse((after.data as { detectorJson: string }).detectorJson) as {
