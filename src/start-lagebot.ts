@@ -9,8 +9,6 @@ import { loadRolesFile } from './adapters/load-roles-file.ts';
 import { createMetrics } from './adapters/metrics.ts';
 import { createSendQueue } from './adapters/send-queue.ts';
 import { createStore } from './adapters/store/create-store.ts';
-import { createTurnStorage } from './adapters/store/store-turn-storage.ts';
-import { TeamsNotifier } from './adapters/teams-notifier.ts';
 import type { Config } from './config.ts';
 import type { GatewayPort, InventoryPort } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
@@ -28,6 +26,8 @@ import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
+import { createTurnStorage } from './teams/store-turn-storage.ts';
+import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 
 const demoRolesFile = join(projectRoot, 'config', 'roles.demo.json');

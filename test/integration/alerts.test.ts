@@ -11,7 +11,6 @@ import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts
 import { createMetrics, type Metrics } from '../../src/adapters/metrics.ts';
 import { createSendQueue, type SendQueue } from '../../src/adapters/send-queue.ts';
 import { createStore } from '../../src/adapters/store/create-store.ts';
-import { TeamsNotifier } from '../../src/adapters/teams-notifier.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
 import type { RolesConfig } from '../../src/domain/roles.ts';
@@ -26,6 +25,7 @@ import { parseCommand } from '../../src/teams/command-parser.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
 import type { AdaptiveCardJson } from '../../src/teams/render-card.ts';
+import { TeamsNotifier } from '../../src/teams/teams-notifier.ts';
 import { callerOf, languageOf } from '../../src/teams/turn-context-info.ts';
 import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
 import { buildNoticeCard } from '../../src/teams/views/notice-card.ts';

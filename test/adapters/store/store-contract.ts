@@ -5,9 +5,9 @@ import { MemoryStorage, type Storage } from 'botbuilder';
 import type { CreateStoreOptions } from '../../../src/adapters/store/create-store.ts';
 import { formatAuditVerification } from '../../../src/adapters/store/format-audit-verification.ts';
 import { migrations } from '../../../src/adapters/store/migrations.ts';
-import { StoreTurnStorage } from '../../../src/adapters/store/store-turn-storage.ts';
 import { isLagebotError } from '../../../src/domain/errors.ts';
 import type { AuditInput, NewRequest, Store } from '../../../src/domain/store-port.ts';
+import { StoreTurnStorage } from '../../../src/teams/store-turn-storage.ts';
 import { spawnStoreChild } from './spawn-store-child.ts';
 
 export interface StoreHarness {
