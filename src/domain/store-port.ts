@@ -6,7 +6,7 @@
 // store normalises it to UTC milliseconds and never reads the clock itself. JSON fields
 // (`data`, `details`, `change`, `result`, `reference`) are stored as opaque JSON.
 
-export type RequestKind = 'release' | 'block';
+import type { RequestKind } from './release-request.ts';
 
 export interface StoredRequest {
   id: string;

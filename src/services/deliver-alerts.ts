@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { alertScopeId, audienceOf, muteScopesOf } from '../domain/alert-audience.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
@@ -7,6 +8,7 @@ import type { RegionIndex } from '../domain/region-index.ts';
 import type { SpikeEvent } from '../domain/spike-detector.ts';
 import type { Store, StoredAlert } from '../domain/store-port.ts';
 import { type AlertData, type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
+import { createInFlight } from './create-in-flight.ts';
 
 // Alerts from detector events to cards in channels: the StoredAlert (one row per alert, its data the
 // language-free view of src/services/alert-data.ts, its audience by src/domain/alert-audience.ts), one delivery per alert and conversation (store.ensureDelivery: a replayed
@@ -71,13 +73,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
   // Deliveries being sent by this process: a resumed or re-fanned delivery is not queued twice, and an
   // update that arrives while a card is on its way marks it for a refresh once it has an activity id.
   const active = new Map<string, { alertId: string; rendered: boolean; dirty: boolean }>();
-  const tracked = new Set<Promise<unknown>>();
-
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    tracked.add(p);
-    void p.finally(() => tracked.delete(p)).catch(() => undefined);
-    return p;
-  };
+  const inFlight = createInFlight();
 
   async function viewFor(alertId: string, conversationId: string | null): Promise<AlertView | null> {
     const alert = await store.getAlert(alertId);
@@ -126,14 +122,14 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
   }
 
   function scheduleUpdate(alertId: string, conversationId: string, activityId: string): Promise<void> {
-    return track(
+    return inFlight.track(
       sender
         .update(conversationId, activityId, () => renderOrThrow(alertId, conversationId), {
           key: `update\n${alertId}\n${conversationId}`,
         })
         .catch((error: unknown) => {
           deps.metrics?.alerts.inc({ event: 'update_failed' });
-          logger.warn('could not update an alert card', { alertId, conversationId, err: describe(error) });
+          logger.warn('could not update an alert card', { alertId, conversationId, err: describeError(error) });
         }),
     );
   }
@@ -162,16 +158,16 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
         return { ok: true, activityId };
       } catch (error) {
         deps.metrics?.alerts.inc({ event: 'failed' });
-        logger.warn('alert not delivered', { alertId, conversationId, err: describe(error) });
+        logger.warn('alert not delivered', { alertId, conversationId, err: describeError(error) });
         await store
           .updateDelivery(alertId, conversationId, { status: 'failed', attempted: true }, nowIso())
-          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describe(e) }));
+          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describeError(e) }));
         return { ok: false, error };
       } finally {
         active.delete(key);
       }
     };
-    return track(run());
+    return inFlight.track(run());
   }
 
   async function writeAlert(
@@ -343,21 +339,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     viewFor,
     cardFor,
 
-    async drain(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (tracked.size > 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) return false;
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), left);
-        });
-        const result = await Promise.race([Promise.allSettled([...tracked]), timeout]);
-        clearTimeout(timer);
-        if (result === 'timeout') return false;
-      }
-      return true;
-    },
+    drain: (timeoutMs) => inFlight.drain(timeoutMs),
   };
 }
 
@@ -373,8 +355,4 @@ function testSeries(now: Date): AlertData['series'] {
       baseline: 20,
     };
   });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,3 +1,5 @@
+import type { Caller } from '../domain/caller.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import {
   choicesOf,
@@ -19,13 +21,6 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // - viewer: subscribe or unsubscribe a chat, list, mute a scope in the chat (it only affects that chat)
 // - operator: acknowledge (PRODUCT.md: operators acknowledge alerts), block inbound, `alarm test`
 // Buttons act only on alerts that were delivered to the chat they are clicked in.
-
-export interface AlertActor {
-  aadObjectId: string | null;
-  userId: string;
-  name: string;
-  tenantId: string | null;
-}
 
 export interface NamedScope {
   // A scope id (src/domain/scope-id.ts).
@@ -71,17 +66,17 @@ export interface AlertServiceDeps {
 }
 
 export interface AlertService {
-  subscribe(conversationId: string, scopeText: string, actor: AlertActor): Promise<SubscribeResult>;
-  subscribeById(conversationId: string, scopeId: string, actor: AlertActor): Promise<SubscribeResult>;
-  unsubscribe(conversationId: string, scopeText: string, actor: AlertActor): Promise<UnsubscribeResult>;
-  unsubscribeById(conversationId: string, scopeId: string, actor: AlertActor): Promise<UnsubscribeResult>;
+  subscribe(conversationId: string, scopeText: string, actor: Caller): Promise<SubscribeResult>;
+  subscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<SubscribeResult>;
+  unsubscribe(conversationId: string, scopeText: string, actor: Caller): Promise<UnsubscribeResult>;
+  unsubscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<UnsubscribeResult>;
   list(conversationId: string): Promise<SubscriptionEntry[]>;
-  acknowledge(alertId: string, conversationId: string, actor: AlertActor): Promise<AlertActionResult>;
-  mute(alertId: string, conversationId: string, hours: 1 | 4, actor: AlertActor): Promise<AlertActionResult>;
-  prepareBlock(alertId: string, conversationId: string, actor: AlertActor): Promise<BlockPreparation>;
+  acknowledge(alertId: string, conversationId: string, actor: Caller): Promise<AlertActionResult>;
+  mute(alertId: string, conversationId: string, hours: 1 | 4, actor: Caller): Promise<AlertActionResult>;
+  prepareBlock(alertId: string, conversationId: string, actor: Caller): Promise<BlockPreparation>;
   sendTest(
     conversationId: string,
-    actor: AlertActor,
+    actor: Caller,
     options: { lang: AlertLang; fallbackName: string },
   ): Promise<TestResult>;
   // Top-level regions for the greeting's buttons.
@@ -91,8 +86,8 @@ export interface AlertService {
 export function createAlertService(deps: AlertServiceDeps): AlertService {
   const { store } = deps;
   const nowIso = () => deps.now().toISOString();
-  const allowed = (actor: AlertActor, role: Role) => hasRole(deps.roles, actor.aadObjectId, role);
-  const actorId = (actor: AlertActor) => actor.aadObjectId ?? actor.userId;
+  const allowed = (actor: Caller, role: Role) => hasRole(deps.roles, actor.aadObjectId, role);
+  const actorId = (actor: Caller) => actor.aadObjectId ?? actor.userId;
 
   function named(scope: Scope): NamedScope {
     return { id: scopeIdOf(scope), name: scope.kind === 'all' ? '' : scopeNameOf(scope) };
@@ -119,7 +114,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   }
 
   async function audit(
-    actor: AlertActor,
+    actor: Caller,
     action: string,
     scopeId: string,
     details: Record<string, unknown>,
@@ -138,17 +133,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     ]);
   }
 
-  async function doSubscribe(conversationId: string, scope: NamedScope, actor: AlertActor): Promise<SubscribeResult> {
+  async function doSubscribe(conversationId: string, scope: NamedScope, actor: Caller): Promise<SubscribeResult> {
     const added = await store.subscribe(conversationId, scope.id, nowIso());
     if (added) await audit(actor, 'alert.subscribe', scope.id, { conversationId });
     return { kind: added ? 'subscribed' : 'already', scope };
   }
 
-  async function doUnsubscribe(
-    conversationId: string,
-    scope: NamedScope,
-    actor: AlertActor,
-  ): Promise<UnsubscribeResult> {
+  async function doUnsubscribe(conversationId: string, scope: NamedScope, actor: Caller): Promise<UnsubscribeResult> {
     const removed = await store.unsubscribe(conversationId, scope.id);
     if (removed > 0) await audit(actor, 'alert.unsubscribe', scope.id, { conversationId });
     return { kind: removed > 0 ? 'unsubscribed' : 'not_subscribed', scope };
@@ -209,7 +200,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       try {
         index = await deps.regions();
       } catch (error) {
-        deps.logger.warn('region list unavailable; listing subscriptions by id', { err: String(error) });
+        deps.logger.warn('region list unavailable; listing subscriptions by id', { err: describeError(error) });
       }
       const now = nowIso();
       return subs.map((s) => {

@@ -1,3 +1,5 @@
+import type { Caller } from '../domain/caller.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import { mergeRegionCompliance } from '../domain/merge-compliance.ts';
@@ -42,12 +44,6 @@ import { mostImportantUnpatched, unpatchedQuery } from './report-status.ts';
 // block/retry), and the views' facts. Execution lives in execute-release.ts. Every state change goes
 // through the pure transition() and is written with optimistic concurrency, audit entries and
 // outbox rows in one store transaction (ENGINEERING.md promises 2 and 3).
-
-export interface Caller {
-  aadObjectId: string | null;
-  name: string;
-  tenantId: string | null;
-}
 
 /** What the policy check found, kept on the request and shown on its cards. */
 export interface PolicySummary {
@@ -111,6 +107,15 @@ export interface StoredRequestData {
 
 export function releaseOf(stored: StoredRequest): ReleaseRequest {
   return (stored.data as StoredRequestData).request;
+}
+
+/** A request as stored now, with the version a card rendered from it carries. */
+export async function readRequest(
+  store: Pick<Store, 'getRequest'>,
+  requestId: string,
+): Promise<{ request: ReleaseRequest; version: number } | null> {
+  const stored = await store.getRequest(requestId);
+  return stored ? { request: releaseOf(stored), version: stored.version } : null;
 }
 
 export function actorOf(caller: Caller, roles: RolesConfig): Actor | null {
@@ -326,10 +331,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       return create(caller, { kind, scopeId, direction, reason });
     },
 
-    async get(requestId: string): Promise<{ request: ReleaseRequest; version: number } | null> {
-      const stored = await deps.store.getRequest(requestId);
-      return stored ? { request: releaseOf(stored), version: stored.version } : null;
-    },
+    get: (requestId: string) => readRequest(deps.store, requestId),
 
     /** Facts for the approver's confirmation view (the unconfirmed "Approve" click changes nothing). */
     async confirmFacts(caller: Caller, requestId: string): Promise<ConfirmFacts | ActOutcome> {
@@ -519,7 +521,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     try {
       await deps.onTransition?.(next, written.request.version, result.effects);
     } catch (error) {
-      deps.logger.warn('after-transition hook failed', { requestId: next.id, err: String(error) });
+      deps.logger.warn('after-transition hook failed', { requestId: next.id, err: describeError(error) });
     }
     return { kind: 'ok', request: next, version: written.request.version, effects: result.effects };
   }

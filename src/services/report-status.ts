@@ -1,4 +1,5 @@
 import { deepFreeze } from '../domain/deep-freeze.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import { estimateCompletion } from '../domain/estimate-completion.ts';
 import type { Logger } from '../domain/logger.ts';
@@ -153,7 +154,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       return { domains: domains.value, queues: queues.value };
     } catch (error) {
       // The patch view is still worth showing when only the gateway is down.
-      deps.logger.warn('gateway unavailable for status', { err: String(error) });
+      deps.logger.warn('gateway unavailable for status', { err: describeError(error) });
       return null;
     }
   }

@@ -1,4 +1,5 @@
 import { alertGroupOf } from '../domain/alert-audience.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState, SpamSeries } from '../domain/model.ts';
@@ -130,7 +131,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     } catch (error) {
       // Without a first list the watcher has no domains to warm up; with one, the old list serves.
       if (!domains) throw error;
-      logger.warn('gateway domain list unavailable; using the previous one', { err: describe(error) });
+      logger.warn('gateway domain list unavailable; using the previous one', { err: describeError(error) });
     }
     return domains!.map;
   }
@@ -140,7 +141,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       lastIndex = await deps.regions();
     } catch (error) {
       if (!lastIndex) throw error;
-      logger.warn('region list unavailable; routing alerts by the previous one', { err: describe(error) });
+      logger.warn('region list unavailable; routing alerts by the previous one', { err: describeError(error) });
     }
     return lastIndex;
   }
@@ -324,7 +325,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       try {
         await pollOnce();
       } catch (error) {
-        logger.warn('spam watcher poll failed', { err: describe(error) });
+        logger.warn('spam watcher poll failed', { err: describeError(error) });
       }
       if (!stopped) schedule(deps.intervalMs);
     }, delayMs);
@@ -350,7 +351,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
           await persist();
           await store.releaseLease(SPAM_WATCHER_LEASE, deps.holder);
         } catch (error) {
-          logger.warn('spam watcher could not hand over cleanly', { err: describe(error) });
+          logger.warn('spam watcher could not hand over cleanly', { err: describeError(error) });
         }
         setLeader(false);
       }
@@ -375,8 +376,4 @@ function readPersisted(data: unknown): WatcherState | null {
 
 function isoOf(minute: number): string {
   return new Date(minute * MINUTE).toISOString();
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,9 @@
 import type { TurnContext } from 'botbuilder';
 import restify from 'restify';
 import { z } from 'zod';
+import { describeError, messageOf } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
+import { createInFlight } from '../services/create-in-flight.ts';
 
 // The bot's HTTP surface (README "Stable surfaces"): POST /api/messages, GET /healthz, /readyz, /metrics.
 
@@ -90,12 +92,8 @@ export interface LagebotHttpServer extends restify.Server {
 
 export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
   const server = restify.createServer({ name: 'lagebot', handleUncaughtExceptions: false }) as LagebotHttpServer;
-  let inFlight = 0;
-  server.drain = async (timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    return inFlight === 0;
-  };
+  const turns = createInFlight();
+  server.drain = (timeoutMs: number) => turns.drain(timeoutMs);
   const maxBodySize = deps.maxBodyBytes ?? 256 * 1024;
   server.use(restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true }));
 
@@ -108,14 +106,11 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
       res.send(400, { error: 'expected a Bot Framework activity (JSON object with a type)' });
       return;
     }
-    inFlight++;
     try {
-      await deps.processActivity(req, withoutInternals(res, deps.logger));
+      await turns.track(deps.processActivity(req, withoutInternals(res, deps.logger)));
     } catch (error) {
       deps.logger.error('activity processing failed', { err: describeError(error) });
       if (!res.headersSent) res.send(500, { error: 'internal_error' });
-    } finally {
-      inFlight--;
     }
   });
 
@@ -131,7 +126,7 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
           await withTimeout(r.check(), timeoutMs, `${r.name} did not answer within ${timeoutMs} ms`);
           return { name: r.name, ok: true as const };
         } catch (error) {
-          return { name: r.name, ok: false as const, reason: error instanceof Error ? error.message : String(error) };
+          return { name: r.name, ok: false as const, reason: messageOf(error) };
         }
       }),
     );
@@ -161,11 +156,4 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]);
-}
-
-export function describeError(error: unknown): Record<string, unknown> {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, code: (error as { code?: unknown }).code, stack: error.stack };
-  }
-  return { message: String(error) };
 }

@@ -20,7 +20,7 @@ import { createAlertService } from '../../src/services/manage-alerts.ts';
 import { createStatusService } from '../../src/services/report-status.ts';
 import { createSpamWatcher, type PollResult, type SpamWatcher } from '../../src/services/watch-spam.ts';
 import { startSimServer } from '../../src/sim/server.ts';
-import { type AlertCommand, type BlockRequestInput, registerAlertRoutes } from '../../src/teams/alert-routes.ts';
+import { type BlockRequestInput, registerAlertRoutes } from '../../src/teams/alert-routes.ts';
 import { parseCommand } from '../../src/teams/command-parser.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
@@ -140,13 +140,26 @@ async function startRig(): Promise<Rig> {
     logger: silentLogger,
     metrics,
   });
-  // The cases create-teams-app's message switch gets.
+  // The alert commands of create-teams-app's handler table.
   app.activity(ActivityTypes.Message, async (context) => {
     const command = parseCommand(String(context.activity.text ?? ''));
-    const alertKinds = ['alerts_list', 'alerts_subscribe', 'alerts_unsubscribe', 'alert_test'];
-    if (alertKinds.includes(command.kind))
-      await routes.handleCommand(context, command as AlertCommand, languageOf(context));
-    else await context.sendActivity(`not part of this test: ${command.kind}`);
+    const lang = languageOf(context);
+    switch (command.kind) {
+      case 'alerts_list':
+        await routes.commands.alerts_list(context, command, lang);
+        break;
+      case 'alerts_subscribe':
+        await routes.commands.alerts_subscribe(context, command, lang);
+        break;
+      case 'alerts_unsubscribe':
+        await routes.commands.alerts_unsubscribe(context, command, lang);
+        break;
+      case 'alert_test':
+        await routes.commands.alert_test(context, command, lang);
+        break;
+      default:
+        await context.sendActivity(`not part of this test: ${command.kind}`);
+    }
   });
 
   const server = createHttpServer({
