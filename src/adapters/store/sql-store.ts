@@ -90,6 +90,17 @@ function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
+// A filter's conditions, joined by AND; a condition is its SQL and its parameters, or undefined when
+// the query does not ask for it. Empty: no WHERE at all.
+type Condition = readonly [sql: string, ...params: SqlValue[]] | undefined;
+function whereOf(conditions: readonly Condition[]): { sql: string; params: SqlValue[] } {
+  const given = conditions.filter((c): c is NonNullable<Condition> => c !== undefined);
+  return {
+    sql: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '',
+    params: given.flatMap(([, ...params]) => params),
+  };
+}
+
 function errorText(detail: unknown): string {
   if (detail instanceof Error) return detail.message;
   if (typeof detail === 'string') return detail;
@@ -277,30 +288,19 @@ export class SqlStore implements Store {
   }
 
   async listRequests(q: RequestQuery = {}): Promise<StoredRequest[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.tenantId !== undefined) {
-      where.push('tenant_id = ?');
-      params.push(q.tenantId);
-    }
-    if (q.states !== undefined) {
-      if (q.states.length === 0) return [];
-      where.push(`state IN (${placeholders(q.states.length)})`);
-      params.push(...q.states);
-    }
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    if (q.expiresBefore !== undefined) {
-      where.push('expires_at IS NOT NULL AND expires_at < ?');
-      params.push(toIso(q.expiresBefore, 'expiresBefore'));
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    if (q.states?.length === 0) return [];
+    const where = whereOf([
+      q.tenantId !== undefined ? ['tenant_id = ?', q.tenantId] : undefined,
+      q.states !== undefined ? [`state IN (${placeholders(q.states.length)})`, ...q.states] : undefined,
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+      q.expiresBefore !== undefined
+        ? ['expires_at IS NOT NULL AND expires_at < ?', toIso(q.expiresBefore, 'expiresBefore')]
+        : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM requests ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toRequest);
   }
 
@@ -389,24 +389,15 @@ export class SqlStore implements Store {
   }
 
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    if (q.requestId !== undefined) {
-      where.push('request_id = ?');
-      params.push(q.requestId);
-    }
-    if (q.beforeSeq !== undefined) {
-      where.push('seq < ?');
-      params.push(q.beforeSeq);
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    const where = whereOf([
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+      q.requestId !== undefined ? ['request_id = ?', q.requestId] : undefined,
+      q.beforeSeq !== undefined ? ['seq < ?', q.beforeSeq] : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM audit_log ${where.sql} ORDER BY seq DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toAudit);
   }
 
@@ -617,20 +608,14 @@ export class SqlStore implements Store {
   }
 
   async listAlerts(q: AlertQuery = {}): Promise<StoredAlert[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.status !== undefined) {
-      where.push('status = ?');
-      params.push(q.status);
-    }
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    const where = whereOf([
+      q.status !== undefined ? ['status = ?', q.status] : undefined,
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM alerts ${where.sql} ORDER BY opened_at DESC, id DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toAlert);
   }
 
@@ -671,20 +656,13 @@ export class SqlStore implements Store {
   }
 
   async listDeliveries(filter: { alertId?: string; status?: DeliveryStatus } = {}): Promise<AlertDelivery[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.alertId !== undefined) {
-      where.push('alert_id = ?');
-      params.push(filter.alertId);
-    }
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
+    const where = whereOf([
+      filter.alertId !== undefined ? ['alert_id = ?', filter.alertId] : undefined,
+      filter.status !== undefined ? ['status = ?', filter.status] : undefined,
+    ]);
     const rows = await this.#db.query(
-      `SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY alert_id, conversation_id`,
-      params,
+      `SELECT * FROM alert_deliveries ${where.sql} ORDER BY alert_id, conversation_id`,
+      where.params,
     );
     return rows.map(toDelivery);
   }
