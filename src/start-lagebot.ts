@@ -2,39 +2,55 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { createAuditAnchoring, readAuditAnchors } from './adapters/anchor-audit-log.ts';
+import { type AuditAnchoring, createAuditAnchoring, readAuditAnchors } from './adapters/anchor-audit-log.ts';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
 import { loadAuditKeys } from './adapters/load-audit-keys.ts';
 import { loadRolesFile } from './adapters/load-roles-file.ts';
-import { createMetrics } from './adapters/metrics.ts';
+import { createMetrics, type Metrics } from './adapters/metrics.ts';
 import { createSendQueue } from './adapters/send-queue.ts';
 import { createStore } from './adapters/store/create-store.ts';
-import { createTurnStorage } from './adapters/store/store-turn-storage.ts';
-import { TeamsNotifier } from './adapters/teams-notifier.ts';
 import type { Config } from './config.ts';
 import { proactiveConversationId } from './domain/conversation-id.ts';
-import type { GatewayPort, InventoryPort } from './domain/ports.ts';
+import { describeError } from './domain/describe-error.ts';
+import type { GatewayPort, InventoryPort, ProactiveSender } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
 import { projectRoot } from './project-root.ts';
-import { createAlertDelivery } from './services/deliver-alerts.ts';
+import { type AlertDelivery, createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
-import { createAlertService } from './services/manage-alerts.ts';
-import { createReleaseService, type ReleaseService } from './services/release-service.ts';
-import { createStatusService } from './services/report-status.ts';
-import { createSpamWatcher } from './services/watch-spam.ts';
+import { type AlertService, createAlertService } from './services/manage-alerts.ts';
+import { type AuditLogReader, createAuditLogReader } from './services/read-audit-log.ts';
+import { createReleaseService, type ReleaseService, readRequest } from './services/release-service.ts';
+import { createStatusService, type StatusService } from './services/report-status.ts';
+import { createSpamWatcher, type SpamWatcher } from './services/watch-spam.ts';
 import { startSimServer } from './sim/server.ts';
 import { parseDirectionAndReason } from './teams/command-parser.ts';
 import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
-import { createRequestCardTracker, type RequestCardTracker } from './teams/release-routes.ts';
+import { createRequestCardTracker, type RequestCardTracker } from './teams/request-card-tracker.ts';
+import { createTurnStorage } from './teams/store-turn-storage.ts';
+import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
 
+// The composition root, in four steps: the back ends (URLs, or the embedded simulator), the services
+// over them and the store, the HTTP server with the Teams app, and the sweeps. Each step registers how
+// it is closed; close() undoes them in reverse order.
+
 const demoRolesFile = join(projectRoot, 'config', 'roles.demo.json');
+
+/** The two back ends and the clock their spam minutes run on. */
+export interface BackEnds {
+  inventory: InventoryPort;
+  gateway: GatewayPort;
+  /** The gateway's clock: the embedded simulator's simulated time, otherwise the bot's. */
+  gatewayNow: () => Date;
+  /** The embedded simulator's base URL, when one was started. */
+  simUrl: string | null;
+}
 
 export interface RunningLagebot {
   url: string;
@@ -45,7 +61,167 @@ export interface RunningLagebot {
   store: Store;
   release: ReleaseService;
   executor: ReleaseExecutor;
+  cards: RequestCardTracker;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: PinoLogger;
+  /** Clock of the bot process (the simulator keeps its own). */
+  now?: () => Date;
+  /** Back ends to use instead of the configured URLs or the embedded simulator (another estate, tests). */
+  backEnds?: Omit<BackEnds, 'simUrl'>;
+}
+
+interface Services {
+  status: StatusService;
+  audit: AuditLogReader;
+  release: ReleaseService;
+  executor: ReleaseExecutor;
+  cards: RequestCardTracker;
+  delivery: AlertDelivery;
+  alerts: AlertService;
+  watcher: SpamWatcher;
+  roles: RolesConfig;
+}
+
+type Closers = Array<() => Promise<void>>;
+
+export async function startLagebot(config: Config, options: StartOptions = {}): Promise<RunningLagebot> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const now = options.now ?? (() => new Date());
+  const metrics = createMetrics();
+  const closers: Closers = [];
+  const close = async () => {
+    for (const closeOne of closers.splice(0).reverse()) {
+      try {
+        await closeOne();
+      } catch (error) {
+        logger.warn('error while closing', { err: describeError(error) });
+      }
+    }
+  };
+  try {
+    const backEnds = options.backEnds
+      ? { ...options.backEnds, simUrl: null }
+      : await startBackEnds(config, logger, metrics, now, closers);
+    const { store, anchoring } = await openAuditedStore(config, logger, now, closers);
+    const adapter = createBotAdapter(config);
+    const sender = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
+    if (config.audit.anchorConversation) {
+      const conversation = proactiveConversationId(config.audit.anchorConversation);
+      const lang = config.language === 'en' ? 'en' : 'de';
+      anchoring.attachPoster(
+        async (anchor) => void (await sender.send(conversation, buildAuditAnchorCard(anchor, lang))),
+      );
+    }
+    const services = createServices(config, { logger, metrics, now, backEnds, store, sender }, closers);
+    const { url, port } = await startHttp(
+      config,
+      { logger, metrics, now, backEnds, store, adapter, services },
+      closers,
+    );
+    await startSweeps(config, { logger, services }, closers);
+    return {
+      url,
+      port,
+      simUrl: backEnds.simUrl,
+      inventory: backEnds.inventory,
+      gateway: backEnds.gateway,
+      store,
+      release: services.release,
+      executor: services.executor,
+      cards: services.cards,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The configured back ends, or — without their URLs — the embedded simulator, through the same HTTP clients. */
+async function startBackEnds(
+  config: Config,
+  logger: PinoLogger,
+  metrics: Metrics,
+  now: () => Date,
+  closers: Closers,
+): Promise<BackEnds> {
+  let simUrl: string | null = null;
+  let gatewayNow = now;
+  if (config.useEmbeddedSimulator) {
+    const sim = await startSimServer({
+      port: config.simPort,
+      seed: config.sim.seed,
+      scenario: config.sim.scenario,
+      devices: config.sim.devices,
+      speed: config.sim.speed ?? 1,
+    });
+    closers.push(() => sim.close());
+    simUrl = sim.url;
+    // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time here.
+    gatewayNow = () => new Date(sim.sim.now());
+    logger.info(
+      `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
+      { simUrl: sim.url },
+    );
+  }
+  const onCall = (service: string, _route: string, outcome: string) => metrics.upstreamCalls.inc({ service, outcome });
+  const inventory = new InventoryHttpClient({
+    baseUrl: config.inventory.url ?? `${simUrl}/inventory/v1`,
+    token: config.inventory.token,
+    timeoutMs: config.upstreamTimeoutMs,
+    logger,
+    onCall,
+  });
+  const gateway = new GatewayHttpClient({
+    baseUrl: config.gateway.url ?? `${simUrl}/gateway/v1`,
+    token: config.gateway.token,
+    timeoutMs: config.upstreamTimeoutMs,
+    logger,
+    onCall,
+  });
+  return { inventory, gateway, gatewayNow, simUrl };
+}
+
+/**
+ * The store, its audit log keyed and anchored (issue 13): every commit leaves a checkpoint in
+ * AUDIT_ANCHOR_FILE, and a log written before it had a key is brought under the key once — not when the
+ * anchor file already holds anchors: then the log was keyed before, and an unkeyed head means someone
+ * stripped the MACs, which `audit verify` must report rather than a seal paper over.
+ */
+async function openAuditedStore(
+  config: Config,
+  logger: PinoLogger,
+  now: () => Date,
+  closers: Closers,
+): Promise<{ store: Store; anchoring: AuditAnchoring }> {
+  const auditKeys = loadAuditKeys(config, { generate: true, logger });
+  const anchoring = createAuditAnchoring({
+    keys: auditKeys,
+    file: config.audit.anchorFile,
+    postIntervalMs: config.audit.anchorIntervalMs,
+    now,
+    logger,
+  });
+  const store = await createStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    logger,
+    auditKeys,
+    onAuditCommitted: (head) => anchoring.record(head),
+  });
+  closers.push(() => store.close());
+  // Closed before the store: the last anchor post still finds the conversation's reference.
+  closers.push(() => anchoring.close());
+  const file = config.audit.anchorFile;
+  const anchors = file ? readAuditAnchors(file) : { ok: true as const, anchors: [] };
+  if (anchors.ok && anchors.anchors.length === 0) {
+    const sealed = await store.sealAuditLog(now().toISOString());
+    if (sealed > 0) logger.info(`audit log brought under its key: ${sealed} entries written (audit.sealed)`);
+  }
+  return { store, anchoring };
 }
 
 /** ROLES_FILE, or in local mode the demo roles of the Playground's mock users. */
@@ -59,254 +235,182 @@ function loadRoles(config: Config, logger: PinoLogger): RolesConfig {
   return { viewer: ['*'], operator: [], approver: [] };
 }
 
-// A log written before it had a key (or by a store without one) is brought under the key once. Not when
-// the anchor file already holds anchors: then the log was keyed before, and an unkeyed head means someone
-// stripped the MACs — `audit verify` must report that, not a seal paper over it.
-async function sealAuditLog(store: Store, config: Config, now: () => Date, logger: PinoLogger): Promise<void> {
-  const file = config.audit.anchorFile;
-  const anchors = file ? readAuditAnchors(file) : { ok: true as const, anchors: [] };
-  if (!anchors.ok || anchors.anchors.length > 0) return;
-  const sealed = await store.sealAuditLog(now().toISOString());
-  if (sealed > 0) logger.info(`audit log brought under its key: ${sealed} entries written (audit.sealed)`);
+/** The use cases over the back ends and the store; proactive cards go through `sender`. */
+function createServices(
+  config: Config,
+  deps: {
+    logger: PinoLogger;
+    metrics: Metrics;
+    now: () => Date;
+    backEnds: BackEnds;
+    store: Store;
+    sender: ProactiveSender;
+  },
+  closers: Closers,
+): Services {
+  const { logger, metrics, now, store, sender } = deps;
+  const { inventory, gateway, gatewayNow } = deps.backEnds;
+  const roles = loadRoles(config, logger);
+  const status = createStatusService({ inventory, gateway, now, cacheSeconds: config.statusCacheSeconds, logger });
+  const regions = () => status.regionIndex();
+  // The tracker reads requests from the store, not through the release service, which tells it about
+  // every transition: created first, it needs nothing created after it.
+  const cards = createRequestCardTracker({ store, sender, read: (id) => readRequest(store, id), roles, logger });
+  const release = createReleaseService({
+    store,
+    inventory,
+    gateway,
+    regions,
+    roles,
+    now,
+    ttlMs: config.requestTtlMs,
+    newId: () => `r-${randomUUID().slice(0, 8)}`,
+    logger,
+    parseDirectionAndReason,
+    onTransition: (request) => cards.schedule(request.id),
+  });
+  const executor = createReleaseExecutor({
+    store,
+    gateway,
+    service: release,
+    holder: config.replicaId,
+    now,
+    logger,
+    onRetrying: (requestId, domain) => {
+      cards.markRetrying(requestId, [domain]);
+      cards.schedule(requestId);
+    },
+  });
+  closers.push(async () => {
+    await executor.close();
+    await cards.flush();
+  });
+  const sendQueue = createSendQueue({ sender, logger, onDepth: (n) => metrics.sendQueueDepth.set(n) });
+  const delivery = createAlertDelivery({
+    store,
+    sender: sendQueue,
+    render: buildAlertCard,
+    now: gatewayNow,
+    logger,
+    metrics,
+  });
+  const alerts = createAlertService({ store, delivery, regions, roles, now: gatewayNow, logger });
+  const watcher = createSpamWatcher({
+    store,
+    gateway,
+    regions,
+    delivery,
+    now: gatewayNow,
+    intervalMs: config.spamWatchIntervalSeconds * 1000,
+    holder: config.replicaId,
+    logger,
+    metrics,
+  });
+  closers.push(async () => {
+    await watcher.stop();
+    await delivery.drain(5000);
+  });
+  const audit = createAuditLogReader({ store, regions });
+  return { status, audit, release, executor, cards, delivery, alerts, watcher, roles };
 }
 
-export interface StartOptions {
-  logger?: PinoLogger;
-  /** Clock of the bot process (the simulator keeps its own). */
-  now?: () => Date;
+/** The Teams app behind POST /api/messages, with health, readiness and metrics. */
+async function startHttp(
+  config: Config,
+  deps: {
+    logger: PinoLogger;
+    metrics: Metrics;
+    now: () => Date;
+    backEnds: BackEnds;
+    store: Store;
+    adapter: ReturnType<typeof createBotAdapter>;
+    services: Services;
+  },
+  closers: Closers,
+): Promise<{ url: string; port: number }> {
+  const { logger, metrics, now, store, adapter, services } = deps;
+  const { inventory, gateway } = deps.backEnds;
+  const app = createTeamsApp({
+    adapter,
+    storage: createTurnStorage(store),
+    logger,
+    metrics,
+    status: services.status,
+    audit: services.audit,
+    store,
+    allowedTenants: config.allowedTenants,
+    now,
+    alerts: services.alerts,
+    language: config.language,
+    userRateLimit: config.userRateLimit,
+    release: {
+      service: services.release,
+      // After the invoke response is on its way: the click is answered at once ("wird ausgeführt"),
+      // the gateway calls follow, well inside Teams' invoke timeout (bench/release).
+      execute: (requestId) => setImmediate(() => void services.executor.run(requestId)),
+      cards: services.cards,
+      store,
+      roles: services.roles,
+      approversConversation: config.approversConversation,
+      logger,
+      metrics,
+    },
+  });
+
+  let draining = false;
+  const server = createHttpServer({
+    processActivity: (req, res) =>
+      adapter.handleRequest(req, res, async (context) => {
+        await app.run(context);
+      }),
+    readiness: [
+      { name: 'store', check: () => store.ping() },
+      { name: 'inventory', check: () => inventory.ping() },
+      { name: 'gateway', check: () => gateway.ping() },
+    ],
+    metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    logger,
+    isDraining: () => draining,
+    allowedOrigins: config.allowedOrigins,
+  });
+  server.listen(config.port, config.host);
+  await once(server.server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  closers.push(async () => {
+    // SIGTERM: take no new turns (503), let the ones in flight finish (bounded), then close.
+    draining = true;
+    const drained = await server.drain(10_000);
+    if (!drained) logger.warn('turns still running after 10 s; closing anyway');
+    server.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info(
+    `Lagebot listens on ${url}/api/messages (${config.localMode ? 'local mode: unauthenticated' : 'Bot Framework JWT required'})`,
+    { url },
+  );
+  return { url, port };
 }
 
-/** Composition root: simulator (when no back-end URLs), clients, store, services, Teams app, HTTP server. */
-export async function startLagebot(config: Config, options: StartOptions = {}): Promise<RunningLagebot> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  const now = options.now ?? (() => new Date());
-  const metrics = createMetrics();
-  const closers: Array<() => Promise<void>> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        logger.warn('error while closing', { err: String(error) });
-      }
-    }
-  };
-
-  try {
-    let simUrl: string | null = null;
-    let embeddedSim: Awaited<ReturnType<typeof startSimServer>> | null = null;
-    if (config.useEmbeddedSimulator) {
-      const sim = await startSimServer({
-        port: config.simPort,
-        seed: config.sim.seed,
-        scenario: config.sim.scenario,
-        devices: config.sim.devices,
-        speed: config.sim.speed ?? 1,
-      });
-      closers.push(() => sim.close());
-      simUrl = sim.url;
-      embeddedSim = sim;
-      logger.info(
-        `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
-        { simUrl: sim.url },
-      );
-    }
-    const onCall = (service: string, _route: string, outcome: string) =>
-      metrics.upstreamCalls.inc({ service, outcome });
-    const inventory = new InventoryHttpClient({
-      baseUrl: config.inventory.url ?? `${simUrl}/inventory/v1`,
-      token: config.inventory.token,
-      timeoutMs: config.upstreamTimeoutMs,
-      logger,
-      onCall,
-    });
-    const gateway = new GatewayHttpClient({
-      baseUrl: config.gateway.url ?? `${simUrl}/gateway/v1`,
-      token: config.gateway.token,
-      timeoutMs: config.upstreamTimeoutMs,
-      logger,
-      onCall,
-    });
-
-    // The audit log is keyed and anchored (issue 13): every commit leaves a checkpoint in AUDIT_ANCHOR_FILE.
-    const auditKeys = loadAuditKeys(config, { generate: true, logger });
-    const anchoring = createAuditAnchoring({
-      keys: auditKeys,
-      file: config.audit.anchorFile,
-      postIntervalMs: config.audit.anchorIntervalMs,
-      now,
-      logger,
-    });
-    const store = await createStore({
-      dataDir: config.dataDir,
-      databaseUrl: config.databaseUrl,
-      logger,
-      auditKeys,
-      onAuditCommitted: (head) => anchoring.record(head),
-    });
-    closers.push(() => store.close());
-    closers.push(() => anchoring.close());
-    await sealAuditLog(store, config, now, logger);
-
-    const status = createStatusService({ inventory, gateway, now, cacheSeconds: config.statusCacheSeconds, logger });
-    const roles = loadRoles(config, logger);
-
-    const adapter = createBotAdapter(config);
-    const notifier = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
-    if (config.audit.anchorConversation) {
-      const conversation = proactiveConversationId(config.audit.anchorConversation);
-      const lang = config.language === 'en' ? 'en' : 'de';
-      anchoring.attachPoster(
-        async (anchor) => void (await notifier.send(conversation, buildAuditAnchorCard(anchor, lang))),
-      );
-    }
-    let cards: RequestCardTracker | null = null;
-    const release = createReleaseService({
-      store,
-      inventory,
-      gateway,
-      regions: () => status.regionIndex(),
-      roles,
-      now,
-      ttlMs: config.requestTtlMs,
-      newId: () => `r-${randomUUID().slice(0, 8)}`,
-      logger,
-      parseDirectionAndReason,
-      onTransition: (request) => cards?.schedule(request.id),
-    });
-    cards = createRequestCardTracker({ store, sender: notifier, service: release, roles, logger });
-    const executor = createReleaseExecutor({
-      store,
-      gateway,
-      service: release,
-      holder: config.replicaId,
-      now,
-      logger,
-      onRetrying: (requestId, domain) => {
-        cards?.markRetrying(requestId, [domain]);
-        cards?.schedule(requestId);
-      },
-    });
-    closers.push(async () => {
-      await executor.close();
-      await cards?.flush();
-    });
-    // Spam alerts. The watcher reads the gateway's minutes, so it runs on the gateway's clock: with the
-    // embedded simulator that is simulated time, otherwise the wall clock.
-    const gatewayNow = embeddedSim ? () => new Date(embeddedSim!.sim.now()) : now;
-    const sendQueue = createSendQueue({
-      sender: notifier,
-      logger,
-      onDepth: (n) => metrics.sendQueueDepth.set(n),
-    });
-    const delivery = createAlertDelivery({
-      store,
-      sender: sendQueue,
-      render: buildAlertCard,
-      now: gatewayNow,
-      logger,
-      metrics,
-    });
-    const alerts = createAlertService({
-      store,
-      delivery,
-      regions: () => status.regionIndex(),
-      roles,
-      now: gatewayNow,
-      logger,
-    });
-    const watcher = createSpamWatcher({
-      store,
-      gateway,
-      regions: () => status.regionIndex(),
-      delivery,
-      now: gatewayNow,
-      intervalMs: config.spamWatchIntervalSeconds * 1000,
-      holder: config.replicaId,
-      logger,
-      metrics,
-    });
-    closers.push(async () => {
-      await watcher.stop();
-      await delivery.drain(5000);
-    });
-    const app = createTeamsApp({
-      adapter,
-      storage: createTurnStorage(store),
-      logger,
-      metrics,
-      status,
-      store,
-      allowedTenants: config.allowedTenants,
-      now,
-      alerts,
-      language: config.language,
-      userRateLimit: config.userRateLimit,
-      release: {
-        service: release,
-        // After the invoke response is on its way: the click is answered at once ("wird ausgeführt"),
-        // the gateway calls follow (issue 5: answer well inside Teams' invoke timeout).
-        execute: (requestId) => setImmediate(() => void executor.run(requestId)),
-        cards,
-        store,
-        roles,
-        approversConversation: config.approversConversation,
-        logger,
-        metrics,
-        now,
-      },
-    });
-
-    let draining = false;
-    const server = createHttpServer({
-      processActivity: (req, res) =>
-        adapter.handleRequest(req, res, async (context) => {
-          await app.run(context);
-        }),
-      readiness: [
-        { name: 'store', check: () => store.ping() },
-        { name: 'inventory', check: () => inventory.ping() },
-        { name: 'gateway', check: () => gateway.ping() },
-      ],
-      metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      logger,
-      isDraining: () => draining,
-      allowedOrigins: config.allowedOrigins,
-    });
-    server.listen(config.port, config.host);
-    await once(server.server, 'listening');
-    const port = (server.address() as AddressInfo).port;
-    closers.push(async () => {
-      // SIGTERM: take no new turns (503), let the ones in flight finish (bounded), then close.
-      draining = true;
-      const drained = await server.drain(10_000);
-      if (!drained) logger.warn('turns still running after 10 s; closing anyway');
-      server.server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-    logger.info(
-      `Lagebot listens on ${url}/api/messages (${config.localMode ? 'local mode: unauthenticated' : 'Bot Framework JWT required'})`,
-      {
-        url,
-      },
-    );
-    // Executions a previous process left unfinished are completed exactly once; requests past their
-    // time expire (their cards lose the buttons).
-    if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
-    const resumed = await executor.resumeAll();
-    if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
-    // The sweep also resumes executions that stopped on a store or gateway outage, and those a crashed
-    // replica left behind once its claims expire.
-    const expiry = setInterval(() => {
-      release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: String(error) }));
-      executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: String(error) }));
-    }, config.sweepIntervalMs);
-    expiry.unref();
-    closers.push(async () => clearInterval(expiry));
-    return { url, port, simUrl, inventory, gateway, store, release, executor, close: closeAll };
-  } catch (error) {
-    await closeAll();
-    throw error;
-  }
+/**
+ * The spam watcher, executions a previous process left unfinished (completed exactly once), and the
+ * periodic sweep: requests past their time expire, and executions that stopped on a store or gateway
+ * outage — or that a crashed replica left behind once its claims expire — are resumed.
+ */
+async function startSweeps(
+  config: Config,
+  deps: { logger: PinoLogger; services: Services },
+  closers: Closers,
+): Promise<void> {
+  const { logger } = deps;
+  const { release, executor, watcher } = deps.services;
+  if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
+  const resumed = await executor.resumeAll();
+  if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
+  const sweep = setInterval(() => {
+    release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: describeError(error) }));
+    executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: describeError(error) }));
+  }, config.sweepIntervalMs);
+  sweep.unref();
+  closers.push(async () => clearInterval(sweep));
 }

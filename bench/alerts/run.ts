@@ -8,7 +8,6 @@ import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
 import { createSendQueue, defaultTenantLimit } from '../../src/adapters/send-queue.ts';
 import { createStore } from '../../src/adapters/store/create-store.ts';
-import { TeamsNotifier } from '../../src/adapters/teams-notifier.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
 import type { ProactiveSender } from '../../src/domain/ports.ts';
@@ -16,9 +15,10 @@ import { buildRegionIndex, type RegionIndex } from '../../src/domain/region-inde
 import type { SpikeAlert } from '../../src/domain/spike-detector.ts';
 import { type TokenBucketSpec, teamsTenantLimit } from '../../src/domain/token-bucket.ts';
 import { createAlertDelivery } from '../../src/services/deliver-alerts.ts';
-import { createSpamWatcher, SPAM_DETECTOR_STATE_KEY, type SpamWatcher } from '../../src/services/watch-spam.ts';
+import { createSpamWatcher, type SpamWatcher } from '../../src/services/watch-spam.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { LocalConnector } from '../../src/teams/local-connector.ts';
+import { TeamsNotifier } from '../../src/teams/teams-notifier.ts';
 import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
 import { forkTsChild, type TsChild } from '../lib/fork-ts-child.ts';
 import { formatMs, formatTable } from '../lib/format-table.ts';
@@ -103,7 +103,8 @@ async function watcherRig(sim: SimChild, backfillMinutes: number): Promise<Watch
     timeoutMs: 60_000,
     logger: silentLogger,
   });
-  const index: RegionIndex = buildRegionIndex(await inventory.listRegions());
+  const regions = await inventory.listRegions();
+  const index: RegionIndex = buildRegionIndex(regions.items, regions.levels);
   const delivery = createAlertDelivery({
     store,
     sender: createSendQueue({ sender: nullSender }),
@@ -318,10 +319,9 @@ async function measureDelivery(label: string, tenantLimit: TokenBucketSpec): Pro
 function createSpikeAlert(): SpikeAlert {
   const start = Date.UTC(2024, 1, 15, 17, 0);
   return {
-    id: `spike:kreis:kr-olpe:${new Date(start).toISOString()}`,
-    scope: { kind: 'kreis', id: 'kr-olpe' },
-    kreis: 'kr-olpe',
-    verband: 'vb-sued',
+    id: `spike:group:kr-olpe:${new Date(start).toISOString()}`,
+    scope: { kind: 'group', id: 'kr-olpe' },
+    group: 'kr-olpe',
     domains: ['attendorn.de', 'olpe.de', 'wenden.de'],
     startedAt: new Date(start).toISOString(),
     endedAt: null,
@@ -370,8 +370,8 @@ async function measurePolls(extraDomains: number, polls: number): Promise<PollCo
         cpuSamples.push(cpuMs(cpu));
         domains = r.domains;
       }
-      const state = await rig.store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
-      const stateBytes = Buffer.byteLength(JSON.stringify(state[SPAM_DETECTOR_STATE_KEY]?.data ?? null));
+      const state = await rig.store.readSpamDetectorState();
+      const stateBytes = Buffer.byteLength(JSON.stringify(state?.data ?? null));
       return {
         domains,
         warmUp,

@@ -1,9 +1,11 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { describeError } from '../domain/describe-error.ts';
 import { formatAnchorLine } from '../domain/format-anchor-line.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { AuditAnchor, AuditHead } from '../domain/store-port.ts';
+import { createInFlight } from '../services/create-in-flight.ts';
 import { macAuditAnchor } from './store/audit-chain.ts';
 import type { AuditKeyring } from './store/parse-audit-keys.ts';
 
@@ -85,19 +87,18 @@ export function createAuditAnchoring(options: AuditAnchoringOptions): AuditAncho
   let lastPostMs = Number.NEGATIVE_INFINITY;
   let timer: NodeJS.Timeout | null = null;
   let fileFailing = false;
-  const inFlight = new Set<Promise<void>>();
+  const posts = createInFlight();
 
   function postLatest(): void {
     if (!post || !latest || latest.seq <= postedSeq) return;
     const anchor = latest;
     postedSeq = anchor.seq;
     lastPostMs = options.now().getTime();
-    const sent = post(anchor)
-      .catch((error) =>
-        logger.warn('could not post the audit anchor to Teams', { seq: anchor.seq, err: String(error) }),
-      )
-      .finally(() => inFlight.delete(sent));
-    inFlight.add(sent);
+    void posts.track(
+      post(anchor).catch((error) =>
+        logger.warn('could not post the audit anchor to Teams', { seq: anchor.seq, err: describeError(error) }),
+      ),
+    );
   }
 
   function schedulePost(): void {
@@ -127,7 +128,7 @@ export function createAuditAnchoring(options: AuditAnchoringOptions): AuditAncho
           fileFailing = false;
         } catch (error) {
           // The change is committed; failing the user's action now would not undo it. Said once per outage.
-          if (!fileFailing) logger.error('could not append to AUDIT_ANCHOR_FILE', { file, err: String(error) });
+          if (!fileFailing) logger.error('could not append to AUDIT_ANCHOR_FILE', { file, err: describeError(error) });
           fileFailing = true;
         }
       }
@@ -143,17 +144,9 @@ export function createAuditAnchoring(options: AuditAnchoringOptions): AuditAncho
       postLatest();
       // Teams unreachable at shutdown must not hold SIGTERM past the platform's grace period; the file has
       // every anchor anyway.
-      let giveUp: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all([...inFlight]),
-        new Promise<void>((resolve) => {
-          giveUp = setTimeout(() => {
-            logger.warn('the audit anchor post did not finish within 5 s of shutdown; the anchor file has it');
-            resolve();
-          }, CLOSE_TIMEOUT_MS);
-        }),
-      ]);
-      clearTimeout(giveUp);
+      if (!(await posts.drain(CLOSE_TIMEOUT_MS))) {
+        logger.warn('the audit anchor post did not finish within 5 s of shutdown; the anchor file has it');
+      }
     },
   };
 }

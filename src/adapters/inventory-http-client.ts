@@ -10,6 +10,7 @@ import {
   type PatchWire,
   patchList,
   patchStatePage,
+  type RegionListWire,
   type RegionNodeWire,
   regionList,
 } from '../contracts/inventory.ts';
@@ -19,6 +20,7 @@ import type {
   DeviceKind,
   Patch,
   PatchStateRow,
+  RegionList,
   RegionNode,
 } from '../domain/model.ts';
 import type { InventoryPort, Page, PatchStateQuery } from '../domain/ports.ts';
@@ -44,9 +46,8 @@ export class InventoryHttpClient implements InventoryPort {
     this.http = new HttpJsonClient({ ...options, service: 'inventory' });
   }
 
-  async listRegions(): Promise<RegionNode[]> {
-    const body = await this.http.request({ method: 'GET', route: '/regions', schema: regionList });
-    return body.items;
+  listRegions(): Promise<RegionList> {
+    return this.http.request({ method: 'GET', route: '/regions', schema: regionList });
   }
 
   async listPatches(): Promise<Patch[]> {
@@ -115,6 +116,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 export type InventoryWireMatchesDomain = [
   Assert<Same<RegionNodeWire, RegionNode>>,
+  Assert<Same<RegionListWire, RegionList>>,
   Assert<Same<PatchWire, Patch>>,
   Assert<Same<PatchStateRowWire, PatchStateRow>>,
   Assert<Same<ComplianceReportWire, ComplianceReport>>,

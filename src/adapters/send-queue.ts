@@ -1,4 +1,5 @@
 import { type BackoffOptions, backoffDelay, isRetryableStatus, retryAfterMs } from '../domain/backoff.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
@@ -236,7 +237,7 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
           kind: job.kind,
           attempts: job.attempts,
           status,
-          err: error instanceof Error ? error.message : String(error),
+          err: describeError(error),
         });
         job.reject(error);
         return;

@@ -122,6 +122,7 @@ export const complianceHistory = z.object({
 
 export type RegionNodeWire = z.infer<typeof regionNode>;
 export type RegionLevelWire = z.infer<typeof regionLevel>;
+export type RegionListWire = z.infer<typeof regionList>;
 export type DeviceWire = z.infer<typeof device>;
 export type PatchWire = z.infer<typeof patch>;
 export type PatchStateRowWire = z.infer<typeof patchStateRow>;

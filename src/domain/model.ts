@@ -21,6 +21,11 @@ export interface RegionNode {
   population: number | null;
   domains: string[];
 }
+// GET /regions: the tree as a flat list, and — when the inventory names them — its levels, top first.
+export interface RegionList {
+  items: RegionNode[];
+  levels?: RegionLevel[];
+}
 
 export type DeviceKind = 'client' | 'server';
 export type PatchState = 'installed' | 'pending' | 'pending_reboot' | 'failed' | 'not_applicable' | 'unknown';

@@ -8,7 +8,7 @@ import type {
   Patch,
   PatchState,
   PatchStateRow,
-  RegionNode,
+  RegionList,
   SpamSeries,
 } from './model.ts';
 
@@ -32,7 +32,8 @@ export interface PatchStateQuery {
 }
 
 export interface InventoryPort {
-  listRegions(): Promise<RegionNode[]>;
+  /** The region tree as a flat list, with the estate's levels when the inventory names them. */
+  listRegions(): Promise<RegionList>;
   listPatches(): Promise<Patch[]>;
   getCompliance(regionId: string, patchId?: string): Promise<ComplianceReport>;
   getComplianceHistory(q: {

@@ -1,21 +1,31 @@
-import type { RegionKind, RegionNode } from './model.ts';
+import type { RegionKind, RegionLevel, RegionNode } from './model.ts';
 import { compactName, normalizeName } from './normalize-name.ts';
+import { isReservedRegionId, parseScopeId, type Scope } from './scope-id.ts';
 
 // Turns what a person types ("Kreis Olpe", "süd", "attendorn.de", "Atendorn") into one region node,
 // a question ("Olpe: the Kreis or the town?") or a suggestion. The inventory API sends the tree as a
 // flat list; the index is built once per list and every lookup is a scan over its keys (O(nodes)).
+//
+// Nothing here knows an estate: the levels (their names, plurals and the qualifier words that pick
+// one, "Kreis Olpe" vs "Stadt Olpe") come with the region list, and when the inventory does not name
+// them they are derived from the kinds in the tree (docs/decisions/regions-from-data.md).
 
 export type ScopeResolution =
-  | { kind: 'all' }
-  | { kind: 'region'; node: RegionNode }
-  | { kind: 'domain'; node: RegionNode; domain: string }
+  | Scope
   | { kind: 'ambiguous'; candidates: RegionNode[] }
   | { kind: 'unknown'; input: string; suggestions: RegionNode[] };
+
+/** A node as a question offers it: "Olpe (Kreis)" / "Olpe (district)". */
+export interface RegionChoice {
+  id: string;
+  name: string;
+  level: RegionLevel['name'];
+}
 
 interface NameKey {
   key: string; // compactName of the name
   node: RegionNode;
-  // Ids ("kr-olpe") match only exactly: nobody types them, but card buttons may send them.
+  // Ids match only exactly: nobody types them, but card buttons may send them.
   exactOnly: boolean;
 }
 
@@ -23,23 +33,19 @@ export interface RegionIndex {
   readonly nodes: readonly RegionNode[];
   readonly byId: ReadonlyMap<string, RegionNode>;
   readonly children: ReadonlyMap<string, readonly RegionNode[]>;
+  /** Nodes without a (known) parent, sorted: what "all" is made of. */
+  readonly roots: readonly RegionNode[];
+  /** Every level of the tree, top first: the inventory's own, then any kind it did not name. */
+  readonly levels: readonly RegionLevel[];
   readonly keys: readonly NameKey[];
   readonly exact: ReadonlyMap<string, readonly RegionNode[]>;
   readonly domains: ReadonlyMap<string, { node: RegionNode; domain: string }>;
+  // Level kind → position in `levels` (0 = top); qualifier word → the level it picks.
+  readonly rank: ReadonlyMap<RegionKind, number>;
+  readonly qualifiers: ReadonlyMap<string, RegionKind>;
 }
 
-const KIND_RANK: Record<RegionKind, number> = { verband: 0, kreis: 1, kommune: 2 };
 const ALL_WORDS = new Set(['alle', 'all', 'alles', 'gesamt', 'everything']);
-// A leading word that says which level is meant: "Kreis Olpe", "Stadt Olpe", "Gemeinde Wenden".
-const QUALIFIERS: Record<string, RegionKind> = {
-  kreis: 'kreis',
-  landkreis: 'kreis',
-  stadt: 'kommune',
-  gemeinde: 'kommune',
-  kommune: 'kommune',
-  hansestadt: 'kommune',
-  verband: 'verband',
-};
 // "Nord" → Nordverband, "Wickede" → "Wickede (Ruhr)". Shorter prefixes ("Att", "Ne") are too
 // likely to be a slip to release mail for; they get suggestions instead.
 const MIN_PREFIX = 4;
@@ -52,19 +58,35 @@ const MAX_SUGGESTIONS = 3;
 // question a person can answer — that gets "unknown" instead.
 const MAX_BARE_QUALIFIER_CANDIDATES = 10;
 
-export function buildRegionIndex(nodes: readonly RegionNode[]): RegionIndex {
+export function buildRegionIndex(nodes: readonly RegionNode[], namedLevels: readonly RegionLevel[] = []): RegionIndex {
   const byId = new Map<string, RegionNode>();
-  for (const n of nodes) if (!byId.has(n.id)) byId.set(n.id, n);
+  for (const n of nodes) if (!byId.has(n.id) && !isReservedRegionId(n.id)) byId.set(n.id, n);
   const unique = [...byId.values()];
 
+  const levels = levelsOf(unique, byId, namedLevels);
+  const rank = new Map(levels.map((l, i) => [l.kind, i]));
+  const qualifiers = new Map<string, RegionKind>();
+  for (const l of levels) {
+    for (const q of l.qualifiers) {
+      const word = normalizeName(q);
+      if (word !== '' && !word.includes(' ') && !qualifiers.has(word)) qualifiers.set(word, l.kind);
+    }
+  }
+  const compare = (a: RegionNode, b: RegionNode) => compareNodes(rank, a, b);
+
   const children = new Map<string, RegionNode[]>();
+  const roots: RegionNode[] = [];
   for (const n of unique) {
-    if (n.parentId === null || !byId.has(n.parentId)) continue;
+    if (n.parentId === null || !byId.has(n.parentId)) {
+      roots.push(n);
+      continue;
+    }
     const list = children.get(n.parentId) ?? [];
     list.push(n);
     children.set(n.parentId, list);
   }
-  for (const list of children.values()) list.sort(compareNodes);
+  for (const list of children.values()) list.sort(compare);
+  roots.sort(compare);
 
   const keys: NameKey[] = [];
   const exact = new Map<string, RegionNode[]>();
@@ -81,11 +103,10 @@ export function buildRegionIndex(nodes: readonly RegionNode[]): RegionIndex {
     addKey(n.name, n);
     if (n.shortName) addKey(n.shortName, n);
     for (const a of n.aliases) addKey(a, n);
-    // "Kreis Olpe" is also just "Olpe" — which is why "Olpe" alone is ambiguous.
-    if (n.kind === 'kreis') {
-      const words = normalizeName(n.name).split(' ');
-      if (words.length > 1 && QUALIFIERS[words[0]!] === 'kreis') addKey(words.slice(1).join(' '), n);
-    }
+    // "Kreis Olpe" is also just "Olpe" — which is why "Olpe" alone is ambiguous. Any level whose names
+    // start with its own qualifier word ("Regierungsbezirk Arnsberg") works the same way.
+    const words = normalizeName(n.name).split(' ');
+    if (words.length > 1 && qualifiers.get(words[0]!) === n.kind) addKey(words.slice(1).join(' '), n);
     addKey(n.id, n, true);
   }
 
@@ -97,7 +118,83 @@ export function buildRegionIndex(nodes: readonly RegionNode[]): RegionIndex {
     }
   }
 
-  return { nodes: unique, byId, children, keys, exact, domains };
+  return { nodes: unique, byId, children, roots, levels, keys, exact, domains, rank, qualifiers };
+}
+
+// The inventory's levels in its order, then every kind of the tree it did not name, by the depth at
+// which the kind first appears (a kind is one level: its shallowest node says where).
+function levelsOf(
+  nodes: readonly RegionNode[],
+  byId: ReadonlyMap<string, RegionNode>,
+  named: readonly RegionLevel[],
+): RegionLevel[] {
+  const levels: RegionLevel[] = [];
+  const seen = new Set<RegionKind>();
+  for (const l of named) {
+    if (seen.has(l.kind)) continue;
+    seen.add(l.kind);
+    levels.push(l);
+  }
+  const depthOfKind = new Map<RegionKind, number>();
+  for (const n of nodes) {
+    if (seen.has(n.kind)) continue;
+    const depth = depthOf(byId, n);
+    if (depth < (depthOfKind.get(n.kind) ?? Number.POSITIVE_INFINITY)) depthOfKind.set(n.kind, depth);
+  }
+  const derived = [...depthOfKind.entries()].sort(([ka, da], [kb, db]) => da - db || ka.localeCompare(kb));
+  for (const [kind] of derived) levels.push(derivedLevel(kind));
+  return levels;
+}
+
+function depthOf(byId: ReadonlyMap<string, RegionNode>, node: RegionNode): number {
+  let depth = 0;
+  const seen = new Set<string>([node.id]);
+  let parentId = node.parentId;
+  while (parentId !== null && !seen.has(parentId)) {
+    const parent = byId.get(parentId);
+    if (!parent) break;
+    seen.add(parentId);
+    depth++;
+    parentId = parent.parentId;
+  }
+  return depth;
+}
+
+// Without names from the inventory a level is called after its kind ("gemeinde" → "Gemeinde") in both
+// languages, and the kind itself is the word that picks it ("Gemeinde Wenden").
+function derivedLevel(kind: RegionKind): RegionLevel {
+  const word = kind.charAt(0).toUpperCase() + kind.slice(1);
+  return { kind, name: { de: word, en: word }, plural: { de: word, en: word }, qualifiers: [kind] };
+}
+
+/** The level of a kind; one derived from the kind when the tree has no node of it. */
+export function levelOf(index: RegionIndex, kind: RegionKind): RegionLevel {
+  const i = index.rank.get(kind);
+  return i === undefined ? derivedLevel(kind) : index.levels[i]!;
+}
+
+/** Nodes as a question offers them, with their level's name. */
+export function choicesOf(index: RegionIndex, nodes: readonly RegionNode[]): RegionChoice[] {
+  return nodes.map((n) => ({ id: n.id, name: n.name, level: levelOf(index, n.kind).name }));
+}
+
+/** The scope a scope id names, or null when the id is malformed or names nothing in the tree. */
+export function resolveScopeId(index: RegionIndex, scopeId: string): Scope | null {
+  const parsed = parseScopeId(scopeId);
+  switch (parsed?.kind) {
+    case 'all':
+      return { kind: 'all' };
+    case 'domain': {
+      const owner = ownerOfDomain(index, parsed.domain);
+      return owner ? { kind: 'domain', node: owner.node, domain: owner.domain } : null;
+    }
+    case 'region': {
+      const node = index.byId.get(parsed.regionId);
+      return node ? { kind: 'region', node } : null;
+    }
+    default:
+      return null;
+  }
 }
 
 export function resolveScope(index: RegionIndex, text: string): ScopeResolution {
@@ -115,12 +212,12 @@ export function splitScopeAndRest(index: RegionIndex, words: readonly string[]):
   for (let n = limit; n >= 1; n--) {
     const head = clean.slice(0, n);
     // A bare "Kreis" would resolve (to every Kreis) and swallow the typo that follows it.
-    if (n === 1 && clean.length > 1 && QUALIFIERS[normalizeName(head[0]!)] !== undefined) continue;
+    if (n === 1 && clean.length > 1 && index.qualifiers.has(normalizeName(head[0]!))) continue;
     const { resolution, distance } = resolveDetailed(index, head.join(' '));
     if (resolution.kind !== 'unknown') return { scopeText: head.join(' '), rest: clean.slice(n) };
     if (distance !== null && (best === null || distance < best.distance)) best = { n, distance };
   }
-  const n = best?.n ?? (clean.length > 1 && QUALIFIERS[normalizeName(clean[0]!)] !== undefined ? 2 : 1);
+  const n = best?.n ?? (clean.length > 1 && index.qualifiers.has(normalizeName(clean[0]!)) ? 2 : 1);
   const take = Math.min(n, clean.length);
   return { scopeText: clean.slice(0, take).join(' '), rest: clean.slice(take) };
 }
@@ -179,6 +276,19 @@ export function domainsOf(index: RegionIndex, id: string): string[] {
   return [...out];
 }
 
+/**
+ * Whether a mail domain, as the gateway spells it, lies in a scope: for a region its own domains and
+ * all below it, as the region list assigns them (never the gateway's own idea of a domain's region).
+ */
+export function domainMatcher(index: RegionIndex, scope: Scope): (domain: string) => boolean {
+  if (scope.kind === 'all') return () => true;
+  const wanted =
+    scope.kind === 'domain'
+      ? new Set([domainKey(scope.domain)])
+      : new Set(domainsOf(index, scope.node.id).map(domainKey));
+  return (domain) => wanted.has(domainKey(domain));
+}
+
 // Optimal-string-alignment Damerau–Levenshtein (adjacent transpositions count one edit: "Olep" → "Olpe").
 // Gives up early and returns max + 1 once the distance must exceed max.
 export function editDistance(a: string, b: string, max = Number.POSITIVE_INFINITY): number {
@@ -210,8 +320,11 @@ function allowedEdits(length: number): number {
   return Math.max(1, Math.floor(length / 3));
 }
 
-function compareNodes(a: RegionNode, b: RegionNode): number {
-  return KIND_RANK[a.kind] - KIND_RANK[b.kind] || a.name.localeCompare(b.name, 'de') || a.id.localeCompare(b.id);
+// Higher levels first (their rank is their depth in the tree), then by name.
+function compareNodes(rank: ReadonlyMap<RegionKind, number>, a: RegionNode, b: RegionNode): number {
+  const ra = rank.get(a.kind) ?? Number.MAX_SAFE_INTEGER;
+  const rb = rank.get(b.kind) ?? Number.MAX_SAFE_INTEGER;
+  return ra - rb || a.name.localeCompare(b.name, 'de') || a.id.localeCompare(b.id);
 }
 
 // "Siegen-Wittgenstein.DE" and "lüdenscheid.de" (as typed) find siegen-wittgenstein.de and luedenscheid.de.
@@ -230,12 +343,12 @@ function domainCandidate(text: string): string | null {
   return t;
 }
 
-function uniqueSorted(nodes: Iterable<RegionNode>): RegionNode[] {
-  return [...new Set(nodes)].sort(compareNodes);
+function uniqueSorted(index: RegionIndex, nodes: Iterable<RegionNode>): RegionNode[] {
+  return [...new Set(nodes)].sort((a, b) => compareNodes(index.rank, a, b));
 }
 
-function decide(nodes: readonly RegionNode[]): ScopeResolution | null {
-  const list = uniqueSorted(nodes);
+function decide(index: RegionIndex, nodes: readonly RegionNode[]): ScopeResolution | null {
+  const list = uniqueSorted(index, nodes);
   if (list.length === 0) return null;
   if (list.length === 1) return { kind: 'region', node: list[0]! };
   return { kind: 'ambiguous', candidates: list };
@@ -267,20 +380,18 @@ function resolveDetailed(index: RegionIndex, text: string): Detailed {
 
   // "Kreis Olpe" → the Kreis named Olpe; "Stadt Olpe" → the town.
   const words = norm.split(' ');
-  const qualified =
-    words.length > 1 && QUALIFIERS[words[0]!] !== undefined
-      ? { kind: QUALIFIERS[words[0]!]!, key: words.slice(1).join('') }
-      : null;
+  const qualifiedKind = words.length > 1 ? index.qualifiers.get(words[0]!) : undefined;
+  const qualified = qualifiedKind !== undefined ? { kind: qualifiedKind, key: words.slice(1).join('') } : null;
 
   const exactHits = [...(index.exact.get(compact) ?? [])];
   if (qualified) exactHits.push(...(index.exact.get(qualified.key) ?? []).filter((n) => n.kind === qualified.kind));
-  const exact = decide(exactHits);
+  const exact = decide(index, exactHits);
   if (exact) return { resolution: exact, distance: null };
 
-  const bareKind = words.length === 1 ? QUALIFIERS[compact] : undefined;
+  const bareKind = words.length === 1 ? index.qualifiers.get(compact) : undefined;
   if (bareKind !== undefined) {
     const ofKind = index.nodes.filter((n) => n.kind === bareKind);
-    const asked = ofKind.length <= MAX_BARE_QUALIFIER_CANDIDATES ? decide(ofKind) : null;
+    const asked = ofKind.length <= MAX_BARE_QUALIFIER_CANDIDATES ? decide(index, ofKind) : null;
     return { resolution: asked ?? { kind: 'unknown', input, suggestions: [] }, distance: null };
   }
 
@@ -292,7 +403,7 @@ function resolveDetailed(index: RegionIndex, text: string): Detailed {
       if (k.key.startsWith(qualified.key)) prefixHits.push(k.node);
     }
   }
-  const prefix = decide(prefixHits);
+  const prefix = decide(index, prefixHits);
   if (prefix) return { resolution: prefix, distance: null };
 
   return unknownName(index, input, compact, qualified);
@@ -318,11 +429,11 @@ function unknownName(
   // Kreis look close. A qualifier of the wrong level ("Kreis Atendorn") still finds the town.
   if (qualified) {
     const ofKind = rank(qualified.key, qualified.kind);
-    if (hasFinite(ofKind)) return suggest(input, ofKind);
+    if (hasFinite(ofKind)) return suggest(index, input, ofKind);
     const anyKind = rank(qualified.key, null);
-    if (hasFinite(anyKind)) return suggest(input, anyKind);
+    if (hasFinite(anyKind)) return suggest(index, input, anyKind);
   }
-  return suggest(input, rank(compact, null));
+  return suggest(index, input, rank(compact, null));
 }
 
 function hasFinite(m: Map<RegionNode, number>): boolean {
@@ -338,7 +449,7 @@ function unknownDomain(index: RegionIndex, input: string, key: string): Detailed
       if (d <= allowedEdits(known.length) && (best.get(node) ?? Number.POSITIVE_INFINITY) > d) best.set(node, d);
     }
   }
-  return suggest(input, best);
+  return suggest(index, input, best);
 }
 
 // Edit distance if within the allowance, else Infinity. A typed beginning with a slip in it
@@ -356,10 +467,10 @@ function closeness(input: string, key: string): number {
   return Number.POSITIVE_INFINITY;
 }
 
-function suggest(input: string, best: Map<RegionNode, number>): Detailed {
+function suggest(index: RegionIndex, input: string, best: Map<RegionNode, number>): Detailed {
   const ranked = [...best.entries()]
     .filter(([, d]) => Number.isFinite(d))
-    .sort(([a, da], [b, db]) => da - db || compareNodes(a, b));
+    .sort(([a, da], [b, db]) => da - db || compareNodes(index.rank, a, b));
   return {
     resolution: { kind: 'unknown', input, suggestions: ranked.slice(0, MAX_SUGGESTIONS).map(([n]) => n) },
     distance: ranked.length > 0 ? ranked[0]![1] : null,

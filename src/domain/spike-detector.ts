@@ -25,7 +25,7 @@
 //   spike does not become its own baseline. After `relearnAfterMinutes` of an active spike they are
 //   admitted again: a level that lasts hours is the new normal and the alert should end.
 // - Alerts are decided once per poll, on the domains' episodes at its end. So domains that spike in
-//   the same poll form one Kreis alert at once, and an episode that starts and ends between two polls
+//   the same poll form one group alert at once, and an episode that starts and ends between two polls
 //   (poll every minute and that cannot happen) raises none.
 // - State per domain is bounded: the trailing window, 48 × seasonalDays hourly medians, the current
 //   hour's buckets and the last `seriesMinutes` values for the chart. Nothing grows with the polls.
@@ -58,10 +58,11 @@ export interface SpikeConfig {
   minFactor: number;
   cooldownMinutes: number;
   relearnAfterMinutes: number;
-  // One Kreis alert instead of many domain alerts when this many domains of the Kreis spike at once,
-  // or this share of them (and at least two).
-  kreisMinDomains: number;
-  kreisMinShare: number;
+  // One group alert instead of many domain alerts when this many domains of the group spike at once,
+  // or this share of them (and at least two). A domain's group is the region the caller assigns it to
+  // (the smallest region above a single town: a Kreis in Südwestfalen; see alertGroupOf).
+  groupMinDomains: number;
+  groupMinShare: number;
   // 'updated' only when the factor moved by this relative amount since the last event, and not more
   // often than every updateMinIntervalMinutes (domain membership changes are always reported).
   updateMinFactorChange: number;
@@ -89,8 +90,8 @@ export const defaultSpikeConfig: SpikeConfig = {
   minFactor: 3,
   cooldownMinutes: 30,
   relearnAfterMinutes: 240,
-  kreisMinDomains: 3,
-  kreisMinShare: 0.5,
+  groupMinDomains: 3,
+  groupMinShare: 0.5,
   updateMinFactorChange: 0.5,
   updateMinIntervalMinutes: 5,
   rateMinutes: 5,
@@ -98,7 +99,7 @@ export const defaultSpikeConfig: SpikeConfig = {
   forgetAfterMinutes: 8 * 24 * 60,
 };
 
-export type SpikeScopeKind = 'domain' | 'kreis';
+export type SpikeScopeKind = 'domain' | 'group';
 export interface SpikeScope {
   kind: SpikeScopeKind;
   id: string;
@@ -111,8 +112,8 @@ export interface SpikeSeriesPoint {
 export interface SpikeAlert {
   id: string;
   scope: SpikeScope;
-  kreis: string;
-  verband: string;
+  // The group the alert's domains belong to (for a group alert its scope id).
+  group: string;
   domains: string[];
   startedAt: string;
   endedAt: string | null;
@@ -120,7 +121,7 @@ export interface SpikeAlert {
   baselineRate: number;
   factor: number;
   peakFactor: number;
-  // Set on the 'closed' event of a domain alert that became part of a Kreis alert (the id of that one).
+  // Set on the 'closed' event of a domain alert that became part of a group alert (the id of that one).
   foldedInto: string | null;
   series: SpikeSeriesPoint[];
 }
@@ -132,8 +133,7 @@ export interface SpikeEvent {
 
 export interface DomainSpamInput {
   domain: string;
-  kreis: string;
-  verband: string;
+  group: string;
   points: SpamPoint[];
 }
 export interface DetectInput {
@@ -148,8 +148,7 @@ export interface DetectInput {
 type Phase = 'quiet' | 'pending' | 'active';
 // Everything is minutes since the epoch (integers) to keep the JSON small and the arithmetic exact.
 interface DomainTrack {
-  kreis: string;
-  verband: string;
+  group: string;
   last: number | null;
   win: number[]; // admitted values, oldest first
   sorted: number[]; // the same values, ascending
@@ -170,8 +169,7 @@ interface AlertTrack {
   id: string;
   kind: SpikeScopeKind;
   scopeId: string;
-  kreis: string;
-  verband: string;
+  group: string;
   domains: string[];
   startedAt: number;
   peakFactor: number;
@@ -180,7 +178,7 @@ interface AlertTrack {
   evaluatedUntil: number;
 }
 export interface DetectorState {
-  version: 1;
+  version: 2;
   domains: Record<string, DomainTrack>;
   alerts: Record<string, AlertTrack>;
   cooldowns: Record<string, number>; // scope key → minute until which it may not open again
@@ -188,7 +186,36 @@ export interface DetectorState {
 }
 
 export function createDetectorState(): DetectorState {
-  return { version: 1, domains: {}, alerts: {}, cooldowns: {} };
+  return { version: 2, domains: {}, alerts: {}, cooldowns: {} };
+}
+
+// Version 1 (until December 2026) named the group after Südwestfalen's level ("kreis") and kept the
+// Verband beside it. Renamed in place, so a watcher taking over an old state keeps its baselines and
+// its open alerts (their ids stay as they were issued). Anything else is not a detector state: null.
+export function upgradeDetectorState(raw: unknown): DetectorState | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const s = raw as { version?: unknown; domains?: unknown; alerts?: unknown; cooldowns?: unknown };
+  if (typeof s.domains !== 'object' || s.domains === null) return null;
+  if (typeof s.alerts !== 'object' || s.alerts === null) return null;
+  if (typeof s.cooldowns !== 'object' || s.cooldowns === null) return null;
+  if (s.version === 2) return raw as DetectorState;
+  if (s.version !== 1) return null;
+  const renamed = (o: Record<string, unknown>) => {
+    const { kreis, verband: _verband, ...rest } = o;
+    return { ...rest, group: kreis };
+  };
+  const domains: Record<string, unknown> = {};
+  for (const [name, t] of Object.entries(s.domains as Record<string, Record<string, unknown>>))
+    domains[name] = renamed(t);
+  const alerts: Record<string, unknown> = {};
+  for (const [id, a] of Object.entries(s.alerts as Record<string, Record<string, unknown>>)) {
+    alerts[id] = { ...renamed(a), kind: a.kind === 'kreis' ? 'group' : a.kind };
+  }
+  const cooldowns: Record<string, number> = {};
+  for (const [key, until] of Object.entries(s.cooldowns as Record<string, number>)) {
+    cooldowns[key.startsWith('kreis:') ? `group:${key.slice('kreis:'.length)}` : key] = until;
+  }
+  return { ...(raw as object), version: 2, domains, alerts, cooldowns } as DetectorState;
 }
 
 export interface DetectResult {
@@ -212,11 +239,10 @@ export function detectSpikes(
   for (const d of input.domains) {
     let track = state.domains[d.domain];
     if (!track) {
-      track = newTrack(d.kreis, d.verband);
+      track = newTrack(d.group);
       state.domains[d.domain] = track;
     }
-    track.kreis = d.kreis;
-    track.verband = d.verband;
+    track.group = d.group;
     for (const [minute, value] of newBuckets(d.points, track.last, nowMin, minutes)) {
       processBucket(track, minute, value, config, slots);
     }
@@ -231,10 +257,9 @@ export function detectSpikes(
 // ---------------------------------------------------------------------------------------------
 // Per-domain detection
 
-function newTrack(kreis: string, verband: string): DomainTrack {
+function newTrack(group: string): DomainTrack {
   return {
-    kreis,
-    verband,
+    group,
     last: null,
     win: [],
     sorted: [],
@@ -432,7 +457,7 @@ function round2(n: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Alerts: from domain episodes to domain and Kreis alerts, with cooldown and folding
+// Alerts: from domain episodes to domain and group alerts, with cooldown and folding
 
 interface Frame {
   value: number;
@@ -441,27 +466,27 @@ interface Frame {
 
 function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEvent[] {
   const events: SpikeEvent[] = [];
-  const byKreis = new Map<string, { total: number; active: string[] }>();
+  const byGroup = new Map<string, { total: number; active: string[] }>();
   for (const name in s.domains) {
     const t = s.domains[name]!;
-    let k = byKreis.get(t.kreis);
+    let k = byGroup.get(t.group);
     if (!k) {
       k = { total: 0, active: [] };
-      byKreis.set(t.kreis, k);
+      byGroup.set(t.group, k);
     }
     k.total += 1;
     if (t.phase === 'active') k.active.push(name);
   }
-  const openKreis = new Map<string, AlertTrack>();
-  for (const a of Object.values(s.alerts)) if (a.kind === 'kreis') openKreis.set(a.scopeId, a);
+  const openGroups = new Map<string, AlertTrack>();
+  for (const a of Object.values(s.alerts)) if (a.kind === 'group') openGroups.set(a.scopeId, a);
   const cooling = (key: string) => (s.cooldowns[key] ?? Number.NEGATIVE_INFINITY) > nowMin;
-  // Domains whose Kreis qualifies for a Kreis alert but is cooling down: no domain alerts either,
-  // otherwise the cooldown would turn one Kreis alert into a flood of domain alerts.
+  // Domains whose group qualifies for a group alert but is cooling down: no domain alerts either,
+  // otherwise the cooldown would turn one group alert into a flood of domain alerts.
   const suppressed = new Set<string>();
 
-  // 1. Running Kreis alerts: take in newly spiking domains of the Kreis, close when all are calm.
-  for (const [kreis, alert] of openKreis) {
-    const k = byKreis.get(kreis) ?? { total: 0, active: [] };
+  // 1. Running group alerts: take in newly spiking domains of the group, close when all are calm.
+  for (const [group, alert] of openGroups) {
+    const k = byGroup.get(group) ?? { total: 0, active: [] };
     const a = { ...alert, domains: alert.domains.slice() };
     let grown = false;
     for (const d of k.active) {
@@ -480,25 +505,23 @@ function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEv
     }
   }
 
-  // 2. New Kreis alerts.
-  for (const [kreis, k] of byKreis) {
-    if (openKreis.has(kreis)) continue;
+  // 2. New group alerts.
+  for (const [group, k] of byGroup) {
+    if (openGroups.has(group)) continue;
     const n = k.active.length;
-    const qualifies = n >= c.kreisMinDomains || (n >= 2 && n / k.total >= c.kreisMinShare);
+    const qualifies = n >= c.groupMinDomains || (n >= 2 && n / k.total >= c.groupMinShare);
     if (!qualifies) continue;
-    if (cooling(`kreis:${kreis}`)) {
+    if (cooling(`group:${group}`)) {
       for (const d of k.active) suppressed.add(d);
       continue;
     }
     const domains = k.active.slice().sort();
     const startedAt = Math.min(...domains.map((d) => s.domains[d]!.since ?? nowMin));
-    const first = s.domains[domains[0]!]!;
     const a: AlertTrack = {
-      id: alertId('kreis', kreis, startedAt),
-      kind: 'kreis',
-      scopeId: kreis,
-      kreis,
-      verband: first.verband,
+      id: alertId('group', group, startedAt),
+      kind: 'group',
+      scopeId: group,
+      group,
       domains,
       startedAt,
       peakFactor: 0,
@@ -508,7 +531,7 @@ function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEv
     };
     for (const d of domains) foldDomainAlert(s, d, a, nowMin, c, events);
     openAlert(s, a, c, events);
-    openKreis.set(kreis, a);
+    openGroups.set(group, a);
   }
 
   // 3. Domain alerts: close calm ones, report changes, open new ones.
@@ -529,8 +552,8 @@ function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEv
       .filter((a) => a.kind === 'domain')
       .map((a) => a.scopeId),
   );
-  for (const [kreis, k] of byKreis) {
-    if (openKreis.has(kreis)) continue;
+  for (const [group, k] of byGroup) {
+    if (openGroups.has(group)) continue;
     for (const d of k.active) {
       if (openDomains.has(d) || suppressed.has(d) || cooling(`domain:${d}`)) continue;
       const t = s.domains[d]!;
@@ -541,8 +564,7 @@ function manageAlerts(s: DetectorState, nowMin: number, c: SpikeConfig): SpikeEv
           id: alertId('domain', d, startedAt),
           kind: 'domain',
           scopeId: d,
-          kreis,
-          verband: t.verband,
+          group,
           domains: [d],
           startedAt,
           peakFactor: 0,
@@ -605,11 +627,11 @@ function closeAlert(s: DetectorState, a: AlertTrack, nowMin: number, c: SpikeCon
   const ends = a.domains.map((d) => s.domains[d]?.endedAt ?? null).filter((m): m is number => m !== null);
   const endedAt = ends.length > 0 ? Math.max(...ends) : nowMin;
   delete s.alerts[a.id];
-  if (a.kind === 'kreis') s.cooldowns[`kreis:${a.scopeId}`] = nowMin + c.cooldownMinutes;
+  if (a.kind === 'group') s.cooldowns[`group:${a.scopeId}`] = nowMin + c.cooldownMinutes;
   events.push({ type: 'closed', alert: viewOf(a, frames, c, endedAt, null) });
 }
 
-// A domain alert that becomes part of a Kreis alert ends as 'closed' with foldedInto, so its card
+// A domain alert that becomes part of a group alert ends as 'closed' with foldedInto, so its card
 // can say where the story continues.
 function foldDomainAlert(
   s: DetectorState,
@@ -689,8 +711,7 @@ function viewOf(
   return {
     id: a.id,
     scope: { kind: a.kind, id: a.scopeId },
-    kreis: a.kreis,
-    verband: a.verband,
+    group: a.group,
     domains: a.domains.slice(),
     startedAt: isoOf(a.startedAt),
     endedAt: endedAt === null ? null : isoOf(endedAt),

@@ -6,7 +6,7 @@
 // store normalises it to UTC milliseconds and never reads the clock itself. JSON fields
 // (`data`, `details`, `change`, `result`, `reference`) are stored as opaque JSON.
 
-export type RequestKind = 'release' | 'block';
+import type { RequestKind } from './release-request.ts';
 
 export interface StoredRequest {
   id: string;
@@ -269,11 +269,26 @@ export interface Lease {
   expiresAt: string;
 }
 
-// botbuilder turn state, kept opaque: the Storage adapter adds the eTag semantics on top.
-export interface TurnStateItem {
+// Small JSON documents with optimistic concurrency (table `documents`): one typed accessor per use,
+// each under its own key space, so no use can read or overwrite another's.
+
+/** Where a request's card was posted, so every copy can be updated in place. */
+export interface CardLocation {
+  conversationId: string;
+  activityId: string;
+}
+
+/** A stored document and the eTag a conditional write must name. */
+export interface VersionedDocument {
   etag: string;
   data: unknown;
 }
+
+export type DocumentWriteResult = { ok: true; etag: string } | { ok: false };
+
+// botbuilder turn state, kept opaque: the Storage adapter (src/teams/store-turn-storage.ts) adds the
+// eTag semantics on top.
+export type TurnStateItem = VersionedDocument;
 
 export interface TurnStateWrite {
   key: string;
@@ -372,7 +387,16 @@ export interface Store {
   releaseLease(name: string, holder: string): Promise<boolean>;
   getLease(name: string): Promise<Lease | null>;
 
-  // teams-ai turn state (see src/adapters/store/store-turn-storage.ts). Writes are all-or-nothing.
+  // Request cards. addRequestCard is idempotent, and concurrent adds (two replicas) are all kept.
+  listRequestCards(requestId: string): Promise<CardLocation[]>;
+  addRequestCard(requestId: string, location: CardLocation): Promise<void>;
+
+  // The spam watcher's detector state (src/services/watch-spam.ts parses it). ifEtag null: only if
+  // there is none yet — a second watcher that started fresh too is noticed, not overwritten.
+  readSpamDetectorState(): Promise<VersionedDocument | null>;
+  writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
+
+  // teams-ai turn state (src/teams/store-turn-storage.ts). Writes are all-or-nothing.
   readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>>;
   writeTurnState(items: TurnStateWrite[]): Promise<TurnStateWriteResult>;
   deleteTurnState(keys: string[]): Promise<void>;

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import { alertScopeId, audienceOf, muteScopesOf } from '../domain/alert-audience.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
-import { ancestors, ownerOfDomain, type RegionIndex } from '../domain/region-index.ts';
-import type { SpikeAlert, SpikeEvent, SpikeScope } from '../domain/spike-detector.ts';
+import type { RegionIndex } from '../domain/region-index.ts';
+import type { SpikeEvent } from '../domain/spike-detector.ts';
 import type { Store, StoredAlert } from '../domain/store-port.ts';
+import { type AlertData, type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
+import { createInFlight } from './create-in-flight.ts';
 
 // Alerts from detector events to cards in channels: the StoredAlert (one row per alert, its data the
-// language-free view), one delivery per alert and conversation (store.ensureDelivery: a replayed
+// language-free view of src/services/alert-data.ts, its audience by src/domain/alert-audience.ts), one delivery per alert and conversation (store.ensureDelivery: a replayed
 // event or a second replica never makes a second one), the send through the rate-limited queue, and
 // updates of every delivered copy in place. The card is rendered when its turn in the queue comes,
 // from the store, so a card that waited shows the newest state.
@@ -17,7 +20,6 @@ import type { Store, StoredAlert } from '../domain/store-port.ts';
 // store recorded it leaves the delivery 'pending', and the next watcher sends it again.
 // Teams has no idempotency key for messages; one duplicate card after a crash beats a lost alert.
 
-export type AlertLang = 'de' | 'en';
 type Card = Record<string, unknown>;
 type CardSource = Card | (() => Card | Promise<Card>);
 
@@ -27,45 +29,6 @@ export interface AlertSender {
   send(conversationId: string, card: CardSource, options?: { key?: string }): Promise<{ activityId: string }>;
   update(conversationId: string, activityId: string, card: CardSource, options?: { key?: string }): Promise<void>;
   depth(): number;
-}
-
-const flowState = z.enum(['open', 'blocked', 'held']);
-const named = z.object({ id: z.string(), name: z.string() });
-const alertData = z.object({
-  v: z.literal(1),
-  kind: z.enum(['spike', 'test']),
-  lang: z.enum(['de', 'en']),
-  scope: z.object({ id: z.string(), kind: z.enum(['domain', 'kreis']), name: z.string() }),
-  kreis: named,
-  verband: named,
-  domains: z.array(z.string()),
-  inbound: z.record(flowState),
-  startedAt: z.string(),
-  endedAt: z.string().nullable(),
-  currentRate: z.number(),
-  baselineRate: z.number(),
-  factor: z.number(),
-  peakFactor: z.number(),
-  foldedInto: named.nullable(),
-  series: z.array(z.object({ at: z.string(), value: z.number(), baseline: z.number() })),
-  // Subscription scope ids that receive this alert, and the scope ids whose mute silences it.
-  audience: z.array(z.string()),
-  muteScopes: z.array(z.string()),
-  updatedAt: z.string(),
-});
-export type AlertData = z.infer<typeof alertData>;
-
-export interface AlertAckView {
-  actor: string;
-  name: string;
-  at: string;
-}
-// Everything a card shows, for one conversation (the mute is per conversation).
-export interface AlertView extends AlertData {
-  alertId: string;
-  status: 'open' | 'closed';
-  acks: AlertAckView[];
-  mutedUntil: string | null;
 }
 
 export type RenderAlertCard = (view: AlertView, lang: AlertLang) => Card;
@@ -104,67 +67,13 @@ export interface AlertDelivery {
   drain(timeoutMs: number): Promise<boolean>;
 }
 
-export function alertScopeId(scope: SpikeScope): string {
-  return scope.kind === 'kreis' ? scope.id : `domain:${scope.id}`;
-}
-
-export function parseAlertData(data: unknown): AlertData | null {
-  const parsed = alertData.safeParse(data);
-  return parsed.success ? parsed.data : null;
-}
-
-// Who hears about an alert: a subscription to the alert's scope or anything above it (PRODUCT.md: "a
-// subscription to a Verband or Kreis covers everything below it"), to "all", and — for a Kreis alert
-// — to one of its towns or domains, since their mail is part of the wave.
-export function audienceOf(index: RegionIndex, alert: SpikeAlert): string[] {
-  const out = new Set<string>(['all', alert.kreis, alert.verband]);
-  const withAncestors = (id: string) => {
-    out.add(id);
-    for (const a of ancestors(index, id)) out.add(a.id);
-  };
-  const addDomain = (domain: string) => {
-    out.add(`domain:${domain}`);
-    const owner = ownerOfDomain(index, domain);
-    if (owner) withAncestors(owner.node.id);
-  };
-  if (alert.scope.kind === 'kreis') {
-    withAncestors(alert.scope.id);
-    for (const d of alert.domains) addDomain(d);
-  } else {
-    addDomain(alert.scope.id);
-  }
-  return [...out].sort();
-}
-
-// Muting a scope silences its alerts and those below it: "Stumm 4 h" on a Kreis alert also keeps that
-// Kreis's single-domain alerts out; muting one domain leaves a Kreis-wide wave audible.
-export function muteScopesOf(index: RegionIndex, alert: SpikeAlert): string[] {
-  const out = new Set<string>([alertScopeId(alert.scope), alert.kreis, alert.verband]);
-  if (alert.scope.kind === 'domain') {
-    const owner = ownerOfDomain(index, alert.scope.id);
-    if (owner) {
-      out.add(owner.node.id);
-      for (const a of ancestors(index, owner.node.id)) out.add(a.id);
-    }
-  } else {
-    for (const a of ancestors(index, alert.scope.id)) out.add(a.id);
-  }
-  return [...out].sort();
-}
-
 export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
   const { store, sender, logger } = deps;
   const nowIso = () => deps.now().toISOString();
   // Deliveries being sent by this process: a resumed or re-fanned delivery is not queued twice, and an
   // update that arrives while a card is on its way marks it for a refresh once it has an activity id.
   const active = new Map<string, { alertId: string; rendered: boolean; dirty: boolean }>();
-  const tracked = new Set<Promise<unknown>>();
-
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    tracked.add(p);
-    void p.finally(() => tracked.delete(p)).catch(() => undefined);
-    return p;
-  };
+  const inFlight = createInFlight();
 
   async function viewFor(alertId: string, conversationId: string | null): Promise<AlertView | null> {
     const alert = await store.getAlert(alertId);
@@ -213,14 +122,14 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
   }
 
   function scheduleUpdate(alertId: string, conversationId: string, activityId: string): Promise<void> {
-    return track(
+    return inFlight.track(
       sender
         .update(conversationId, activityId, () => renderOrThrow(alertId, conversationId), {
           key: `update\n${alertId}\n${conversationId}`,
         })
         .catch((error: unknown) => {
           deps.metrics?.alerts.inc({ event: 'update_failed' });
-          logger.warn('could not update an alert card', { alertId, conversationId, err: describe(error) });
+          logger.warn('could not update an alert card', { alertId, conversationId, err: describeError(error) });
         }),
     );
   }
@@ -249,16 +158,16 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
         return { ok: true, activityId };
       } catch (error) {
         deps.metrics?.alerts.inc({ event: 'failed' });
-        logger.warn('alert not delivered', { alertId, conversationId, err: describe(error) });
+        logger.warn('alert not delivered', { alertId, conversationId, err: describeError(error) });
         await store
           .updateDelivery(alertId, conversationId, { status: 'failed', attempted: true }, nowIso())
-          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describe(e) }));
+          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describeError(e) }));
         return { ok: false, error };
       } finally {
         active.delete(key);
       }
     };
-    return track(run());
+    return inFlight.track(run());
   }
 
   async function writeAlert(
@@ -289,19 +198,21 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     async recordEvent(event, { index, domains }) {
       const a = event.alert;
       const nameOf = (id: string) => index.byId.get(id)?.name ?? id;
+      const parentId = index.byId.get(a.group)?.parentId ?? null;
+      const parent = parentId === null ? undefined : index.byId.get(parentId);
       const inbound: AlertData['inbound'] = {};
       for (const d of a.domains) {
         const state = domains.get(d);
         if (state) inbound[d] = state.inbound;
       }
       const data: AlertData = {
-        v: 1,
+        v: 2,
         kind: 'spike',
-        // Proactive alerts are German (PRODUCT.md: the default); a subscription does not know its client's locale.
+        // Proactive alerts are German (the default language); a subscription does not know its client's locale.
         lang: 'de',
-        scope: { id: a.scope.id, kind: a.scope.kind, name: a.scope.kind === 'kreis' ? nameOf(a.scope.id) : a.scope.id },
-        kreis: { id: a.kreis, name: nameOf(a.kreis) },
-        verband: { id: a.verband, name: nameOf(a.verband) },
+        scope: { id: a.scope.id, kind: a.scope.kind, name: a.scope.kind === 'group' ? nameOf(a.scope.id) : a.scope.id },
+        group: { id: a.group, name: nameOf(a.group) },
+        within: parent ? { id: parent.id, name: parent.name } : null,
         domains: a.domains,
         inbound,
         startedAt: a.startedAt,
@@ -310,8 +221,8 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
         baselineRate: a.baselineRate,
         factor: a.factor,
         peakFactor: a.peakFactor,
-        // A domain alert is only ever folded into the Kreis alert of its own Kreis.
-        foldedInto: a.foldedInto ? { id: a.foldedInto, name: nameOf(a.kreis) } : null,
+        // A domain alert is only ever folded into the alert of its own group.
+        foldedInto: a.foldedInto ? { id: a.foldedInto, name: nameOf(a.group) } : null,
         series: a.series,
         audience: audienceOf(index, a),
         muteScopes: muteScopesOf(index, a),
@@ -382,12 +293,12 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       const series = testSeries(now);
       const last = series.at(-1)!;
       const data: AlertData = {
-        v: 1,
+        v: 2,
         kind: 'test',
         lang,
-        scope: { id: 'test', kind: 'kreis', name: scopeName },
-        kreis: { id: 'test', name: scopeName },
-        verband: { id: 'test', name: scopeName },
+        scope: { id: 'test', kind: 'group', name: scopeName },
+        group: { id: 'test', name: scopeName },
+        within: null,
         domains: [],
         inbound: {},
         startedAt: series[series.length - 15]!.at,
@@ -428,21 +339,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     viewFor,
     cardFor,
 
-    async drain(timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (tracked.size > 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) return false;
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), left);
-        });
-        const result = await Promise.race([Promise.allSettled([...tracked]), timeout]);
-        clearTimeout(timer);
-        if (result === 'timeout') return false;
-      }
-      return true;
-    },
+    drain: (timeoutMs) => inFlight.drain(timeoutMs),
   };
 }
 
@@ -458,8 +355,4 @@ function testSeries(now: Date): AlertData['series'] {
       baseline: 20,
     };
   });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,8 +1,10 @@
 import { backoffDelay } from '../domain/backoff.ts';
+import { describeError, messageOf } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainChange, GatewayPort } from '../domain/ports.ts';
 import type { OutboxItem, Store } from '../domain/store-port.ts';
+import { createInFlight } from './create-in-flight.ts';
 import { outboxKey, type ReleaseService } from './release-service.ts';
 
 // Executes approved changes per domain through the gateway, exactly once (ENGINEERING.md promise 3):
@@ -32,16 +34,30 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
   const claimMs = deps.claimMs ?? 60_000;
   const retry = deps.retry ?? { baseMs: 1000, maxMs: 60_000 };
   const random = deps.random ?? Math.random;
-  const inFlight = new Set<Promise<void>>();
-  const timers = new Set<NodeJS.Timeout>();
+  // Gateway calls, reconciliations and the waits before a retry: idle() and close() wait for all of it.
+  const inFlight = createInFlight();
+  const waits = new Set<() => void>();
   const running = new Map<string, Promise<void>>();
   const failures = new Map<string, number>();
   let closed = false;
 
-  function track(p: Promise<void>): Promise<void> {
-    inFlight.add(p);
-    p.finally(() => inFlight.delete(p)).catch(() => {});
-    return p;
+  // Runs work after delayMs unless the executor closes first. The wait counts as in flight, so idle()
+  // returns only after the retry it announces has run.
+  function later(delayMs: number, work: () => Promise<void>): void {
+    void inFlight.track(
+      new Promise<void>((resolve) => {
+        const cancel = () => {
+          clearTimeout(timer);
+          waits.delete(cancel);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waits.delete(cancel);
+          resolve(closed ? undefined : work());
+        }, delayMs);
+        waits.add(cancel);
+      }),
+    );
   }
 
   async function executeItem(key: string, attempt: number): Promise<void> {
@@ -54,7 +70,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       await recordSucceeded(item, { version: res.domain.version, changed: res.changed, replayed: res.replayed });
     } catch (error) {
       const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       if (TRANSIENT.has(code) && !closed) {
         // The gateway did not answer: the change may or may not have happened. Retrying with the same
         // Idempotency-Key is safe either way; the request stays "executing" until it answers.
@@ -67,11 +83,9 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
           delayMs: delay,
         });
         deps.onRetrying?.(item.requestId, item.domain);
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          track(executeItem(key, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: String(e) })));
-        }, delay);
-        timers.add(timer);
+        later(delay, () =>
+          executeItem(key, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: describeError(e) })),
+        );
         return;
       }
       if (closed && TRANSIENT.has(code)) {
@@ -133,7 +147,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       // Cannot tell: the refusal stands (recorded as failed; "Fehlgeschlagene wiederholen" tries again).
       deps.logger.warn('could not read the domain after a refused change', {
         domain: change.domain,
-        err: error instanceof Error ? error.message : String(error),
+        err: describeError(error),
       });
       return null;
     }
@@ -172,7 +186,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     run(requestId: string): Promise<void> {
       const existing = running.get(requestId);
       if (existing) return existing;
-      const p = track(
+      const p = inFlight.track(
         reconcileOnce(requestId)
           .then(() => {
             failures.delete(requestId);
@@ -187,14 +201,9 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
             deps.logger.error('execution interrupted; will try again', {
               requestId,
               delayMs: delay,
-              err: String(error),
+              err: describeError(error),
             });
-            if (closed) return;
-            const timer = setTimeout(() => {
-              timers.delete(timer);
-              void this.run(requestId);
-            }, delay);
-            timers.add(timer);
+            if (!closed) later(delay, () => this.run(requestId));
           })
           .finally(() => running.delete(requestId)),
       );
@@ -209,26 +218,19 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       return executing.length;
     },
 
-    /** Resolves when nothing is running or waiting to retry (tests, shutdown). */
-    async idle(timeoutMs = 30_000): Promise<boolean> {
-      const deadline = Date.now() + timeoutMs;
-      while ((inFlight.size > 0 || timers.size > 0) && Date.now() < deadline) {
-        // Always yield to the event loop: with only retry timers pending, allSettled([]) would resolve
-        // at once and the timers could never fire.
-        const tick = new Promise((r) => setTimeout(r, 50));
-        await (inFlight.size > 0 ? Promise.race([Promise.allSettled([...inFlight]), tick]) : tick);
-      }
-      return inFlight.size === 0 && timers.size === 0;
+    /**
+     * Resolves true when nothing is running or waiting to retry, false after timeoutMs (tests, shutdown).
+     * A retry's wait counts: with the gateway down it returns only after the retries gave up or succeeded.
+     */
+    idle(timeoutMs = 30_000): Promise<boolean> {
+      return inFlight.drain(timeoutMs);
     },
 
+    /** Stops: no new retries, waiting ones are dropped (their outbox rows resume on the next start). */
     async close(drainMs = 5000): Promise<void> {
       closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      const deadline = Date.now() + drainMs;
-      while (inFlight.size > 0 && Date.now() < deadline) {
-        await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 50))]);
-      }
+      for (const cancel of [...waits]) cancel();
+      await inFlight.drain(drainMs);
     },
   };
 }

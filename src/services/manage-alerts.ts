@@ -1,10 +1,19 @@
+import type { Caller } from '../domain/caller.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
-import type { RegionNode } from '../domain/model.ts';
-import { ownerOfDomain, type RegionIndex, resolveScope } from '../domain/region-index.ts';
+import {
+  choicesOf,
+  type RegionChoice,
+  type RegionIndex,
+  resolveScope,
+  resolveScopeId,
+} from '../domain/region-index.ts';
 import type { Role } from '../domain/release-request.ts';
 import { hasRole, type RolesConfig } from '../domain/roles.ts';
+import { type Scope, sameScopeId, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import type { Store, StoredAlert } from '../domain/store-port.ts';
-import { type AlertDelivery, type AlertLang, type AlertView, parseAlertData } from './deliver-alerts.ts';
+import { type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
+import type { AlertDelivery } from './deliver-alerts.ts';
 
 // Use cases behind the alert commands and card buttons: subscribe, unsubscribe, list, acknowledge,
 // mute, prepare a block, send a test. Roles are checked here, on the server, from the caller's
@@ -13,30 +22,23 @@ import { type AlertDelivery, type AlertLang, type AlertView, parseAlertData } fr
 // - operator: acknowledge (PRODUCT.md: operators acknowledge alerts), block inbound, `alarm test`
 // Buttons act only on alerts that were delivered to the chat they are clicked in.
 
-export interface AlertActor {
-  aadObjectId: string | null;
-  userId: string;
-  name: string;
-  tenantId: string | null;
-}
-
-export interface ScopeRef {
-  // 'all', a region id (vb-…, kr-…, ko-…) or 'domain:<name>'.
+export interface NamedScope {
+  // A scope id (src/domain/scope-id.ts).
   id: string;
-  // '' for 'all' (the caller names it in its language).
+  // '' for all (the caller names it in its language).
   name: string;
 }
 
 type Forbidden = { kind: 'forbidden'; role: Role };
-type Choice = { kind: 'ambiguous' | 'unknown'; input: string; nodes: RegionNode[] };
+type Choice = { kind: 'ambiguous' | 'unknown'; input: string; nodes: RegionChoice[] };
 
 export type SubscribeResult =
-  | { kind: 'subscribed' | 'already'; scope: ScopeRef }
+  | { kind: 'subscribed' | 'already'; scope: NamedScope }
   | { kind: 'missing' }
   | Choice
   | Forbidden;
 export type UnsubscribeResult =
-  | { kind: 'unsubscribed' | 'not_subscribed'; scope: ScopeRef }
+  | { kind: 'unsubscribed' | 'not_subscribed'; scope: NamedScope }
   | { kind: 'all'; count: number }
   | Choice
   | Forbidden;
@@ -64,60 +66,55 @@ export interface AlertServiceDeps {
 }
 
 export interface AlertService {
-  subscribe(conversationId: string, scopeText: string, actor: AlertActor): Promise<SubscribeResult>;
-  subscribeById(conversationId: string, scopeId: string, actor: AlertActor): Promise<SubscribeResult>;
-  unsubscribe(conversationId: string, scopeText: string, actor: AlertActor): Promise<UnsubscribeResult>;
-  unsubscribeById(conversationId: string, scopeId: string, actor: AlertActor): Promise<UnsubscribeResult>;
+  subscribe(conversationId: string, scopeText: string, actor: Caller): Promise<SubscribeResult>;
+  subscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<SubscribeResult>;
+  unsubscribe(conversationId: string, scopeText: string, actor: Caller): Promise<UnsubscribeResult>;
+  unsubscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<UnsubscribeResult>;
   list(conversationId: string): Promise<SubscriptionEntry[]>;
-  acknowledge(alertId: string, conversationId: string, actor: AlertActor): Promise<AlertActionResult>;
-  mute(alertId: string, conversationId: string, hours: 1 | 4, actor: AlertActor): Promise<AlertActionResult>;
-  prepareBlock(alertId: string, conversationId: string, actor: AlertActor): Promise<BlockPreparation>;
+  acknowledge(alertId: string, conversationId: string, actor: Caller): Promise<AlertActionResult>;
+  mute(alertId: string, conversationId: string, hours: 1 | 4, actor: Caller): Promise<AlertActionResult>;
+  prepareBlock(alertId: string, conversationId: string, actor: Caller): Promise<BlockPreparation>;
   sendTest(
     conversationId: string,
-    actor: AlertActor,
+    actor: Caller,
     options: { lang: AlertLang; fallbackName: string },
   ): Promise<TestResult>;
   // Top-level regions for the greeting's buttons.
-  topScopes(): Promise<ScopeRef[]>;
+  topScopes(): Promise<NamedScope[]>;
 }
 
 export function createAlertService(deps: AlertServiceDeps): AlertService {
   const { store } = deps;
   const nowIso = () => deps.now().toISOString();
-  const allowed = (actor: AlertActor, role: Role) => hasRole(deps.roles, actor.aadObjectId, role);
-  const actorId = (actor: AlertActor) => actor.aadObjectId ?? actor.userId;
+  const allowed = (actor: Caller, role: Role) => hasRole(deps.roles, actor.aadObjectId, role);
+  const actorId = (actor: Caller) => actor.aadObjectId ?? actor.userId;
 
-  function scopeById(index: RegionIndex, id: string): ScopeRef | null {
-    if (id === 'all') return { id, name: '' };
-    if (id.startsWith('domain:')) {
-      const owner = ownerOfDomain(index, id.slice('domain:'.length));
-      return owner ? { id: `domain:${owner.domain}`, name: owner.domain } : null;
-    }
-    const node = index.byId.get(id);
-    return node ? { id: node.id, name: node.name } : null;
+  function named(scope: Scope): NamedScope {
+    return { id: scopeIdOf(scope), name: scope.kind === 'all' ? '' : scopeNameOf(scope) };
   }
 
-  async function resolveText(text: string): Promise<{ scope: ScopeRef } | Choice | { kind: 'missing' }> {
+  function scopeById(index: RegionIndex, id: string): NamedScope | null {
+    const scope = resolveScopeId(index, id);
+    return scope ? named(scope) : null;
+  }
+
+  async function resolveText(text: string): Promise<{ scope: NamedScope } | Choice | { kind: 'missing' }> {
     // resolveScope reads an empty scope as "all"; a subscription to everything must be asked for.
     if (text.trim() === '') return { kind: 'missing' };
     const index = await deps.regions();
     const r = resolveScope(index, text);
     switch (r.kind) {
-      case 'all':
-        return { scope: { id: 'all', name: '' } };
-      case 'region':
-        return { scope: { id: r.node.id, name: r.node.name } };
-      case 'domain':
-        return { scope: { id: `domain:${r.domain}`, name: r.domain } };
       case 'ambiguous':
-        return { kind: 'ambiguous', input: text, nodes: r.candidates };
+        return { kind: 'ambiguous', input: text, nodes: choicesOf(index, r.candidates) };
       case 'unknown':
-        return { kind: 'unknown', input: text, nodes: r.suggestions };
+        return { kind: 'unknown', input: text, nodes: choicesOf(index, r.suggestions) };
+      default:
+        return { scope: named(r) };
     }
   }
 
   async function audit(
-    actor: AlertActor,
+    actor: Caller,
     action: string,
     scopeId: string,
     details: Record<string, unknown>,
@@ -136,13 +133,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     ]);
   }
 
-  async function doSubscribe(conversationId: string, scope: ScopeRef, actor: AlertActor): Promise<SubscribeResult> {
+  async function doSubscribe(conversationId: string, scope: NamedScope, actor: Caller): Promise<SubscribeResult> {
     const added = await store.subscribe(conversationId, scope.id, nowIso());
     if (added) await audit(actor, 'alert.subscribe', scope.id, { conversationId });
     return { kind: added ? 'subscribed' : 'already', scope };
   }
 
-  async function doUnsubscribe(conversationId: string, scope: ScopeRef, actor: AlertActor): Promise<UnsubscribeResult> {
+  async function doUnsubscribe(conversationId: string, scope: NamedScope, actor: Caller): Promise<UnsubscribeResult> {
     const removed = await store.unsubscribe(conversationId, scope.id);
     if (removed > 0) await audit(actor, 'alert.unsubscribe', scope.id, { conversationId });
     return { kind: removed > 0 ? 'unsubscribed' : 'not_subscribed', scope };
@@ -203,11 +200,11 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       try {
         index = await deps.regions();
       } catch (error) {
-        deps.logger.warn('region list unavailable; listing subscriptions by id', { err: String(error) });
+        deps.logger.warn('region list unavailable; listing subscriptions by id', { err: describeError(error) });
       }
       const now = nowIso();
       return subs.map((s) => {
-        const mute = mutes.find((m) => m.scopeId === s.scopeId && m.until > now);
+        const mute = mutes.find((m) => sameScopeId(m.scopeId, s.scopeId) && m.until > now);
         const name = index ? (scopeById(index, s.scopeId)?.name ?? s.scopeId) : s.scopeId;
         return { scopeId: s.scopeId, name, createdAt: s.createdAt, mutedUntil: mute?.until ?? null };
       });
@@ -266,7 +263,7 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
 
     async topScopes() {
       const index = await deps.regions();
-      return index.nodes.filter((n) => n.parentId === null).map((n) => ({ id: n.id, name: n.name }));
+      return index.roots.map((node) => named({ kind: 'region', node }));
     },
   };
 }

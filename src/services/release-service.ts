@@ -1,9 +1,19 @@
+import type { Caller } from '../domain/caller.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import { mergeRegionCompliance } from '../domain/merge-compliance.ts';
 import type { RegionCompliance } from '../domain/model.ts';
 import type { GatewayPort, InventoryPort } from '../domain/ports.ts';
-import { getNode, type RegionIndex, resolveScope, splitScopeAndRest } from '../domain/region-index.ts';
+import {
+  choicesOf,
+  domainMatcher,
+  type RegionChoice,
+  type RegionIndex,
+  resolveScope,
+  resolveScopeId,
+  splitScopeAndRest,
+} from '../domain/region-index.ts';
 import {
   defaultReleasePolicy,
   evaluateReleasePolicy,
@@ -26,19 +36,14 @@ import {
   transition,
 } from '../domain/release-request.ts';
 import { type RolesConfig, rolesFor } from '../domain/roles.ts';
+import { type Scope, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import type { AuditInput, OutboxInput, Store, StoredRequest } from '../domain/store-port.ts';
-import { domainFilter, mostImportantUnpatched, type ScopeRef, unpatchedQuery } from './report-status.ts';
+import { mostImportantUnpatched, unpatchedQuery } from './report-status.ts';
 
 // Use cases of the release/block workflow: request, decide (approve/confirm/reject/cancel/confirm
 // block/retry), and the views' facts. Execution lives in execute-release.ts. Every state change goes
 // through the pure transition() and is written with optimistic concurrency, audit entries and
 // outbox rows in one store transaction (ENGINEERING.md promises 2 and 3).
-
-export interface Caller {
-  aadObjectId: string | null;
-  name: string;
-  tenantId: string | null;
-}
 
 /** What the policy check found, kept on the request and shown on its cards. */
 export interface PolicySummary {
@@ -56,8 +61,8 @@ export type RequestOutcome =
   | { kind: 'created'; request: ReleaseRequest; version: number }
   | { kind: 'forbidden'; role: 'operator' | 'approver' }
   | { kind: 'scope_missing' }
-  | { kind: 'scope_ambiguous'; input: string; candidates: import('../domain/model.ts').RegionNode[] }
-  | { kind: 'scope_unknown'; input: string; suggestions: import('../domain/model.ts').RegionNode[] }
+  | { kind: 'scope_ambiguous'; input: string; candidates: RegionChoice[] }
+  | { kind: 'scope_unknown'; input: string; suggestions: RegionChoice[] }
   | { kind: 'needs_reason'; scopeId: string; scopeName: string; direction: ReleaseDirection; requestKind: RequestKind }
   | { kind: 'refused'; refusal: Refusal }
   | { kind: 'unavailable'; what: 'inventory' | 'gateway' | 'store' };
@@ -102,6 +107,15 @@ export interface StoredRequestData {
 
 export function releaseOf(stored: StoredRequest): ReleaseRequest {
   return (stored.data as StoredRequestData).request;
+}
+
+/** A request as stored now, with the version a card rendered from it carries. */
+export async function readRequest(
+  store: Pick<Store, 'getRequest'>,
+  requestId: string,
+): Promise<{ request: ReleaseRequest; version: number } | null> {
+  const stored = await store.getRequest(requestId);
+  return stored ? { request: releaseOf(stored), version: stored.version } : null;
 }
 
 export function actorOf(caller: Caller, roles: RolesConfig): Actor | null {
@@ -149,33 +163,29 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
   const policy = deps.policy ?? defaultReleasePolicy;
   const nowIso = () => deps.now().toISOString();
 
-  async function scopeFor(ref: ScopeRef): Promise<RequestScope> {
-    const domains = (await deps.gateway.listDomains()).filter(domainFilter(ref)).map((d) => d.domain);
-    if (ref.kind === 'all') return { id: 'all', name: 'all', domains };
-    if (ref.kind === 'domain') return { id: `domain:${ref.domain}`, name: ref.domain, domains };
-    return { id: ref.node.id, name: ref.node.name, domains };
+  // The domains a scope covers are the gateway's, as the region list assigns them to regions.
+  async function scopeFor(ref: Scope): Promise<RequestScope> {
+    const [index, gatewayDomains] = await Promise.all([deps.regions(), deps.gateway.listDomains()]);
+    const inScope = domainMatcher(index, ref);
+    const domains = gatewayDomains.filter((d) => inScope(d.domain)).map((d) => d.domain);
+    return { id: scopeIdOf(ref), name: scopeNameOf(ref), domains };
   }
 
-  async function refFromId(scopeId: string): Promise<ScopeRef | null> {
-    if (scopeId === 'all') return { kind: 'all' };
-    const index = await deps.regions();
-    if (scopeId.startsWith('domain:')) {
-      const r = resolveScope(index, scopeId.slice('domain:'.length));
-      return r.kind === 'domain' ? r : null;
-    }
-    const node = getNode(index, scopeId);
-    return node ? { kind: 'region', node } : null;
+  async function refFromId(scopeId: string): Promise<Scope | null> {
+    return resolveScopeId(await deps.regions(), scopeId);
   }
 
   /** The policy against live inventory, never the status cache: a release decision needs fresh facts. */
-  async function checkPolicy(ref: ScopeRef): Promise<PolicySummary> {
+  async function checkPolicy(ref: Scope): Promise<PolicySummary> {
     let region: RegionCompliance;
     let observedAt: string;
     if (ref.kind === 'all') {
-      const parts = await Promise.all(['vb-nord', 'vb-sued'].map((id) => deps.inventory.getCompliance(id)));
+      // "All" has no node of its own: it is the sum of the tree's roots.
+      const roots = (await deps.regions()).roots;
+      const parts = await Promise.all(roots.map((n) => deps.inventory.getCompliance(n.id)));
       region = mergeRegionCompliance(
         parts.map((p) => p.region),
-        { regionId: 'all', name: 'all', kind: 'verband' },
+        { regionId: scopeIdOf(ref), name: scopeNameOf(ref), kind: 'all' },
       );
       observedAt = parts[0]!.observedAt;
     } else {
@@ -197,7 +207,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     };
   }
 
-  async function unpatchedDevices(ref: ScopeRef): Promise<PolicySummary['devices']> {
+  async function unpatchedDevices(ref: Scope): Promise<PolicySummary['devices']> {
     const [index, patches] = await Promise.all([deps.regions(), deps.inventory.listPatches()]);
     const regionId = ref.kind === 'all' ? undefined : ref.node.id;
     const pages = await Promise.all(patches.map((p) => deps.inventory.listPatchStates(unpatchedQuery(p.id, regionId))));
@@ -310,24 +320,18 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       if (!scopeText.trim()) return { kind: 'scope_missing' };
       const resolved = resolveScope(index, scopeText);
       if (resolved.kind === 'ambiguous')
-        return { kind: 'scope_ambiguous', input: scopeText, candidates: resolved.candidates };
+        return { kind: 'scope_ambiguous', input: scopeText, candidates: choicesOf(index, resolved.candidates) };
       if (resolved.kind === 'unknown')
-        return { kind: 'scope_unknown', input: scopeText, suggestions: resolved.suggestions };
+        return { kind: 'scope_unknown', input: scopeText, suggestions: choicesOf(index, resolved.suggestions) };
       const { direction, reason } = deps.parseDirectionAndReason(rest);
-      const scopeId =
-        resolved.kind === 'all' ? 'all' : resolved.kind === 'domain' ? `domain:${resolved.domain}` : resolved.node.id;
+      const scopeId = scopeIdOf(resolved);
       if (!reason) {
-        const scopeName =
-          resolved.kind === 'all' ? 'all' : resolved.kind === 'domain' ? resolved.domain : resolved.node.name;
-        return { kind: 'needs_reason', scopeId, scopeName, direction, requestKind: kind };
+        return { kind: 'needs_reason', scopeId, scopeName: scopeNameOf(resolved), direction, requestKind: kind };
       }
       return create(caller, { kind, scopeId, direction, reason });
     },
 
-    async get(requestId: string): Promise<{ request: ReleaseRequest; version: number } | null> {
-      const stored = await deps.store.getRequest(requestId);
-      return stored ? { request: releaseOf(stored), version: stored.version } : null;
-    },
+    get: (requestId: string) => readRequest(deps.store, requestId),
 
     /** Facts for the approver's confirmation view (the unconfirmed "Approve" click changes nothing). */
     async confirmFacts(caller: Caller, requestId: string): Promise<ConfirmFacts | ActOutcome> {
@@ -517,7 +521,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     try {
       await deps.onTransition?.(next, written.request.version, result.effects);
     } catch (error) {
-      deps.logger.warn('after-transition hook failed', { requestId: next.id, err: String(error) });
+      deps.logger.warn('after-transition hook failed', { requestId: next.id, err: describeError(error) });
     }
     return { kind: 'ok', request: next, version: written.request.version, effects: result.effects };
   }

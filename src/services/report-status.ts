@@ -1,4 +1,5 @@
 import { deepFreeze } from '../domain/deep-freeze.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import { estimateCompletion } from '../domain/estimate-completion.ts';
 import type { Logger } from '../domain/logger.ts';
@@ -11,24 +12,32 @@ import type {
   Patch,
   PatchStateRow,
   RegionKind,
-  RegionNode,
+  RegionLevel,
 } from '../domain/model.ts';
 import type { GatewayPort, InventoryPort, Page, PatchStateQuery } from '../domain/ports.ts';
-import { buildRegionIndex, getNode, ownerOfDomain, type RegionIndex, resolveScope } from '../domain/region-index.ts';
+import {
+  buildRegionIndex,
+  choicesOf,
+  domainMatcher,
+  getNode,
+  type RegionChoice,
+  type RegionIndex,
+  resolveScope,
+  resolveScopeId,
+} from '../domain/region-index.ts';
 import { defaultReleasePolicy, evaluateReleasePolicy, type ReleasePolicy } from '../domain/release-policy.ts';
+import { type Scope, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import { summarizePatchStatus } from '../domain/summarize-patch-status.ts';
 import { createFetchCache } from './create-fetch-cache.ts';
 
 // Use case "report status": what `status <scope>` shows. It asks the inventory for summaries (never
-// every device), caches briefly, and shares concurrent identical fetches (issue 3's speed hint).
-
-export type ScopeRef =
-  | { kind: 'all' }
-  | { kind: 'region'; node: RegionNode }
-  | { kind: 'domain'; node: RegionNode; domain: string };
+// every device), caches briefly, and shares concurrent identical fetches (bench/status measures it).
 
 export interface StatusView {
-  scope: { id: string; name: string; kind: RegionKind | 'all' | 'domain'; domain: string | null };
+  // level: the region's kind; null for all and for a domain.
+  scope: { id: string; name: string; kind: Scope['kind']; level: RegionKind | null; domain: string | null };
+  /** The levels of the breakdown's rows, top first ("Kreise", "Kommunen"), as the inventory names them. */
+  breakdownLevels: RegionLevel[];
   observedAt: string;
   /** True when the inventory did not answer and these numbers are the last good ones. */
   stale: boolean;
@@ -47,8 +56,8 @@ export interface StatusView {
 
 export type StatusResult =
   | { kind: 'ok'; view: StatusView }
-  | { kind: 'ambiguous'; input: string; candidates: RegionNode[] }
-  | { kind: 'unknown'; input: string; suggestions: RegionNode[] }
+  | { kind: 'ambiguous'; input: string; candidates: RegionChoice[] }
+  | { kind: 'unknown'; input: string; suggestions: RegionChoice[] }
   | { kind: 'unavailable'; what: 'inventory' };
 
 export interface StatusService {
@@ -72,7 +81,6 @@ export interface StatusServiceDeps {
 }
 
 const UNPATCHED_STATES = ['failed', 'pending', 'pending_reboot', 'unknown'] as const;
-const VERBAND_IDS = ['vb-nord', 'vb-sued'];
 /** Views kept for reuse: one per scope asked about (~130 regions and 64 domains in the estate). */
 const MAX_VIEWS = 500;
 
@@ -90,9 +98,14 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
 
   const regionIndex = async () =>
     (
-      await slowCache.get('regions', async () => buildRegionIndex(await deps.inventory.listRegions()), {
-        staleOnError: true,
-      })
+      await slowCache.get(
+        'regions',
+        async () => {
+          const list = await deps.inventory.listRegions();
+          return buildRegionIndex(list.items, list.levels);
+        },
+        { staleOnError: true },
+      )
     ).value;
   const patches = async () =>
     (await slowCache.get('patches', () => deps.inventory.listPatches(), { staleOnError: true })).value;
@@ -141,7 +154,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       return { domains: domains.value, queues: queues.value };
     } catch (error) {
       // The patch view is still worth showing when only the gateway is down.
-      deps.logger.warn('gateway unavailable for status', { err: String(error) });
+      deps.logger.warn('gateway unavailable for status', { err: describeError(error) });
       return null;
     }
   }
@@ -152,10 +165,11 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
   // what a status answer allocated (bench/status). Bounded by the number of scopes.
   const views = new Map<string, { inputs: readonly unknown[]; view: StatusView }>();
 
-  async function reportOn(scope: ScopeRef): Promise<StatusResult> {
+  async function reportOn(scope: Scope): Promise<StatusResult> {
     try {
       const [index, patchList] = await Promise.all([regionIndex(), patches()]);
-      const regionIds = scope.kind === 'all' ? VERBAND_IDS : [scope.node.id];
+      // "All" has no node of its own: it is the sum of the tree's roots.
+      const regionIds = scope.kind === 'all' ? index.roots.map((n) => n.id) : [scope.node.id];
       const parts = await Promise.all(regionIds.map((id) => compliance(id)));
       const observedAt = parts[0]!.value.observedAt;
       const regionId = scope.kind === 'all' ? undefined : scope.node.id;
@@ -190,7 +204,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
               staleAfterHours: parts[0]!.value.staleAfterHours,
               region: mergeRegionCompliance(
                 parts.map((p) => p.value.region),
-                { regionId: 'all', name: 'all', kind: 'verband' },
+                { regionId: scopeIdOf(scope), name: scopeNameOf(scope), kind: 'all' },
               ),
               children: [...parts.map((p) => p.value.region), ...parts.flatMap((p) => p.value.children)],
             }
@@ -205,18 +219,21 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       });
       let mail: StatusView['mail'] = null;
       if (gateway) {
-        const wanted = domainFilter(scope);
-        const domains = gateway.domains.filter((d) => wanted(d));
+        const wanted = domainMatcher(index, scope);
+        const domains = gateway.domains.filter((d) => wanted(d.domain));
         const names = new Set(domains.map((d) => d.domain));
         mail = { domains, queues: gateway.queues.filter((q) => names.has(q.domain)) };
       }
+      const summary = summarizePatchStatus(report, patchList);
+      const childKinds = new Set(summary.children.map((c) => c.kind));
       const view: StatusView = deepFreeze({
         scope: described,
+        breakdownLevels: index.levels.filter((l) => childKinds.has(l.kind)),
         observedAt,
         stale,
         fetchedAt: new Date(fetchedAt).toISOString(),
         staleAfterHours: report.staleAfterHours,
-        summary: summarizePatchStatus(report, patchList),
+        summary,
         policy: evaluateReleasePolicy(report.region, policy),
         trends,
         unpatched: mostImportantUnpatched(unpatchedPages, index),
@@ -249,15 +266,14 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       const resolved = resolveScope(index, scopeText);
       switch (resolved.kind) {
         case 'ambiguous':
-          return { kind: 'ambiguous', input: scopeText, candidates: resolved.candidates };
+          return { kind: 'ambiguous', input: scopeText, candidates: choicesOf(index, resolved.candidates) };
         case 'unknown':
-          return { kind: 'unknown', input: scopeText, suggestions: resolved.suggestions };
+          return { kind: 'unknown', input: scopeText, suggestions: choicesOf(index, resolved.suggestions) };
         default:
           return reportOn(resolved);
       }
     },
     async reportById(scopeId) {
-      if (scopeId === 'all') return reportOn({ kind: 'all' });
       let index: RegionIndex;
       try {
         index = await regionIndex();
@@ -266,35 +282,20 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
           return { kind: 'unavailable', what: 'inventory' };
         throw error;
       }
-      if (scopeId.startsWith('domain:')) {
-        const domain = scopeId.slice('domain:'.length);
-        const owner = ownerOfDomain(index, domain);
-        if (owner) return reportOn({ kind: 'domain', node: owner.node, domain });
-      } else {
-        const node = getNode(index, scopeId);
-        if (node) return reportOn({ kind: 'region', node });
-      }
-      return { kind: 'unknown', input: scopeId, suggestions: [] };
+      const scope = resolveScopeId(index, scopeId);
+      return scope ? reportOn(scope) : { kind: 'unknown', input: scopeId, suggestions: [] };
     },
   };
 }
 
-function describeScope(scope: ScopeRef): StatusView['scope'] {
-  if (scope.kind === 'all') return { id: 'all', name: 'all', kind: 'all', domain: null };
-  if (scope.kind === 'domain') {
-    return { id: `domain:${scope.domain}`, name: scope.domain, kind: 'domain', domain: scope.domain };
-  }
-  return { id: scope.node.id, name: scope.node.name, kind: scope.node.kind, domain: null };
-}
-
-export function domainFilter(scope: ScopeRef): (d: DomainState) => boolean {
-  if (scope.kind === 'all') return () => true;
-  if (scope.kind === 'domain') return (d) => d.domain === scope.domain;
-  const node = scope.node;
-  if (node.kind === 'verband') return (d) => d.verband === node.id;
-  if (node.kind === 'kreis') return (d) => d.kreis === node.id;
-  const own = new Set(node.domains);
-  return (d) => d.municipality === node.id || own.has(d.domain);
+function describeScope(scope: Scope): StatusView['scope'] {
+  return {
+    id: scopeIdOf(scope),
+    name: scopeNameOf(scope),
+    kind: scope.kind,
+    level: scope.kind === 'region' ? scope.node.kind : null,
+    domain: scope.kind === 'domain' ? scope.domain : null,
+  };
 }
 
 /** Per patch, the first ten unpatched devices in priority order: enough to merge the overall top ten. */

@@ -1,8 +1,10 @@
+import { alertGroupOf } from '../domain/alert-audience.ts';
+import { describeError } from '../domain/describe-error.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState, SpamSeries } from '../domain/model.ts';
 import type { GatewayPort } from '../domain/ports.ts';
-import { buildRegionIndex, type RegionIndex } from '../domain/region-index.ts';
+import type { RegionIndex } from '../domain/region-index.ts';
 import {
   createDetectorState,
   type DetectorState,
@@ -11,6 +13,7 @@ import {
   detectSpikes,
   type SpikeConfig,
   type SpikeEvent,
+  upgradeDetectorState,
 } from '../domain/spike-detector.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { AlertDelivery } from './deliver-alerts.ts';
@@ -18,10 +21,13 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // The spam watcher (issue 6): every interval it asks the gateway for the last minutes of spam metrics
 // of all domains (the client pages them, 1000 domains a request — never one request per domain),
 // runs the pure detector (src/domain/spike-detector.ts) and hands its events to the alert delivery.
+// Domains are grouped and routed by the region list (src/domain/alert-audience.ts): a domain the list
+// does not know is counted and skipped, and without any region list yet the poll waits for the
+// inventory (the minutes it missed are caught up, so an alert is late, never lost).
 //
 // Only one replica watches: the one holding the store's lease `spam-watcher`. A replica that takes
-// over loads the detector state the previous holder persisted (turn-state key `lagebot:spam-detector`,
-// written with its eTag so two writers notice each other), resumes pending deliveries and catches up
+// over loads the detector state the previous holder persisted (store.readSpamDetectorState, written
+// with its eTag so two writers notice each other), resumes pending deliveries and catches up
 // on the minutes it missed.
 //
 // Time: `now` is the clock the metrics are asked for (in tests the simulator's). On first start the
@@ -33,7 +39,6 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // lose an alert.
 
 export const SPAM_WATCHER_LEASE = 'spam-watcher';
-export const SPAM_DETECTOR_STATE_KEY = 'lagebot:spam-detector';
 
 export interface SpamWatcherDeps {
   store: Store;
@@ -54,7 +59,7 @@ export interface SpamWatcherDeps {
   leaseTtlMs?: number;
   // Without events the state is written at most this often (it is ~1.4 KB per domain).
   persistEveryMinutes?: number;
-  // How long the gateway's domain list (Kreis/Verband of each domain) is reused.
+  // How long the gateway's domain list (the domains to warm up, their inbound state) is reused.
   domainsTtlMs?: number;
 }
 
@@ -106,6 +111,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   let etag: string | null = null;
   let persistedAtMin = Number.NEGATIVE_INFINITY;
   let domains: { at: number; map: Map<string, DomainState> } | null = null;
+  let lastIndex: RegionIndex | null = null;
   let running: Promise<PollResult> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let stopped = true;
@@ -123,26 +129,33 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       const list = await gateway.listDomains();
       domains = { at: nowMs, map: new Map(list.map((d) => [d.domain, d])) };
     } catch (error) {
-      // Without a first list the watcher cannot tell a domain's Kreis; with one, the old list serves.
+      // Without a first list the watcher has no domains to warm up; with one, the old list serves.
       if (!domains) throw error;
-      logger.warn('gateway domain list unavailable; using the previous one', { err: describe(error) });
+      logger.warn('gateway domain list unavailable; using the previous one', { err: describeError(error) });
     }
     return domains!.map;
   }
 
-  function inputsOf(
-    series: SpamSeries[],
-    map: Map<string, DomainState>,
-  ): { inputs: DomainSpamInput[]; unknown: number } {
+  async function regionIndex(): Promise<RegionIndex> {
+    try {
+      lastIndex = await deps.regions();
+    } catch (error) {
+      if (!lastIndex) throw error;
+      logger.warn('region list unavailable; routing alerts by the previous one', { err: describeError(error) });
+    }
+    return lastIndex;
+  }
+
+  function inputsOf(series: SpamSeries[], index: RegionIndex): { inputs: DomainSpamInput[]; unknown: number } {
     const inputs: DomainSpamInput[] = [];
     let unknown = 0;
     for (const s of series) {
-      const d = map.get(s.domain);
-      if (!d) {
+      const group = alertGroupOf(index, s.domain);
+      if (group === null) {
         unknown++;
         continue;
       }
-      inputs.push({ domain: s.domain, kreis: d.kreis, verband: d.verband, points: s.points });
+      inputs.push({ domain: s.domain, group, points: s.points });
     }
     return { inputs, unknown };
   }
@@ -152,8 +165,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   }
 
   async function loadState(): Promise<void> {
-    const items = await store.readTurnState([SPAM_DETECTOR_STATE_KEY]);
-    const item = items[SPAM_DETECTOR_STATE_KEY];
+    const item = await store.readSpamDetectorState();
     etag = item?.etag ?? null;
     state = item ? readPersisted(item.data) : null;
     if (item && !state) logger.warn('stored spam detector state is unreadable; starting fresh');
@@ -163,7 +175,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   async function persist(): Promise<boolean> {
     if (!state) return false;
     const data: PersistedState = { v: 1, polledTo: state.polledTo, detectorJson: JSON.stringify(state.detector) };
-    const result = await store.writeTurnState([{ key: SPAM_DETECTOR_STATE_KEY, data, ifEtag: etag }]);
+    const result = await store.writeSpamDetectorState(data, etag);
     if (!result.ok) {
       // Someone else wrote the state: we are not the only watcher any more. Let the lease decide.
       logger.warn('spam detector state was written by another replica; standing by');
@@ -172,7 +184,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       setLeader(false);
       return false;
     }
-    etag = result.etags[SPAM_DETECTOR_STATE_KEY] ?? null;
+    etag = result.etag;
     persistedAtMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
     return true;
   }
@@ -183,6 +195,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     fromMin: number,
     toMin: number,
     map: Map<string, DomainState>,
+    index: RegionIndex,
   ): Promise<void> {
     const names = [...map.keys()].sort();
     for (let i = 0; i < names.length; i += batchSize) {
@@ -190,7 +203,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       for (let a = fromMin; a < toMin; a += MAX_RANGE_MINUTES) {
         const b = Math.min(toMin, a + MAX_RANGE_MINUTES);
         const series = await gateway.getSpamMetrics({ from: isoOf(a), to: isoOf(b), domains: batch });
-        detectSpikes(detector, { now: isoOf(b), domains: inputsOf(series, map).inputs, backfill: true }, config);
+        detectSpikes(detector, { now: isoOf(b), domains: inputsOf(series, index).inputs, backfill: true }, config);
       }
       // A long warm-up must not outlive the lease.
       if (!(await holdLease())) throw new LagebotError('STORE_CONFLICT', 'lost the spam-watcher lease during catch-up');
@@ -231,7 +244,8 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     }
 
     const toMin = Math.floor(deps.now().getTime() / MINUTE);
-    let map = await domainMap(false);
+    const map = await domainMap(false);
+    const index = await regionIndex();
     let backfilled = false;
     if (!state) {
       const detector = createDetectorState();
@@ -240,7 +254,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
         minutes: backfillMinutes,
         domains: map.size,
       });
-      await catchUp(detector, toMin - backfillMinutes, recentFrom, map);
+      await catchUp(detector, toMin - backfillMinutes, recentFrom, map, index);
       state = { polledTo: isoOf(recentFrom), detector };
       backfilled = true;
     } else {
@@ -248,7 +262,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       if (toMin - polledToMin > maxPollMinutes) {
         const recentFrom = toMin - Math.min(maxPollMinutes, 10);
         logger.info('spam watcher: catching up on missed minutes', { minutes: recentFrom - polledToMin });
-        await catchUp(state.detector, polledToMin, recentFrom, map);
+        await catchUp(state.detector, polledToMin, recentFrom, map, index);
         state.polledTo = isoOf(recentFrom);
         backfilled = true;
       }
@@ -257,13 +271,8 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     const fromMin = Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE), toMin - maxPollMinutes);
     if (fromMin >= toMin) return { ...standby, role: 'leader', backfilled };
     const series = await gateway.getSpamMetrics({ from: isoOf(fromMin), to: isoOf(toMin) });
-    let { inputs, unknown } = inputsOf(series, map);
-    if (unknown > 0) {
-      // A domain the gateway added since the list was fetched.
-      map = await domainMap(true);
-      ({ inputs, unknown } = inputsOf(series, map));
-      if (unknown > 0) logger.warn('spam metrics for domains the gateway does not list', { count: unknown });
-    }
+    const { inputs, unknown } = inputsOf(series, index);
+    if (unknown > 0) logger.warn('spam metrics for domains the region list does not know', { count: unknown });
     const { events } = detectSpikes(state.detector, { now: isoOf(toMin), domains: inputs }, config);
     // The next poll starts after the newest bucket every domain has: the gateway clips each page to
     // its own clock (complete minutes only), so a page fetched a second later may hold one bucket more
@@ -277,7 +286,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       state.polledTo = isoOf(Math.max(Math.floor(Date.parse(state.polledTo) / MINUTE), Math.min(complete, toMin)));
     }
 
-    if (events.length > 0) await handleEvents(events);
+    if (events.length > 0) await handleEvents(events, index);
     const due = events.length > 0 || backfilled || toMin - persistedAtMin >= persistEvery;
     const persisted = due ? await persist() : false;
     return {
@@ -291,17 +300,9 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     };
   }
 
-  async function handleEvents(events: SpikeEvent[]): Promise<void> {
+  async function handleEvents(events: SpikeEvent[], index: RegionIndex): Promise<void> {
     // The card shows the domains' inbound state as it is now, not as it was ten minutes ago.
     const map = await domainMap(true);
-    let index: RegionIndex;
-    try {
-      index = await deps.regions();
-    } catch (error) {
-      // Kreis and Verband subscribers are still reached through the ids the gateway gives.
-      logger.warn('region list unavailable for alert routing', { err: describe(error) });
-      index = buildRegionIndex([]);
-    }
     for (const event of events) {
       const stored = await deps.delivery.recordEvent(event, { index, domains: map });
       if (event.type !== 'closed') await deps.delivery.fanOut(stored);
@@ -324,7 +325,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       try {
         await pollOnce();
       } catch (error) {
-        logger.warn('spam watcher poll failed', { err: describe(error) });
+        logger.warn('spam watcher poll failed', { err: describeError(error) });
       }
       if (!stopped) schedule(deps.intervalMs);
     }, delayMs);
@@ -350,7 +351,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
           await persist();
           await store.releaseLease(SPAM_WATCHER_LEASE, deps.holder);
         } catch (error) {
-          logger.warn('spam watcher could not hand over cleanly', { err: describe(error) });
+          logger.warn('spam watcher could not hand over cleanly', { err: describeError(error) });
         }
         setLeader(false);
       }
@@ -366,9 +367,8 @@ function readPersisted(data: unknown): WatcherState | null {
   if (d.v !== 1 || typeof d.polledTo !== 'string' || Number.isNaN(Date.parse(d.polledTo))) return null;
   if (typeof d.detectorJson !== 'string') return null;
   try {
-    const detector = JSON.parse(d.detectorJson) as DetectorState;
-    if (detector?.version !== 1 || typeof detector.domains !== 'object' || detector.domains === null) return null;
-    return { polledTo: d.polledTo, detector };
+    const detector = upgradeDetectorState(JSON.parse(d.detectorJson));
+    return detector ? { polledTo: d.polledTo, detector } : null;
   } catch {
     return null;
   }
@@ -376,8 +376,4 @@ function readPersisted(data: unknown): WatcherState | null {
 
 function isoOf(minute: number): string {
   return new Date(minute * MINUTE).toISOString();
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -2,13 +2,15 @@ import type { Application } from '@microsoft/teams-ai/lib/Application.js';
 import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
+import type { Caller } from '../domain/caller.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
-import type { AlertActor, AlertService } from '../services/manage-alerts.ts';
-import type { ParsedCommand } from './command-parser.ts';
-import { describeError } from './create-http-server.ts';
+import type { AlertService } from '../services/manage-alerts.ts';
+import type { CommandHandlers } from './command-handlers.ts';
 import { formatFactor, formatTime, type Lang, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
-import { type Caller, callerOf, languageOf } from './turn-context-info.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
+import { callerOf, languageOf } from './turn-context-info.ts';
 import { alertVerbs, buildAlertCard, buildAlertSubscriptionsCard, buildAlertWelcomeCard } from './views/alert-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import { plainText } from './views/plain-text.ts';
@@ -19,11 +21,6 @@ import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 //
 // Card buttons answer a refusal with a message, not a card: a card answer would replace the alert card
 // the user clicked (teams-ai's actionExecute: a string becomes an invoke "message" response).
-
-export type AlertCommand = Extract<
-  ParsedCommand,
-  { kind: 'alerts_list' | 'alerts_subscribe' | 'alerts_unsubscribe' | 'alert_test' }
->;
 
 export interface BlockRequestInput {
   caller: Caller;
@@ -42,8 +39,7 @@ export interface AlertRoutesDeps {
 }
 
 export interface AlertRoutes {
-  // Answers one alert command in the turn; returns the outcome for the commands metric.
-  handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string>;
+  commands: Pick<CommandHandlers, 'alerts_list' | 'alerts_subscribe' | 'alerts_unsubscribe' | 'alert_test'>;
 }
 
 // Card data carries ids only (ENGINEERING.md promise 1); anything more or else is refused.
@@ -51,14 +47,9 @@ const alertId = z
   .string()
   .max(400)
   .regex(/^(spike|test):[A-Za-z0-9.:_-]+$/);
-const scopeId = z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/);
 const alertData = z.object({ alertId }).strict();
 const muteData = z.object({ alertId, hours: z.union([z.literal(1), z.literal(4)]) }).strict();
-const scopeData = z.object({ scopeId }).strict();
-
-function actorOf(caller: Caller): AlertActor {
-  return { aadObjectId: caller.aadObjectId, userId: caller.userId, name: caller.name, tenantId: caller.tenantId };
-}
+const scopeData = z.object({ scopeId: scopeIdSchema }).strict();
 
 function scopeName(lang: Lang, scope: { id: string; name: string }): string {
   return scope.id === 'all' ? t(lang, 'alerts.all_regions') : plainText(scope.name);
@@ -74,94 +65,96 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
   const forbidden = (lang: Lang, role: string) =>
     t(lang, role === 'operator' ? 'alerts.forbidden_operator' : 'alerts.forbidden_viewer');
 
-  async function handleCommand(context: TurnContext, command: AlertCommand, lang: Lang): Promise<string> {
-    const caller = callerOf(context);
-    const actor = actorOf(caller);
-    const conversationId = caller.conversationKey;
-    switch (command.kind) {
-      case 'alerts_list': {
-        const entries = await service.list(conversationId);
-        await sendCard(
-          context,
-          buildAlertSubscriptionsCard(
-            lang,
-            entries.map((e) => ({ ...e, name: scopeName(lang, { id: e.scopeId, name: e.name }) })),
-          ),
-        );
-        return entries.length === 0 ? 'empty' : 'ok';
-      }
-      case 'alerts_subscribe': {
-        const r = await service.subscribe(conversationId, command.scopeText, actor);
-        switch (r.kind) {
-          case 'subscribed':
-          case 'already':
-            await sendCard(
-              context,
-              buildNoticeCard(
-                t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
-                  scope: scopeName(lang, r.scope),
-                }),
-                { color: 'Good' },
-              ),
-            );
-            return r.kind;
-          case 'missing':
-            await sendCard(context, buildNoticeCard(t(lang, 'alerts.scope_missing')));
-            return 'missing';
-          case 'ambiguous':
-          case 'unknown':
-            await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.subscribe));
-            return r.kind;
-          case 'forbidden':
-            await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
-            return 'forbidden';
-        }
-        return 'ok';
-      }
-      case 'alerts_unsubscribe': {
-        const r = await service.unsubscribe(conversationId, command.scopeText, actor);
-        switch (r.kind) {
-          case 'unsubscribed':
-          case 'not_subscribed':
-            await sendCard(
-              context,
-              buildNoticeCard(
-                t(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
-                  scope: scopeName(lang, r.scope),
-                }),
-              ),
-            );
-            return r.kind;
-          case 'all':
-            await sendCard(
-              context,
-              buildNoticeCard(
-                r.count > 0 ? t(lang, 'alerts.unsubscribed_all', { count: r.count }) : t(lang, 'alerts.none_to_remove'),
-              ),
-            );
-            return 'all';
-          case 'ambiguous':
-          case 'unknown':
-            await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.unsubscribe));
-            return r.kind;
-          case 'forbidden':
-            await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
-            return 'forbidden';
-        }
-        return 'ok';
-      }
-      case 'alert_test': {
-        const r = await service.sendTest(conversationId, actor, { lang, fallbackName: t(lang, 'alerts.all_regions') });
-        // Sent: the test card itself is the answer.
-        if (r.kind === 'failed') {
-          await sendCard(context, buildNoticeCard(t(lang, 'alerts.test_failed'), { color: 'Attention' }));
-        } else if (r.kind === 'forbidden') {
+  const commands: AlertRoutes['commands'] = {
+    async alerts_list(context, _command, lang) {
+      const entries = await service.list(callerOf(context).conversationKey);
+      await sendCard(
+        context,
+        buildAlertSubscriptionsCard(
+          lang,
+          entries.map((e) => ({ ...e, name: scopeName(lang, { id: e.scopeId, name: e.name }) })),
+        ),
+      );
+      return entries.length === 0 ? 'empty' : 'ok';
+    },
+
+    async alerts_subscribe(context, command, lang) {
+      const caller = callerOf(context);
+      const r = await service.subscribe(caller.conversationKey, command.scopeText, caller);
+      switch (r.kind) {
+        case 'subscribed':
+        case 'already':
+          await sendCard(
+            context,
+            buildNoticeCard(
+              t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
+                scope: scopeName(lang, r.scope),
+              }),
+              { color: 'Good' },
+            ),
+          );
+          return r.kind;
+        case 'missing':
+          await sendCard(context, buildNoticeCard(t(lang, 'alerts.scope_missing')));
+          return 'missing';
+        case 'ambiguous':
+        case 'unknown':
+          await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.subscribe));
+          return r.kind;
+        case 'forbidden':
           await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
-        }
-        return r.kind;
+          return 'forbidden';
       }
-    }
-  }
+    },
+
+    async alerts_unsubscribe(context, command, lang) {
+      const caller = callerOf(context);
+      const r = await service.unsubscribe(caller.conversationKey, command.scopeText, caller);
+      switch (r.kind) {
+        case 'unsubscribed':
+        case 'not_subscribed':
+          await sendCard(
+            context,
+            buildNoticeCard(
+              t(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
+                scope: scopeName(lang, r.scope),
+              }),
+            ),
+          );
+          return r.kind;
+        case 'all':
+          await sendCard(
+            context,
+            buildNoticeCard(
+              r.count > 0 ? t(lang, 'alerts.unsubscribed_all', { count: r.count }) : t(lang, 'alerts.none_to_remove'),
+            ),
+          );
+          return 'all';
+        case 'ambiguous':
+        case 'unknown':
+          await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.nodes, alertVerbs.unsubscribe));
+          return r.kind;
+        case 'forbidden':
+          await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
+          return 'forbidden';
+      }
+    },
+
+    async alert_test(context, _command, lang) {
+      const caller = callerOf(context);
+      const r = await service.sendTest(caller.conversationKey, caller, {
+        lang,
+        fallbackName: t(lang, 'alerts.all_regions'),
+      });
+      // Sent: the test card itself is the answer.
+      if (r.kind === 'failed') {
+        await sendCard(context, buildNoticeCard(t(lang, 'alerts.test_failed'), { color: 'Attention' }));
+      } else if (r.kind === 'forbidden') {
+        await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
+      }
+      return r.kind;
+    },
+  };
 
   // Wraps a card action: parses the data, counts the outcome, turns failures into one plain sentence.
   function action<T>(
@@ -190,7 +183,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.ack, alertData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.acknowledge(data.alertId, caller.conversationKey, actorOf(caller));
+    const r = await service.acknowledge(data.alertId, caller.conversationKey, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     // The card's own language, as every other copy shows it.
@@ -199,7 +192,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.mute, muteData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.mute(data.alertId, caller.conversationKey, data.hours, actorOf(caller));
+    const r = await service.mute(data.alertId, caller.conversationKey, data.hours, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
@@ -207,7 +200,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.block, alertData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.prepareBlock(data.alertId, caller.conversationKey, actorOf(caller));
+    const r = await service.prepareBlock(data.alertId, caller.conversationKey, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     if (r.kind === 'test') return { outcome: 'test', answer: t(lang, 'alerts.test_no_block') };
@@ -226,7 +219,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.subscribeById(caller.conversationKey, data.scopeId, actorOf(caller));
+    const r = await service.subscribeById(caller.conversationKey, data.scopeId, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'subscribed' || r.kind === 'already') {
       const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';
@@ -240,7 +233,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.unsubscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.unsubscribeById(caller.conversationKey, data.scopeId, actorOf(caller));
+    const r = await service.unsubscribeById(caller.conversationKey, data.scopeId, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'unsubscribed' || r.kind === 'not_subscribed') {
       const key = r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed';
@@ -266,7 +259,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     await sendCard(context, buildAlertWelcomeCard(lang, scopes));
   });
 
-  return { handleCommand };
+  return { commands };
 }
 
 // The reason the block carries into the gateway and the audit log.

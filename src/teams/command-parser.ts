@@ -1,5 +1,6 @@
 import { normalizeName } from '../domain/normalize-name.ts';
 import { editDistance } from '../domain/region-index.ts';
+import type { ReleaseDirection } from '../domain/release-request.ts';
 
 // Chat text → one command. Pure and transport-free (no teams-ai import) so the routes only call it.
 // The parser knows verbs, not places: scopes stay raw text for the service to resolve against the
@@ -19,8 +20,6 @@ export type ParsedCommand =
   // word: what was typed (first word, or "alarme xyz"); suggestion: the command probably meant.
   | { kind: 'unknown'; word: string; suggestion: string | null }
   | { kind: 'too_long'; length: number };
-
-export type ReleaseDirection = 'inbound' | 'outbound' | 'both';
 
 // No command comes near this many visible characters; longer text is refused, not parsed.
 export const MAX_COMMAND_LENGTH = 2000;

@@ -1,7 +1,9 @@
 import type { TurnContext } from 'botbuilder';
 import restify from 'restify';
 import { z } from 'zod';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
+import { createInFlight } from '../services/create-in-flight.ts';
 import type { BotRequestRejection } from './create-bot-adapter.ts';
 import { createRejectionLog } from './create-rejection-log.ts';
 import { refuseCrossSitePosts } from './refuse-cross-site-posts.ts';
@@ -103,12 +105,8 @@ export interface LagebotHttpServer extends restify.Server {
 
 export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
   const server = restify.createServer({ name: 'lagebot', handleUncaughtExceptions: false }) as LagebotHttpServer;
-  let inFlight = 0;
-  server.drain = async (timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    return inFlight === 0;
-  };
+  const turns = createInFlight();
+  server.drain = (timeoutMs: number) => turns.drain(timeoutMs);
   const maxBodySize = deps.maxBodyBytes ?? 256 * 1024;
   const rejections = createRejectionLog(deps.logger, deps.now);
 
@@ -124,9 +122,8 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
       res.send(400, { error: 'expected a Bot Framework activity (JSON object with a type)' });
       return;
     }
-    inFlight++;
     try {
-      const rejection = await deps.processActivity(req, withoutInternals(res, deps.logger));
+      const rejection = await turns.track(deps.processActivity(req, withoutInternals(res, deps.logger)));
       if (rejection) {
         rejections.record(req.socket?.remoteAddress ?? 'unknown', rejection);
         if (rejection.status === 503) {
@@ -140,8 +137,6 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
     } catch (error) {
       deps.logger.error('activity processing failed', { err: describeError(error) });
       if (!res.headersSent) res.send(500, { error: 'internal_error' });
-    } finally {
-      inFlight--;
     }
   });
 
@@ -190,11 +185,4 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
       timer = setTimeout(() => reject(new Error(message)), ms);
     }),
   ]);
-}
-
-export function describeError(error: unknown): Record<string, unknown> {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, code: (error as { code?: unknown }).code, stack: error.stack };
-  }
-  return { message: String(error) };
 }

@@ -5,18 +5,22 @@ import { ActivityTypes, CardFactory, MessageFactory, type Storage, TurnContext }
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
 import { proactiveReference } from '../domain/conversation-id.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
+import type { AuditLogReader } from '../services/read-audit-log.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
 import { createUserRateLimiter } from '../services/user-rate-limiter.ts';
-import { type AlertCommand, registerAlertRoutes } from './alert-routes.ts';
+import { registerAlertRoutes } from './alert-routes.ts';
+import { type CommandHandlers, dispatchCommand } from './command-handlers.ts';
 import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
-import { describeError } from './create-http-server.ts';
 import { type Lang, t } from './i18n.ts';
 import { type ReleaseRouteDeps, registerReleaseRoutes, requestBlockCard } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
+import { buildAuditCard } from './views/audit-card.ts';
 import { buildHelpCard } from './views/help-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
@@ -31,7 +35,8 @@ export interface TeamsAppDeps {
   logger: Logger;
   metrics: Metrics;
   status: StatusService;
-  store: Store;
+  audit: AuditLogReader;
+  store: Pick<Store, 'upsertConversation'>;
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
@@ -43,7 +48,7 @@ export interface TeamsAppDeps {
 
 // Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
 const scopeData = z.object({
-  scopeId: z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/),
+  scopeId: scopeIdSchema,
 });
 
 export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
@@ -111,43 +116,42 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
     metrics: deps.metrics,
   });
 
+  // Every command kind has its handler here; the type makes a missing one a compile error.
+  const handlers: CommandHandlers = {
+    async help(context, _command, lang) {
+      await sendCard(context, buildHelpCard(lang));
+      return 'ok';
+    },
+    async status(context, command, lang) {
+      const result = await deps.status.report(command.scopeText);
+      await sendCard(context, statusResultCard(result, lang, command.scopeText));
+      return result.kind;
+    },
+    async audit(context, command, lang) {
+      await sendCard(
+        context,
+        buildAuditCard(lang, await deps.audit.latest(callerOf(context).tenantId, command.scopeText)),
+      );
+      return 'ok';
+    },
+    async too_long(context, _command, lang) {
+      await context.sendActivity(t(lang, 'error.too_long', { max: MAX_COMMAND_LENGTH }));
+      return 'too_long';
+    },
+    async unknown(context, command, lang) {
+      await sendCard(context, buildHelpCard(lang, command.word));
+      return 'unknown';
+    },
+    ...release.commands,
+    ...alerts.commands,
+  };
+
   app.activity(ActivityTypes.Message, async (context) => {
     const started = performance.now();
-    const lang = languageOf(context);
     const command = parseCommand(String(context.activity.text ?? ''));
-    let outcome = 'ok';
+    let outcome = 'error';
     try {
-      switch (command.kind) {
-        case 'help':
-          await sendCard(context, buildHelpCard(lang));
-          break;
-        case 'status': {
-          const result = await deps.status.report(command.scopeText);
-          outcome = result.kind;
-          await sendCard(context, statusResultCard(result, lang, command.scopeText));
-          break;
-        }
-        case 'too_long':
-          outcome = 'too_long';
-          await context.sendActivity(t(lang, 'error.too_long', { max: MAX_COMMAND_LENGTH }));
-          break;
-        case 'release':
-        case 'block':
-        case 'requests':
-        case 'audit':
-          outcome = await release.handleCommand(context, command, lang);
-          break;
-        case 'alerts_list':
-        case 'alerts_subscribe':
-        case 'alerts_unsubscribe':
-        case 'alert_test':
-          outcome = await alerts.handleCommand(context, command as AlertCommand, lang);
-          break;
-        case 'unknown':
-          outcome = 'unknown';
-          await sendCard(context, buildHelpCard(lang, command.word));
-          break;
-      }
+      outcome = await dispatchCommand(handlers, context, command, languageOf(context));
     } finally {
       deps.metrics.commands.inc({ command: command.kind, outcome });
       deps.metrics.replyLatency.observe({ kind: 'message' }, (performance.now() - started) / 1000);

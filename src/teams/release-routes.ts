@@ -3,29 +3,31 @@ import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
 import { CardFactory, MessageFactory, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { Metrics } from '../adapters/metrics.ts';
+import type { Caller } from '../domain/caller.ts';
 import { proactiveConversationId } from '../domain/conversation-id.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
-import type { ProactiveSender } from '../domain/ports.ts';
-import type { ReleaseRequest } from '../domain/release-request.ts';
-import { listedMembers, type RolesConfig } from '../domain/roles.ts';
+import type { ReleaseDirection, ReleaseRequest } from '../domain/release-request.ts';
+import type { RolesConfig } from '../domain/roles.ts';
 import type { Store } from '../domain/store-port.ts';
-import type { ActionVerb, ActOutcome, Caller, ReleaseService, RequestOutcome } from '../services/release-service.ts';
-import type { ParsedCommand } from './command-parser.ts';
-import { describeError } from './create-http-server.ts';
-import { formatTime, type Lang, t } from './i18n.ts';
+import type { ActionVerb, ActOutcome, ReleaseService, RequestOutcome } from '../services/release-service.ts';
+import type { CommandHandlers } from './command-handlers.ts';
+import { type Lang, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import type { RequestCardTracker } from './request-card-tracker.ts';
+import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
-import { plainText } from './views/plain-text.ts';
 import {
   buildConfirmCard,
   buildReasonForm,
   buildRequestCard,
   directionText,
+  refreshUsersFor,
   refusalText,
-  scopeName,
   stateText,
 } from './views/request-card.ts';
+import { buildRequestListCard } from './views/request-list-card.ts';
 import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 // Chat commands and card actions of the release/block workflow. Parse → call the release service →
@@ -37,27 +39,25 @@ export interface ReleaseRouteDeps {
   /** Starts (or resumes) execution of a request without waiting for the gateway. */
   execute: (requestId: string) => void;
   cards: RequestCardTracker;
-  store: Store;
+  store: Pick<Store, 'getConversation'>;
   roles: RolesConfig;
   approversConversation: string | undefined;
   logger: Logger;
   metrics: Metrics;
-  now: () => Date;
+}
+
+export interface ReleaseRoutes {
+  commands: Pick<CommandHandlers, 'release' | 'block' | 'requests'>;
 }
 
 const requestRef = z.object({ requestId: z.string().min(1).max(100), version: z.number().int().positive() });
 const confirmData = requestRef.extend({ justification: z.string().max(2000).optional() });
 const createData = z.object({
   kind: z.enum(['release', 'block']),
-  scopeId: z.string().regex(/^(all|(vb|kr|ko)-[a-z0-9-]{1,80}|domain:[a-z0-9.-]{1,253})$/),
+  scopeId: scopeIdSchema,
   direction: z.enum(['inbound', 'outbound', 'both']),
   reason: z.string().max(500).optional(),
 });
-
-function callerFor(context: TurnContext): Caller {
-  const c = callerOf(context);
-  return { aadObjectId: c.aadObjectId, name: c.name, tenantId: c.tenantId };
-}
 
 function textOutcome(lang: Lang, outcome: RequestOutcome | ActOutcome): string | null {
   switch (outcome.kind) {
@@ -87,18 +87,13 @@ function textOutcome(lang: Lang, outcome: RequestOutcome | ActOutcome): string |
   }
 }
 
-/** Who gets a user-specific view of a request card (refresh.userIds): the requester and the named deciders. */
-export function refreshUsersFor(request: ReleaseRequest, roles: RolesConfig): string[] {
-  return [...new Set([request.requester.id, ...listedMembers(roles, 'approver'), ...listedMembers(roles, 'operator')])];
-}
-
-export function registerReleaseRoutes(app: Application<TurnState>, deps: ReleaseRouteDeps) {
+export function registerReleaseRoutes(app: Application<TurnState>, deps: ReleaseRouteDeps): ReleaseRoutes {
   const refreshUsers = (request: ReleaseRequest) => refreshUsersFor(request, deps.roles);
 
   const viewFor = (context: TurnContext, request: ReleaseRequest, version: number, message?: string) =>
     buildRequestCard(request, version, languageOf(context), {
       message,
-      actions: deps.service.actions(request, callerFor(context)),
+      actions: deps.service.actions(request, callerOf(context)),
       retrying: deps.cards.retrying(request.id),
     });
 
@@ -136,7 +131,7 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
         : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here');
     const ownCard = buildRequestCard(request, version, lang, {
       message: note,
-      actions: deps.service.actions(request, callerFor(context)),
+      actions: deps.service.actions(request, callerOf(context)),
       refreshUserIds: refreshUsers(request),
     });
     if (viaInvoke) return ownCard;
@@ -183,7 +178,7 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
         deps.metrics.cardActions.inc({ verb: actionVerb, outcome: 'bad_data' });
         return buildNoticeCard(t(lang, 'error.bad_card_data'), { color: 'Attention' });
       }
-      const outcome = await deps.service.act(callerFor(context), parsed.data.requestId, parsed.data.version, verb, {
+      const outcome = await deps.service.act(callerOf(context), parsed.data.requestId, parsed.data.version, verb, {
         override: options.override,
         justification: parsed.data.justification?.trim() || null,
       });
@@ -213,7 +208,7 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     const lang = languageOf(context);
     const parsed = requestRef.safeParse(data);
     if (!parsed.success) return buildNoticeCard(t(lang, 'error.bad_card_data'), { color: 'Attention' });
-    const facts = await deps.service.confirmFacts(callerFor(context), parsed.data.requestId);
+    const facts = await deps.service.confirmFacts(callerOf(context), parsed.data.requestId);
     deps.metrics.cardActions.inc({ verb: 'request.approve', outcome: 'kind' in facts ? facts.kind : 'confirm_view' });
     if ('kind' in facts) {
       if (facts.kind === 'refused')
@@ -251,60 +246,28 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     if (!reason?.trim()) {
       return buildReasonForm(lang, { requestKind: kind, scopeId, scopeName: scopeId, direction });
     }
-    const outcome = await deps.service.create(callerFor(context), { kind, scopeId, direction, reason: reason.trim() });
+    const outcome = await deps.service.create(callerOf(context), { kind, scopeId, direction, reason: reason.trim() });
     deps.metrics.commands.inc({ command: kind, outcome: outcome.kind });
     return (await handleCreated(context, lang, outcome, true))!;
   });
 
   // ---- chat commands ---------------------------------------------------------------------------
 
+  const requestFromWords = async (context: TurnContext, kind: 'release' | 'block', words: string[], lang: Lang) => {
+    const outcome = await deps.service.requestFromWords(callerOf(context), kind, words);
+    const card = await handleCreated(context, lang, outcome, false);
+    if (outcome.kind !== 'created' && card) await reply(context, card);
+    return outcome.kind;
+  };
+
   return {
-    async handleCommand(context: TurnContext, command: ParsedCommand, lang: Lang): Promise<string> {
-      const caller = callerFor(context);
-      switch (command.kind) {
-        case 'release':
-        case 'block': {
-          const outcome = await deps.service.requestFromWords(caller, command.kind, command.words);
-          const card = await handleCreated(context, lang, outcome, false);
-          if (outcome.kind !== 'created' && card) await reply(context, card);
-          return outcome.kind;
-        }
-        case 'requests': {
-          const open = await deps.service.listOpen(caller.tenantId);
-          const lines = open.map(({ request }) =>
-            t(lang, 'requests.line', {
-              what: t(lang, request.kind === 'block' ? 'what.block' : 'what.release'),
-              scope: scopeName(lang, request),
-              direction: directionText(lang, request.direction),
-              state: stateText(lang, request),
-              requester: plainText(request.requester.name),
-              time: formatTime(lang, request.createdAt),
-            }),
-          );
-          const { renderCard } = await import('./render-card.ts');
-          await reply(
-            context,
-            renderCard('list', {
-              title: t(lang, 'requests.title'),
-              empty: t(lang, 'requests.none'),
-              lines,
-              buttons: open.slice(0, 5).map(({ request, version }) => ({
-                title: `${scopeName(lang, request)} · ${stateText(lang, request)}`.slice(0, 60),
-                verb: 'request.view',
-                data: { requestId: request.id, version },
-              })),
-            }),
-          );
-          return 'ok';
-        }
-        case 'audit': {
-          const { renderAuditCard } = await import('./views/audit-card.ts');
-          await reply(context, await renderAuditCard(deps, caller, command.scopeText, lang));
-          return 'ok';
-        }
-        default:
-          return 'unhandled';
-      }
+    commands: {
+      release: (context, command, lang) => requestFromWords(context, 'release', command.words, lang),
+      block: (context, command, lang) => requestFromWords(context, 'block', command.words, lang),
+      async requests(context, _command, lang) {
+        await reply(context, buildRequestListCard(lang, await deps.service.listOpen(callerOf(context).tenantId)));
+        return 'ok';
+      },
     },
   };
 }
@@ -315,7 +278,7 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
  */
 export async function requestBlockCard(
   deps: Pick<ReleaseRouteDeps, 'service'>,
-  input: { caller: Caller; scopeId: string; direction: 'inbound' | 'outbound' | 'both'; reason: string; lang: Lang },
+  input: { caller: Caller; scopeId: string; direction: ReleaseDirection; reason: string; lang: Lang },
 ): Promise<AdaptiveCardJson> {
   const { lang } = input;
   const outcome = await deps.service.create(input.caller, {
@@ -334,114 +297,4 @@ export async function requestBlockCard(
     });
   }
   return buildNoticeCard(textOutcome(lang, outcome) ?? t(lang, 'error.generic'), { color: 'Attention' });
-}
-
-/**
- * Remembers where each request's cards are (conversation + activity id) and updates them all in
- * place after a transition. Updates of one request are coalesced: a 14-domain execution settles in
- * a burst, and Teams needs one edit, not fourteen.
- */
-export interface RequestCardTracker {
-  sender: ProactiveSender;
-  remember(requestId: string, conversationId: string, activityId: string): Promise<void>;
-  schedule(requestId: string): void;
-  retrying(requestId: string): ReadonlySet<string>;
-  markRetrying(requestId: string, domains: string[]): void;
-  flush(): Promise<void>;
-}
-
-export function createRequestCardTracker(deps: {
-  store: Store;
-  sender: ProactiveSender;
-  service: ReleaseService;
-  roles: RolesConfig;
-  logger: Logger;
-  lang?: Lang;
-  delayMs?: number;
-}): RequestCardTracker {
-  const key = (requestId: string) => `lagebot:request-cards:${requestId}`;
-  const timers = new Map<string, NodeJS.Timeout>();
-  const running = new Set<Promise<void>>();
-  const retryingDomains = new Map<string, Set<string>>();
-  const lang = deps.lang ?? 'de';
-
-  async function refs(requestId: string): Promise<Array<{ conversationId: string; activityId: string }>> {
-    const items = await deps.store.readTurnState([key(requestId)]);
-    return (
-      (items[key(requestId)]?.data as { cards?: Array<{ conversationId: string; activityId: string }> })?.cards ?? []
-    ).slice();
-  }
-
-  async function update(requestId: string): Promise<void> {
-    const current = await deps.service.get(requestId);
-    if (!current) return;
-    const users = refreshUsersFor(current.request, deps.roles);
-    if (current.request.state !== 'executing') retryingDomains.delete(requestId);
-    const card = buildRequestCard(current.request, current.version, lang, {
-      refreshUserIds: users,
-      retrying: retryingDomains.get(requestId),
-    });
-    for (const ref of await refs(requestId)) {
-      try {
-        await deps.sender.update(ref.conversationId, ref.activityId, card);
-      } catch (error) {
-        deps.logger.warn('could not update a request card', {
-          requestId,
-          conversationId: ref.conversationId,
-          err: describeError(error),
-        });
-      }
-    }
-  }
-
-  return {
-    sender: deps.sender,
-    async remember(requestId, conversationId, activityId) {
-      for (let attempt = 0; attempt < 10; attempt++) {
-        const items = await deps.store.readTurnState([key(requestId)]);
-        const existing = items[key(requestId)];
-        const cards = ((existing?.data as { cards?: unknown[] })?.cards ?? []) as Array<{
-          conversationId: string;
-          activityId: string;
-        }>;
-        if (cards.some((c) => c.activityId === activityId && c.conversationId === conversationId)) return;
-        const result = await deps.store.writeTurnState([
-          {
-            key: key(requestId),
-            data: { cards: [...cards, { conversationId, activityId }] },
-            ifEtag: existing?.etag ?? null,
-          },
-        ]);
-        if (result.ok) return;
-      }
-      deps.logger.warn('could not remember a request card after 10 attempts', { requestId });
-    },
-    schedule(requestId) {
-      if (timers.has(requestId)) return;
-      const timer = setTimeout(() => {
-        timers.delete(requestId);
-        const p = update(requestId)
-          .catch((error) => deps.logger.warn('card update failed', { requestId, err: describeError(error) }))
-          .finally(() => running.delete(p));
-        running.add(p);
-      }, deps.delayMs ?? 150);
-      timers.set(requestId, timer);
-    },
-    retrying(requestId) {
-      return retryingDomains.get(requestId) ?? new Set();
-    },
-    markRetrying(requestId, domains) {
-      const set = retryingDomains.get(requestId) ?? new Set<string>();
-      for (const d of domains) set.add(d);
-      retryingDomains.set(requestId, set);
-    },
-    async flush() {
-      const pending = [...timers.keys()];
-      for (const [id, timer] of timers) {
-        clearTimeout(timer);
-        timers.delete(id);
-      }
-      await Promise.allSettled([...pending.map((id) => update(id)), ...running]);
-    },
-  };
 }

@@ -6,17 +6,20 @@ import { projectRoot } from '../project-root.ts';
 // The one module that turns a card template (cards/<name>.json, ${} bindings) and data into an
 // Adaptive Card. Templates hold layout only; every text arrives in the data, already translated.
 
-export type CardName =
-  | 'help'
-  | 'status'
-  | 'choice'
-  | 'notice'
-  | 'request'
-  | 'confirm'
-  | 'reason-form'
-  | 'list'
-  | 'alert'
-  | 'alert-subscriptions';
+// One per template in cards/ (a test keeps the list and the folder equal).
+export const cardNames = [
+  'help',
+  'status',
+  'choice',
+  'notice',
+  'request',
+  'confirm',
+  'reason-form',
+  'list',
+  'alert',
+  'alert-subscriptions',
+] as const;
+export type CardName = (typeof cardNames)[number];
 export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard'; version: string };
 
 const cardsDir = join(projectRoot, 'cards');
@@ -51,16 +54,3 @@ function defuseBindings(value: unknown): unknown {
   }
   return value;
 }
-
-export const cardNames: CardName[] = [
-  'help',
-  'status',
-  'choice',
-  'notice',
-  'request',
-  'confirm',
-  'reason-form',
-  'list',
-  'alert',
-  'alert-subscriptions',
-];

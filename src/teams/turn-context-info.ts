@@ -1,4 +1,5 @@
 import type { TurnContext } from 'botbuilder';
+import type { Caller } from '../domain/caller.ts';
 import { proactiveConversationId } from '../domain/conversation-id.ts';
 import { detectLanguage } from './command-parser.ts';
 import type { Lang } from './i18n.ts';
@@ -6,11 +7,8 @@ import type { Lang } from './i18n.ts';
 // What the bot may take from an activity. Identity comes from Teams (from.aadObjectId, tenant),
 // never from card data (ENGINEERING.md promise 1).
 
-export interface Caller {
-  aadObjectId: string | null;
-  userId: string;
-  name: string;
-  tenantId: string | null;
+/** The caller and where the activity happened. */
+export interface TurnCaller extends Caller {
   /** Where this activity happened; in a channel the thread (`19:…@thread.tacv2;messageid=…`): replies go there. */
   conversationId: string;
   /**
@@ -33,7 +31,7 @@ export function languageOf(context: TurnContext): Lang {
   return detectLanguage(locale);
 }
 
-export function callerOf(context: TurnContext): Caller {
+export function callerOf(context: TurnContext): TurnCaller {
   const a = context.activity;
   const channelTenant = (a.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
   const tenantId =

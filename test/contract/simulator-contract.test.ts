@@ -82,7 +82,11 @@ describe('inventory API', () => {
   test('health, regions and patches', async () => {
     await inventory.ping();
     const regions = await inventory.listRegions();
-    const ids = new Set(regions.map((r) => r.id));
+    const ids = new Set(regions.items.map((r) => r.id));
+    assert.deepEqual(
+      regions.levels?.map((l) => l.kind),
+      ['verband', 'kreis', 'kommune'],
+    );
     for (const id of [
       'vb-nord',
       'vb-sued',
@@ -491,7 +495,7 @@ describe('authentication', () => {
         token: 'inv-secret',
         fetch: checker.fetch,
       });
-      assert.ok((await inventory.listRegions()).length > 0);
+      assert.ok((await inventory.listRegions()).items.length > 0);
       const gateway = new GatewayHttpClient({
         baseUrl: `${base}/gateway/v1`,
         token: 'gw-secret',

@@ -69,7 +69,7 @@ describe('alerts through the composed bot', () => {
       t.botUrl,
       invoke(
         'alert.ack',
-        { alertId: 'spike:kreis:kr-olpe:x', by: 'someone' },
+        { alertId: 'spike:group:kr-olpe:x', by: 'someone' },
         { serviceUrl: t.connector.url, user: users.viewer, conversation: ops },
       ),
     );

@@ -11,7 +11,6 @@ import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts
 import { createMetrics, type Metrics } from '../../src/adapters/metrics.ts';
 import { createSendQueue, type SendQueue } from '../../src/adapters/send-queue.ts';
 import { createStore } from '../../src/adapters/store/create-store.ts';
-import { TeamsNotifier } from '../../src/adapters/teams-notifier.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
 import type { RolesConfig } from '../../src/domain/roles.ts';
@@ -21,11 +20,12 @@ import { createAlertService } from '../../src/services/manage-alerts.ts';
 import { createStatusService } from '../../src/services/report-status.ts';
 import { createSpamWatcher, type PollResult, type SpamWatcher } from '../../src/services/watch-spam.ts';
 import { startSimServer } from '../../src/sim/server.ts';
-import { type AlertCommand, type BlockRequestInput, registerAlertRoutes } from '../../src/teams/alert-routes.ts';
+import { type BlockRequestInput, registerAlertRoutes } from '../../src/teams/alert-routes.ts';
 import { parseCommand } from '../../src/teams/command-parser.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
 import type { AdaptiveCardJson } from '../../src/teams/render-card.ts';
+import { TeamsNotifier } from '../../src/teams/teams-notifier.ts';
 import { callerOf, languageOf } from '../../src/teams/turn-context-info.ts';
 import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
 import { buildNoticeCard } from '../../src/teams/views/notice-card.ts';
@@ -140,13 +140,26 @@ async function startRig(): Promise<Rig> {
     logger: silentLogger,
     metrics,
   });
-  // The cases create-teams-app's message switch gets.
+  // The alert commands of create-teams-app's handler table.
   app.activity(ActivityTypes.Message, async (context) => {
     const command = parseCommand(String(context.activity.text ?? ''));
-    const alertKinds = ['alerts_list', 'alerts_subscribe', 'alerts_unsubscribe', 'alert_test'];
-    if (alertKinds.includes(command.kind))
-      await routes.handleCommand(context, command as AlertCommand, languageOf(context));
-    else await context.sendActivity(`not part of this test: ${command.kind}`);
+    const lang = languageOf(context);
+    switch (command.kind) {
+      case 'alerts_list':
+        await routes.commands.alerts_list(context, command, lang);
+        break;
+      case 'alerts_subscribe':
+        await routes.commands.alerts_subscribe(context, command, lang);
+        break;
+      case 'alerts_unsubscribe':
+        await routes.commands.alerts_unsubscribe(context, command, lang);
+        break;
+      case 'alert_test':
+        await routes.commands.alert_test(context, command, lang);
+        break;
+      default:
+        await context.sendActivity(`not part of this test: ${command.kind}`);
+    }
   });
 
   const server = createHttpServer({
@@ -425,7 +438,7 @@ describe('spam alerts end to end', () => {
     };
     try {
       await simPost('spam', { region: 'kr-soest', factor: 10, minutes: 30 });
-      await pollMinutes((r) => r.events.some((e) => e.type === 'opened' && e.alert.kreis === 'kr-soest'), 10);
+      await pollMinutes((r) => r.events.some((e) => e.type === 'opened' && e.alert.group === 'kr-soest'), 10);
     } finally {
       rig.connector.responder = null;
     }

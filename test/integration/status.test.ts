@@ -58,7 +58,8 @@ describe('status over /api/messages', () => {
           `servers of ${p.patchId}`,
         );
     }
-    // One level down: every town of the Kreis is in the breakdown.
+    // One level down, named as the inventory names the level: every town of the Kreis is in the breakdown.
+    assert.match(text, /Kommunen \(schlechteste zuerst\)/);
     for (const child of compliance.children) assert.ok(text.includes(child.name), `breakdown lists ${child.name}`);
     // Mail state of the Kreis's domains, from the gateway.
     assert.match(text, /Externe Mail \(\d+ Domänen\)/);
@@ -73,6 +74,7 @@ describe('status over /api/messages', () => {
     });
     const text = replyText(reply!);
     assert.match(text, /Status: Kreis Olpe/);
+    assert.match(text, /Municipalities \(worst first\)/);
     assert.match(text, /Refresh/);
     assert.doesNotMatch(text, /Aktualisieren/);
   });
@@ -85,6 +87,8 @@ describe('status over /api/messages', () => {
     assert.deepEqual(actions.map((a) => a.data.scopeId).sort(), ['ko-olpe', 'kr-olpe']);
     assert.ok(actions.every((a) => a.verb === 'status.show'));
     assert.match(replyText(reply!), /nicht eindeutig/);
+    assert.match(replyText(reply!), /Olpe \(Kreis\)/);
+    assert.match(replyText(reply!), /Olpe \(Kommune\)/);
   });
 
   test('a typo gets "Meinten Sie …?" with the closest match as a button', async () => {
@@ -108,6 +112,7 @@ describe('status over /api/messages', () => {
     const [allReply] = await ask('lage alle');
     const text = replyText(allReply!);
     assert.match(text, /Lage: Alle Regionen/);
+    assert.match(text, /Verbände und Kreise \(schlechteste zuerst\)/);
     for (const name of ['Nordverband', 'Südverband', 'Kreis Olpe', 'Hochsauerlandkreis', 'Märkischer Kreis']) {
       assert.ok(text.includes(name), `alle lists ${name}`);
     }

@@ -153,6 +153,20 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 `;
 
+// turn_state held more than teams-ai's turn state: the request cards' locations and the spam detector's
+// state. One table of small JSON documents under an honest name, each use in its own key space
+// (src/adapters/store/sql-store.ts: documentKeys).
+function documents(d: Dialect): string {
+  return `
+ALTER TABLE turn_state RENAME TO documents;
+${d === 'postgres' ? 'ALTER INDEX turn_state_pkey RENAME TO documents_pkey;' : ''}
+UPDATE documents SET key = 'turn:' || key WHERE key NOT LIKE 'lagebot:%';
+UPDATE documents SET key = 'request-cards:' || substr(key, ${'lagebot:request-cards:'.length + 1})
+  WHERE key LIKE 'lagebot:request-cards:%';
+UPDATE documents SET key = 'spam-detector' WHERE key = 'lagebot:spam-detector';
+`;
+}
+
 // Issue 13, the anchored audit log: the state each request write left behind (JSON, hashed with the
 // entry), and the MAC of each entry's hash with the id of the key that made it. Old rows keep NULL: their
 // hashes stay as they were, and `audit.sealed` (SqlStore.sealAuditLog) brings them under the key.
@@ -164,5 +178,6 @@ ALTER TABLE audit_log ADD COLUMN mac TEXT;
 
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
+  { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
   { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
 ];

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { messageOf } from '../../domain/describe-error.ts';
 import { LagebotError } from '../../domain/errors.ts';
 import type { Migration, SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './sql-db.ts';
 
@@ -28,7 +29,7 @@ function unavailable(e: unknown): unknown {
   if (e instanceof LagebotError || e instanceof pg.DatabaseError) return e;
   return new LagebotError(
     'STORE_UNAVAILABLE',
-    `PostgreSQL is not reachable (${e instanceof Error ? e.message : String(e)}): check DATABASE_URL and that the server accepts connections.`,
+    `PostgreSQL is not reachable (${messageOf(e)}): check DATABASE_URL and that the server accepts connections.`,
     {},
     { cause: e },
   );

@@ -12,9 +12,11 @@ import type {
   AuditQuery,
   AuditVerification,
   AuditVerifyOptions,
+  CardLocation,
   ConversationRecord,
   DeliveryStatus,
   DeliveryUpdate,
+  DocumentWriteResult,
   Lease,
   Mute,
   NewAlert,
@@ -33,6 +35,7 @@ import type {
   TurnStateItem,
   TurnStateWrite,
   TurnStateWriteResult,
+  VersionedDocument,
 } from '../../domain/store-port.ts';
 import { canonicalJson, GENESIS_HASH, hashAuditEntry, macAuditHash, stampRequest } from './audit-chain.ts';
 import { createAuditChainCheck, type RawAuditEntry } from './check-audit-chain.ts';
@@ -90,6 +93,17 @@ function strOrNull(v: unknown): string | null {
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
+}
+
+// A filter's conditions, joined by AND; a condition is its SQL and its parameters, or undefined when
+// the query does not ask for it. Empty: no WHERE at all.
+type Condition = readonly [sql: string, ...params: SqlValue[]] | undefined;
+function whereOf(conditions: readonly Condition[]): { sql: string; params: SqlValue[] } {
+  const given = conditions.filter((c): c is NonNullable<Condition> => c !== undefined);
+  return {
+    sql: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '',
+    params: given.flatMap(([, ...params]) => params),
+  };
 }
 
 function errorText(detail: unknown): string {
@@ -215,6 +229,21 @@ function toLease(r: SqlRow): Lease {
   return { name: str(r.name), holder: str(r.holder), acquiredAt: str(r.acquired_at), expiresAt: str(r.expires_at) };
 }
 
+// Each use of the documents table has its own key space (migration 002_documents moved the old keys).
+const documentKeys = {
+  requestCards: (requestId: string) => `request-cards:${requestId}`,
+  spamDetector: 'spam-detector',
+  turn: (key: string) => `turn:${key}`,
+};
+
+function cardLocationsOf(data: unknown): CardLocation[] {
+  const cards = (data as { cards?: unknown } | null | undefined)?.cards;
+  if (!Array.isArray(cards)) return [];
+  return cards.filter(
+    (c): c is CardLocation => typeof c?.conversationId === 'string' && typeof c?.activityId === 'string',
+  );
+}
+
 // Thrown inside a turn-state transaction to roll it back; never leaves this module.
 class TurnStateConflict extends Error {
   constructor(readonly key: string) {
@@ -316,30 +345,19 @@ export class SqlStore implements Store {
   }
 
   async listRequests(q: RequestQuery = {}): Promise<StoredRequest[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.tenantId !== undefined) {
-      where.push('tenant_id = ?');
-      params.push(q.tenantId);
-    }
-    if (q.states !== undefined) {
-      if (q.states.length === 0) return [];
-      where.push(`state IN (${placeholders(q.states.length)})`);
-      params.push(...q.states);
-    }
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    if (q.expiresBefore !== undefined) {
-      where.push('expires_at IS NOT NULL AND expires_at < ?');
-      params.push(toIso(q.expiresBefore, 'expiresBefore'));
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY created_at DESC, id DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    if (q.states?.length === 0) return [];
+    const where = whereOf([
+      q.tenantId !== undefined ? ['tenant_id = ?', q.tenantId] : undefined,
+      q.states !== undefined ? [`state IN (${placeholders(q.states.length)})`, ...q.states] : undefined,
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+      q.expiresBefore !== undefined
+        ? ['expires_at IS NOT NULL AND expires_at < ?', toIso(q.expiresBefore, 'expiresBefore')]
+        : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM requests ${where.sql} ORDER BY created_at DESC, id DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toRequest);
   }
 
@@ -444,24 +462,15 @@ export class SqlStore implements Store {
   }
 
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    if (q.requestId !== undefined) {
-      where.push('request_id = ?');
-      params.push(q.requestId);
-    }
-    if (q.beforeSeq !== undefined) {
-      where.push('seq < ?');
-      params.push(q.beforeSeq);
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    const where = whereOf([
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+      q.requestId !== undefined ? ['request_id = ?', q.requestId] : undefined,
+      q.beforeSeq !== undefined ? ['seq < ?', q.beforeSeq] : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM audit_log ${where.sql} ORDER BY seq DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toAudit);
   }
 
@@ -731,20 +740,14 @@ export class SqlStore implements Store {
   }
 
   async listAlerts(q: AlertQuery = {}): Promise<StoredAlert[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (q.status !== undefined) {
-      where.push('status = ?');
-      params.push(q.status);
-    }
-    if (q.scopeId !== undefined) {
-      where.push('scope_id = ?');
-      params.push(q.scopeId);
-    }
-    const rows = await this.#db.query(
-      `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY opened_at DESC, id DESC LIMIT ?`,
-      [...params, clampLimit(q.limit)],
-    );
+    const where = whereOf([
+      q.status !== undefined ? ['status = ?', q.status] : undefined,
+      q.scopeId !== undefined ? ['scope_id = ?', q.scopeId] : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM alerts ${where.sql} ORDER BY opened_at DESC, id DESC LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
     return rows.map(toAlert);
   }
 
@@ -785,20 +788,13 @@ export class SqlStore implements Store {
   }
 
   async listDeliveries(filter: { alertId?: string; status?: DeliveryStatus } = {}): Promise<AlertDelivery[]> {
-    const where: string[] = [];
-    const params: SqlValue[] = [];
-    if (filter.alertId !== undefined) {
-      where.push('alert_id = ?');
-      params.push(filter.alertId);
-    }
-    if (filter.status !== undefined) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
+    const where = whereOf([
+      filter.alertId !== undefined ? ['alert_id = ?', filter.alertId] : undefined,
+      filter.status !== undefined ? ['status = ?', filter.status] : undefined,
+    ]);
     const rows = await this.#db.query(
-      `SELECT * FROM alert_deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY alert_id, conversation_id`,
-      params,
+      `SELECT * FROM alert_deliveries ${where.sql} ORDER BY alert_id, conversation_id`,
+      where.params,
     );
     return rows.map(toDelivery);
   }
@@ -894,16 +890,50 @@ export class SqlStore implements Store {
     return rows[0] ? toLease(rows[0]) : null;
   }
 
-  // ---- turn state -----------------------------------------------------------------------------------
+  // ---- documents: request cards, the spam detector's state, turn state --------------------------------
+
+  async listRequestCards(requestId: string): Promise<CardLocation[]> {
+    const doc = await this.#readDocument(documentKeys.requestCards(requestId));
+    return cardLocationsOf(doc?.data);
+  }
+
+  async addRequestCard(requestId: string, location: CardLocation): Promise<void> {
+    const key = documentKeys.requestCards(requestId);
+    // Read, append, write on the eTag read: another replica adding a card at the same moment makes
+    // the write find nothing to change, and the loop reads again.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const doc = await this.#readDocument(key);
+      const cards = cardLocationsOf(doc?.data);
+      if (cards.some((c) => c.conversationId === location.conversationId && c.activityId === location.activityId)) {
+        return;
+      }
+      const next = { cards: [...cards, { conversationId: location.conversationId, activityId: location.activityId }] };
+      if ((await this.#writeDocument(this.#db, key, next, doc ? doc.etag : null)) !== null) return;
+    }
+    throw new LagebotError(
+      'STORE_CONFLICT',
+      `request ${requestId}: its card list kept changing while a card was added`,
+    );
+  }
+
+  readSpamDetectorState(): Promise<VersionedDocument | null> {
+    return this.#readDocument(documentKeys.spamDetector);
+  }
+
+  async writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
+    const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+    return etag === null ? { ok: false } : { ok: true, etag };
+  }
 
   async readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>> {
     const out: Record<string, TurnStateItem> = {};
     if (keys.length === 0) return out;
     const rows = await this.#db.query(
-      `SELECT key, etag, data FROM turn_state WHERE key IN (${placeholders(keys.length)})`,
-      keys,
+      `SELECT key, etag, data FROM documents WHERE key IN (${placeholders(keys.length)})`,
+      keys.map(documentKeys.turn),
     );
-    for (const r of rows) out[str(r.key)] = { etag: str(r.etag), data: parseJson(r.data) };
+    for (const r of rows)
+      out[str(r.key).slice(documentKeys.turn('').length)] = { etag: str(r.etag), data: parseJson(r.data) };
     return out;
   }
 
@@ -913,13 +943,15 @@ export class SqlStore implements Store {
       const etags = await this.#db.transaction(async (tx) => {
         const written: Record<string, string> = {};
         for (const item of items) {
+          // botbuilder's MemoryStorage semantics: an eTag must match the stored one, or nothing is stored yet.
           const etag = randomUUID();
-          const sql = `INSERT INTO turn_state (key, etag, data) VALUES (?, ?, ?)
+          const sql = `INSERT INTO documents (key, etag, data) VALUES (?, ?, ?)
              ON CONFLICT (key) DO UPDATE SET etag = excluded.etag, data = excluded.data`;
+          const params = [documentKeys.turn(item.key), etag, json(item.data)];
           const changed =
             item.ifEtag === null
-              ? await tx.run(sql, [item.key, etag, json(item.data)])
-              : await tx.run(`${sql} WHERE turn_state.etag = ?`, [item.key, etag, json(item.data), item.ifEtag]);
+              ? await tx.run(sql, params)
+              : await tx.run(`${sql} WHERE documents.etag = ?`, [...params, item.ifEtag]);
           if (changed === 0) throw new TurnStateConflict(item.key);
           written[item.key] = etag;
         }
@@ -934,6 +966,33 @@ export class SqlStore implements Store {
 
   async deleteTurnState(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
-    await this.#db.run(`DELETE FROM turn_state WHERE key IN (${placeholders(keys.length)})`, keys);
+    await this.#db.run(
+      `DELETE FROM documents WHERE key IN (${placeholders(keys.length)})`,
+      keys.map(documentKeys.turn),
+    );
+  }
+
+  async #readDocument(key: string): Promise<VersionedDocument | null> {
+    const rows = await this.#db.query('SELECT etag, data FROM documents WHERE key = ?', [key]);
+    return rows[0] ? { etag: str(rows[0].etag), data: parseJson(rows[0].data) } : null;
+  }
+
+  // The new eTag, or null when the stored one is not ifEtag (null: when a document exists already).
+  async #writeDocument(db: SqlExecutor, key: string, data: unknown, ifEtag: string | null): Promise<string | null> {
+    const etag = randomUUID();
+    const changed =
+      ifEtag === null
+        ? await db.run('INSERT INTO documents (key, etag, data) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING', [
+            key,
+            etag,
+            json(data),
+          ])
+        : await db.run('UPDATE documents SET etag = ?, data = ? WHERE key = ? AND etag = ?', [
+            etag,
+            json(data),
+            key,
+            ifEtag,
+          ]);
+    return changed === 1 ? etag : null;
   }
 }

@@ -1,4 +1,4 @@
-import type { AlertView } from '../../services/deliver-alerts.ts';
+import type { AlertView } from '../../services/alert-data.ts';
 import {
   formatClock,
   formatDuration,
@@ -118,7 +118,7 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
 export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const status = statusOf(view, lang);
   const scopeLabel = plainText(
-    view.scope.kind === 'domain' ? `${view.scope.name} (${view.kreis.name})` : view.scope.name,
+    view.scope.kind === 'domain' ? `${view.scope.name} (${view.group.name})` : view.scope.name,
   );
   const listed = plainText(view.domains.slice(0, MAX_DOMAINS_LISTED).join(', '));
   const more = view.domains.length - MAX_DOMAINS_LISTED;
@@ -134,11 +134,10 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     { title: t(lang, 'alert.fact_since'), value: formatTime(lang, view.startedAt) },
     { title: t(lang, 'alert.fact_peak'), value: `×${formatFactor(lang, view.peakFactor)}` },
   ];
-  if (view.kind !== 'test') {
-    facts.push({
-      title: t(lang, 'alert.fact_region'),
-      value: plainText(view.scope.kind === 'domain' ? view.kreis.name : view.verband.name),
-    });
+  // Where the scope lies: a domain in its group, a group in the region above it (none at the top).
+  const region = view.scope.kind === 'domain' ? view.group.name : view.within?.name;
+  if (view.kind !== 'test' && region) {
+    facts.push({ title: t(lang, 'alert.fact_region'), value: plainText(region) });
   }
   if (view.domains.length > 0) {
     facts.push({

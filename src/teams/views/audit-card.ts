@@ -1,42 +1,24 @@
-import type { Caller } from '../../services/release-service.ts';
+import type { AuditLogResult } from '../../services/read-audit-log.ts';
 import { formatTime, type Lang, t } from '../i18n.ts';
-import type { ReleaseRouteDeps } from '../release-routes.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
 import { plainText } from './plain-text.ts';
 
-// `protokoll [scope]`: the latest audit entries, newest first, of the caller's tenant.
+// `protokoll [scope]`: one line per audit entry, newest first.
 
-export async function renderAuditCard(
-  deps: Pick<ReleaseRouteDeps, 'store' | 'service'>,
-  caller: Caller,
-  scopeText: string,
-  lang: Lang,
-): Promise<AdaptiveCardJson> {
-  let scopeId: string | undefined;
-  let title = t(lang, 'audit.title');
-  if (scopeText.trim()) {
-    const { resolveScope } = await import('../../domain/region-index.ts');
-    const { regionIndexOf } = deps.service;
-    const resolved = resolveScope(await regionIndexOf(), scopeText);
-    if (resolved.kind === 'region') {
-      scopeId = resolved.node.id;
-      title = t(lang, 'audit.title_scope', { scope: plainText(resolved.node.name) });
-    } else if (resolved.kind === 'domain') {
-      scopeId = `domain:${resolved.domain}`;
-      title = t(lang, 'audit.title_scope', { scope: plainText(resolved.domain) });
-    } else if (resolved.kind !== 'all') {
-      return renderCard('list', {
-        title: t(lang, 'scope.unknown', { input: plainText(scopeText.slice(0, 80)) }),
-        empty: '',
-        lines: [],
-        buttons: [],
-      });
-    }
+export function buildAuditCard(lang: Lang, result: AuditLogResult): AdaptiveCardJson {
+  if (result.kind === 'unknown') {
+    return renderCard('list', {
+      title: t(lang, 'scope.unknown', { input: plainText(result.input.slice(0, 80)) }),
+      empty: '',
+      lines: [],
+      buttons: [],
+    });
   }
-  const entries = (await deps.store.listAudit({ limit: 50, ...(scopeId ? { scopeId } : {}) }))
-    .filter((e) => e.tenantId === null || e.tenantId === caller.tenantId)
-    .slice(0, 15);
-  const lines = entries.map((e) => {
+  const title =
+    result.scopeName === null
+      ? t(lang, 'audit.title')
+      : t(lang, 'audit.title_scope', { scope: plainText(result.scopeName) });
+  const lines = result.entries.map((e) => {
     const d = (e.details ?? {}) as Record<string, unknown>;
     const who = typeof d.by === 'string' ? d.by : e.actor;
     // Names, scopes and domains come from users and back ends; the action and the state are the bot's own.

@@ -11,7 +11,8 @@
 // - emphasis, strikethrough and code delimiters (* _ ~ `) become look-alike characters that no Markdown
 //   reads: ∗ ˍ ∼ ˋ;
 // - a link needs `](` side by side, an HTML tag or autolink a letter or `/` right after `<`, an entity
-//   something right after `&`, an escape punctuation right after `\`: a zero-width space goes between;
+//   something right after `&`, an escape punctuation right after `\`: a zero-width space goes between (and
+//   after a `]` that ends a line, which the surrounding text could follow with `(`);
 // - a line that would open a block (heading, list, quote, table, reference definition, setext underline)
 //   starts with a zero-width space, which makes it a plain paragraph line; indentation is dropped;
 // - line breaks are kept as paragraph breaks (Teams needs an empty line to break a TextBlock's line:
@@ -27,15 +28,18 @@ const lookAlikes: Record<string, string> = { '*': '\u2217', _: '\u02cd', '~': '\
 // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
 const unwanted = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-// What opens a Markdown block at the start of a line (after the indentation, which is dropped).
-const blockStart = /^(?:[#>+\-=|:[]|\d{1,9}[.)](?:\s|$))/;
+// What opens a Markdown block at the start of a line (after the indentation, which is dropped). A line of
+// digits alone counts too: the text the string is put into may go on with ". " or ") ", a list marker.
+const blockStart = /^(?:[#>+\-=|:[]|\d{1,9}(?:[.)](?:\s|$)|$))/;
 
 function plainLine(line: string): string {
   const text = line
     .trim()
     .replace(/[*_~`]/g, (c) => lookAlikes[c]!)
     .replace(/\]\(/g, `]${ZWSP}(`)
-    .replace(/([<&\\])(?!\u200b)/g, `$1${ZWSP}`);
+    .replace(/([<&\\])(?!\u200b)/g, `$1${ZWSP}`)
+    // A `]` at the end could meet a `(` in the text the string is put into.
+    .replace(/\]$/, `]${ZWSP}`);
   return blockStart.test(text) ? `${ZWSP}${text}` : text;
 }
 

@@ -1,5 +1,6 @@
 import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
 import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
+import { listedMembers, type RolesConfig } from '../../domain/roles.ts';
 import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
 import { catalogues, formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
@@ -17,6 +18,11 @@ export interface RequestCardOptions {
   actions?: ReadonlyArray<'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed'>;
   /** Users whose Teams client asks for their own view (requester, listed approvers). Max 60 (Teams). */
   refreshUserIds?: string[];
+}
+
+/** Who gets a user-specific view of a request card (refresh.userIds): the requester and the named deciders. */
+export function refreshUsersFor(request: ReleaseRequest, roles: RolesConfig): string[] {
+  return [...new Set([request.requester.id, ...listedMembers(roles, 'approver'), ...listedMembers(roles, 'operator')])];
 }
 
 export function directionText(lang: Lang, direction: ReleaseRequest['direction']): string {

@@ -1,20 +1,21 @@
-import type { RegionNode } from '../../domain/model.ts';
-import { type Lang, type MessageKey, t } from '../i18n.ts';
+import type { RegionChoice } from '../../domain/region-index.ts';
+import { type Lang, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
 import { plainText } from './plain-text.ts';
 
 // "Olpe" is a Kreis and a town; "Kreis Olep" is a typo. Either way the answer offers buttons that
-// carry only the region id.
+// carry only the region id, labelled with the level's name as the inventory calls it.
 
-function label(lang: Lang, node: RegionNode): string {
-  return `${plainText(node.name)} (${t(lang, `kind.${node.kind}` as MessageKey)})`;
+function label(lang: Lang, choice: RegionChoice): string {
+  // Both from the inventory: the region's name and its level's.
+  return plainText(`${choice.name} (${choice.level[lang]})`);
 }
 
 export function buildScopeChoiceCard(
   lang: Lang,
   input: string,
   kind: 'ambiguous' | 'unknown',
-  nodes: RegionNode[],
+  nodes: RegionChoice[],
   verb = 'status.show',
 ): AdaptiveCardJson {
   const shownInput = plainText(input.length > 80 ? `${input.slice(0, 80)}…` : input);

@@ -14,6 +14,17 @@ export function scopeTitle(view: StatusView, lang: Lang): string {
   return view.scope.kind === 'all' ? t(lang, 'all.name') : plainText(view.scope.name);
 }
 
+// "Verbände und Kreise" / "districts": the plural of each level the breakdown shows, as the inventory names it.
+function breakdownLevelsText(lang: Lang, view: StatusView): string {
+  const plurals = view.breakdownLevels.map((l) => plainText(l.plural[lang]));
+  const text =
+    plurals.length <= 1
+      ? (plurals[0] ?? '')
+      : `${plurals.slice(0, -1).join(', ')} ${t(lang, 'status.breakdown_and')} ${plurals.at(-1)}`;
+  // Sentence case: the English plurals are lower case ("districts").
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 function ratioText(lang: Lang, r: Ratio): string {
   if (r.total === 0) return t(lang, 'status.none');
   return t(lang, 'status.installed_of', {
@@ -155,7 +166,7 @@ function renderStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
     policyText: policyText(lang, view),
     policyColor: view.policy.meets ? 'Good' : 'Attention',
     patches: view.summary.region.patches.map((p) => patchBlock(lang, p, view)),
-    breakdownTitle: t(lang, 'status.breakdown'),
+    breakdownTitle: t(lang, 'status.breakdown', { levels: breakdownLevelsText(lang, view) }),
     breakdownChartTitle: t(lang, 'status.breakdown_chart'),
     breakdownChart: children.slice(0, 15).map((c) => ({ x: c.name, y: c.clients.pct ?? 0 })),
     children: children.map((c) => ({

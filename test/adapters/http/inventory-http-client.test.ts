@@ -19,11 +19,17 @@ before(async () => {
 after(() => server.close());
 beforeEach(() => server.reset());
 
-test('listRegions unwraps items and sends the token', async () => {
+test('listRegions returns the nodes (and levels when named) and sends the token', async () => {
   server.reply({ status: 200, json: { items: [kreisOlpe] } });
-  assert.deepEqual(await inventory.listRegions(), [kreisOlpe]);
+  assert.deepEqual(await inventory.listRegions(), { items: [kreisOlpe] });
   assert.equal(server.requests[0]!.path, '/inventory/v1/regions');
   assert.equal(server.requests[0]!.headers['authorization'], 'Bearer inv-token');
+  const levels = [{ kind: 'kreis', name: { de: 'Kreis', en: 'district' }, plural: { de: 'Kreise', en: 'districts' } }];
+  server.reply({ status: 200, json: { items: [kreisOlpe], levels: [{ ...levels[0], qualifiers: ['kreis'] }] } });
+  assert.deepEqual((await inventory.listRegions()).levels?.[0]?.plural, { de: 'Kreise', en: 'districts' });
+  // A level without its qualifiers breaks the contract: refused like any malformed answer.
+  server.reply({ status: 200, json: { items: [kreisOlpe], levels } });
+  await assert.rejects(inventory.listRegions(), /does not match the contract \(levels.0.qualifiers/);
 });
 
 test('listPatchStates maps the query to the documented parameters', async () => {

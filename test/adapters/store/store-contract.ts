@@ -6,10 +6,11 @@ import { makeAuditAnchor } from '../../../src/adapters/anchor-audit-log.ts';
 import { GENESIS_HASH, hashAuditEntry } from '../../../src/adapters/store/audit-chain.ts';
 import type { CreateStoreOptions } from '../../../src/adapters/store/create-store.ts';
 import { formatAuditVerification } from '../../../src/adapters/store/format-audit-verification.ts';
+import { migrations } from '../../../src/adapters/store/migrations.ts';
 import type { AuditKeyring } from '../../../src/adapters/store/parse-audit-keys.ts';
-import { StoreTurnStorage } from '../../../src/adapters/store/store-turn-storage.ts';
 import { isLagebotError } from '../../../src/domain/errors.ts';
 import type { AuditAnchor, AuditInput, AuditVerification, NewRequest, Store } from '../../../src/domain/store-port.ts';
+import { StoreTurnStorage } from '../../../src/teams/store-turn-storage.ts';
 import { spawnStoreChild } from './spawn-store-child.ts';
 
 export interface StoreHarness {
@@ -1024,6 +1025,76 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           assert.deepEqual(await b.migrate(), []);
         } finally {
           await fresh.dispose();
+        }
+      });
+    });
+
+    describe('documents: request cards, the spam detector state, turn state', parallel, () => {
+      test('request cards: added once, listed in order, kept when two stores add at the same time', () =>
+        withStore(async (store, h) => {
+          assert.deepEqual(await store.listRequestCards('r-1'), []);
+          await store.addRequestCard('r-1', { conversationId: 'c-a', activityId: 'a-1' });
+          await store.addRequestCard('r-1', { conversationId: 'c-a', activityId: 'a-1' });
+          const other = await h.open();
+          await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+              (i % 2 ? store : other).addRequestCard('r-1', { conversationId: `c-${i}`, activityId: `a-${i}` }),
+            ),
+          );
+          const cards = await store.listRequestCards('r-1');
+          assert.equal(cards.length, 7, JSON.stringify(cards));
+          assert.deepEqual(cards[0], { conversationId: 'c-a', activityId: 'a-1' });
+          assert.deepEqual(await store.listRequestCards('r-2'), []);
+        }));
+
+      test('spam detector state: created once, then written only on the eTag read', () =>
+        withStore(async (store) => {
+          assert.equal(await store.readSpamDetectorState(), null);
+          const first = await store.writeSpamDetectorState({ v: 1, n: 1 }, null);
+          assert.ok(first.ok);
+          assert.deepEqual(await store.writeSpamDetectorState({ v: 1, n: 99 }, null), { ok: false });
+          const second = await store.writeSpamDetectorState({ v: 1, n: 2 }, first.etag);
+          assert.ok(second.ok);
+          assert.deepEqual(await store.writeSpamDetectorState({ v: 1, n: 3 }, first.etag), { ok: false });
+          assert.deepEqual(await store.readSpamDetectorState(), { etag: second.etag, data: { v: 1, n: 2 } });
+        }));
+
+      test('each use has its own key space: turn state never sees the other documents', () =>
+        withStore(async (store) => {
+          await store.addRequestCard('r-1', { conversationId: 'c', activityId: 'a' });
+          await store.writeSpamDetectorState({ v: 1 }, null);
+          assert.deepEqual(await store.readTurnState(['spam-detector', 'request-cards:r-1', 'r-1']), {});
+          await store.writeTurnState([{ key: 'spam-detector', data: { mine: true }, ifEtag: null }]);
+          await store.deleteTurnState(['spam-detector', 'request-cards:r-1']);
+          assert.deepEqual((await store.readSpamDetectorState())?.data, { v: 1 });
+          assert.equal((await store.listRequestCards('r-1')).length, 1);
+        }));
+
+      test('002_documents moves what the turn_state table held into the key spaces', async () => {
+        const h = await makeHarness({ fresh: true });
+        try {
+          const schema = h.engine === 'postgres' ? h.options.schema : undefined;
+          await h.exec(
+            `${schema ? `CREATE SCHEMA IF NOT EXISTS ${schema};` : ''}
+             ${migrations.find((m) => m.id === '001_init')![h.engine]}
+             CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT);
+             INSERT INTO schema_migrations (id) VALUES ('001_init');
+             INSERT INTO turn_state (key, etag, data) VALUES
+               ('msteams/bot/conversations/c-1', 'e-1', '{"topic":"status"}'),
+               ('lagebot:request-cards:r-7', 'e-2', '{"cards":[{"conversationId":"c-1","activityId":"a-1"}]}'),
+               ('lagebot:spam-detector', 'e-3', '{"v":1,"polledTo":"2024-02-15T17:00:00.000Z"}');`,
+          );
+          const store = await h.open();
+          assert.deepEqual(await store.readTurnState(['msteams/bot/conversations/c-1']), {
+            'msteams/bot/conversations/c-1': { etag: 'e-1', data: { topic: 'status' } },
+          });
+          assert.deepEqual(await store.listRequestCards('r-7'), [{ conversationId: 'c-1', activityId: 'a-1' }]);
+          assert.deepEqual(await store.readSpamDetectorState(), {
+            etag: 'e-3',
+            data: { v: 1, polledTo: '2024-02-15T17:00:00.000Z' },
+          });
+        } finally {
+          await h.dispose();
         }
       });
     });

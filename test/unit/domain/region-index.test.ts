@@ -6,18 +6,22 @@ import {
   ancestors,
   buildRegionIndex,
   childrenOf,
+  choicesOf,
   descendants,
   domainsOf,
   editDistance,
   getNode,
+  levelOf,
   ownerOfDomain,
   resolveScope,
+  resolveScopeId,
   type ScopeResolution,
   splitScopeAndRest,
 } from '../../../src/domain/region-index.ts';
-import { regionFixture } from '../../fixtures/regions.ts';
+import { fourLevelLevels, fourLevelRegions } from '../../fixtures/four-level-estate.ts';
+import { regionFixture, regionLevelsFixture } from '../../fixtures/regions.ts';
 
-const index = buildRegionIndex(regionFixture);
+const index = buildRegionIndex(regionFixture, regionLevelsFixture);
 
 // One line per resolution, so a table row reads like the answer the bot gives.
 function describeResolution(r: ScopeResolution): string {
@@ -149,7 +153,7 @@ describe('resolveScope', () => {
 
   test('a Kreis named without "Kreis" in the inventory still answers to "Kreis X"', () => {
     const bare = regionFixture.map((n) => (n.id === 'kr-olpe' ? { ...n, name: 'Olpe' } : n));
-    const idx = buildRegionIndex(bare);
+    const idx = buildRegionIndex(bare, regionLevelsFixture);
     assert.equal(describeResolution(resolveScope(idx, 'Kreis Olpe')), 'region kr-olpe');
     assert.equal(describeResolution(resolveScope(idx, 'Olpe')), 'ambiguous kr-olpe,ko-olpe');
   });
@@ -344,6 +348,132 @@ describe('tree queries', () => {
       ['kr-b'],
     );
     assert.deepEqual(domainsOf(idx, 'kr-a').sort(), ['a.de', 'b.de']);
+  });
+});
+
+describe('levels from the region list', () => {
+  test('the inventory’s levels, top first, and the roots of the tree', () => {
+    assert.deepEqual(
+      index.levels.map((l) => l.kind),
+      ['verband', 'kreis', 'kommune'],
+    );
+    assert.deepEqual(
+      index.roots.map((n) => n.id),
+      ['vb-nord', 'vb-sued'],
+    );
+    assert.equal(levelOf(index, 'kreis').plural.de, 'Kreise');
+    assert.deepEqual(choicesOf(index, [getNode(index, 'ko-olpe')!]), [
+      { id: 'ko-olpe', name: 'Olpe', level: { de: 'Kommune', en: 'municipality' } },
+    ]);
+  });
+
+  test('without named levels: derived from the kinds, top first by depth, the kind is the qualifier', () => {
+    const idx = buildRegionIndex(regionFixture);
+    assert.deepEqual(
+      idx.levels.map((l) => [l.kind, l.name.de, l.qualifiers]),
+      [
+        ['verband', 'Verband', ['verband']],
+        ['kreis', 'Kreis', ['kreis']],
+        ['kommune', 'Kommune', ['kommune']],
+      ],
+    );
+    assert.equal(describeResolution(resolveScope(idx, 'Kommune Olpe')), 'region ko-olpe');
+    assert.equal(describeResolution(resolveScope(idx, 'Kreis Olpe')), 'region kr-olpe');
+    // "Stadt" names no level here, so "Stadt Olpe" is just a name nobody has.
+    assert.equal(resolveScope(idx, 'Stadt Olpe').kind, 'unknown');
+  });
+
+  test('a level the inventory did not name is appended after the named ones', () => {
+    const idx = buildRegionIndex(regionFixture, regionLevelsFixture.slice(0, 1));
+    assert.deepEqual(
+      idx.levels.map((l) => l.kind),
+      ['verband', 'kreis', 'kommune'],
+    );
+    assert.equal(levelOf(idx, 'kommune').name.de, 'Kommune');
+    assert.equal(levelOf(idx, 'nowhere').name.en, 'Nowhere');
+  });
+
+  test('a node whose id a scope id cannot name is left out', () => {
+    const a = { ...regionFixture[0]!, id: 'all', name: 'Alles' };
+    const b = { ...regionFixture[0]!, id: 'domain:x.de', name: 'Domäne' };
+    const idx = buildRegionIndex([a, b, ...regionFixture], regionLevelsFixture);
+    assert.equal(getNode(idx, 'all'), undefined);
+    assert.equal(getNode(idx, 'domain:x.de'), undefined);
+    assert.equal(idx.nodes.length, regionFixture.length);
+  });
+});
+
+describe('a four-level estate with other ids and level names', () => {
+  const land = buildRegionIndex(fourLevelRegions, fourLevelLevels);
+  const cases: [string, string][] = [
+    ['NRW', 'region ags:05'],
+    ['Nordrhein-Westfalen', 'region ags:05'],
+    ['Regierungsbezirk Köln', 'region ags:053'],
+    ['Bezirk Koeln', 'region ags:053'],
+    ['Köln', 'region ags:053'],
+    ['Arnsberg', 'ambiguous ags:059,ags:05958004'],
+    ['Stadt Arnsberg', 'region ags:05958004'],
+    ['RB Arnsberg', 'region ags:059'],
+    ['Unna', 'ambiguous ags:05978,ags:05978036'],
+    ['Kreis Unna', 'region ags:05978'],
+    ['Gemeinde Unna', 'region ags:05978036'],
+    ['Regierungsbezirk', 'ambiguous ags:059,ags:053'],
+    ['HSK', 'region ags:05958'],
+    ['Bonn', 'region ags:05314000'],
+    ['stadt-unna.nrw.example', 'domain stadt-unna.nrw.example of ags:05978036'],
+    ['ags:05382', 'region ags:05382'],
+    ['Meshede', 'unknown suggest ags:05958032'],
+    ['alle', 'all'],
+  ];
+  for (const [input, expected] of cases) {
+    test(`${JSON.stringify(input)} → ${expected}`, () => {
+      assert.equal(describeResolution(resolveScope(land, input)), expected);
+    });
+  }
+
+  test('levels, roots and ranks come from the data', () => {
+    assert.deepEqual(
+      land.levels.map((l) => l.kind),
+      ['land', 'regierungsbezirk', 'kreis', 'gemeinde'],
+    );
+    assert.deepEqual(
+      land.roots.map((n) => n.id),
+      ['ags:05'],
+    );
+    // A Kreis sorts before the kreisfreie Stadt beside it: rank by level, then by name.
+    assert.deepEqual(
+      childrenOf(land, 'ags:053').map((n) => n.id),
+      ['ags:05382', 'ags:05314000'],
+    );
+    assert.deepEqual(
+      ancestors(land, 'ags:05978036').map((n) => n.id),
+      ['ags:05978', 'ags:059', 'ags:05'],
+    );
+    assert.equal(domainsOf(land, 'ags:05').length, fourLevelRegions.flatMap((n) => n.domains).length);
+  });
+
+  test('splitScopeAndRest with a qualifier of another estate', () => {
+    assert.deepEqual(splitScopeAndRest(land, 'Regierungsbezirk Köln eingehend alles gepatcht'.split(' ')), {
+      scopeText: 'Regierungsbezirk Köln',
+      rest: ['eingehend', 'alles', 'gepatcht'],
+    });
+  });
+});
+
+describe('resolveScopeId', () => {
+  test('all, a region id, a domain (any case), and nothing else', () => {
+    assert.deepEqual(resolveScopeId(index, 'all'), { kind: 'all' });
+    assert.equal(resolveScopeId(index, 'kr-olpe')?.kind, 'region');
+    assert.deepEqual(resolveScopeId(index, 'domain:Attendorn.DE'), {
+      kind: 'domain',
+      node: getNode(index, 'ko-attendorn'),
+      domain: 'attendorn.de',
+    });
+    assert.equal(resolveScopeId(index, 'domain:example.org'), null);
+    assert.equal(resolveScopeId(index, 'kr-nirgendwo'), null);
+    assert.equal(resolveScopeId(index, 'domain:'), null);
+    assert.equal(resolveScopeId(index, ''), null);
+    assert.equal(resolveScopeId(index, 'x'.repeat(65)), null);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   defaultSpikeConfig,
   detectSpikes,
   type SpikeConfig,
+  upgradeDetectorState,
 } from '../../../src/domain/spike-detector.ts';
 import {
   backfill,
@@ -21,15 +22,15 @@ import {
 
 // Kreis Olpe with six domains of different sizes (peak spam per minute on a weekday), Kreis Soest with three.
 const domains: SyntheticDomain[] = [
-  { domain: 'olpe.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 80 },
-  { domain: 'attendorn.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 60 },
-  { domain: 'lennestadt.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 50 },
-  { domain: 'finnentrop.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 30 },
-  { domain: 'wenden.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 25 },
-  { domain: 'kirchhundem.de', kreis: 'kr-olpe', verband: 'vb-sued', peakSpam: 2 },
-  { domain: 'soest.de', kreis: 'kr-soest', verband: 'vb-nord', peakSpam: 70 },
-  { domain: 'lippstadt.de', kreis: 'kr-soest', verband: 'vb-nord', peakSpam: 90 },
-  { domain: 'warstein.de', kreis: 'kr-soest', verband: 'vb-nord', peakSpam: 20 },
+  { domain: 'olpe.de', group: 'kr-olpe', peakSpam: 80 },
+  { domain: 'attendorn.de', group: 'kr-olpe', peakSpam: 60 },
+  { domain: 'lennestadt.de', group: 'kr-olpe', peakSpam: 50 },
+  { domain: 'finnentrop.de', group: 'kr-olpe', peakSpam: 30 },
+  { domain: 'wenden.de', group: 'kr-olpe', peakSpam: 25 },
+  { domain: 'kirchhundem.de', group: 'kr-olpe', peakSpam: 2 },
+  { domain: 'soest.de', group: 'kr-soest', peakSpam: 70 },
+  { domain: 'lippstadt.de', group: 'kr-soest', peakSpam: 90 },
+  { domain: 'warstein.de', group: 'kr-soest', peakSpam: 20 },
 ];
 
 // Warm-up as the watcher does on first start: the last seven days in one backfill call.
@@ -114,7 +115,7 @@ describe('spike detector: one domain', () => {
     assert.equal(e!.alert.startedAt, start);
     assert.equal(e!.alert.id, `spike:domain:olpe.de:${start}`);
     assert.equal(e!.alert.endedAt, null);
-    assert.equal(e!.alert.kreis, 'kr-olpe');
+    assert.equal(e!.alert.group, 'kr-olpe');
     assert.ok(e!.alert.factor >= 3.5 && e!.alert.factor <= 7, `factor ${e!.alert.factor}`);
     assert.ok(e!.alert.baselineRate > 50 && e!.alert.baselineRate < 120, `baseline ${e!.alert.baselineRate}`);
     const last = e!.alert.series.at(-1)!;
@@ -268,13 +269,13 @@ describe('spike detector: Kreis aggregation', () => {
     const nonUpdates = run.events.filter((e) => e.type !== 'updated');
     assert.deepEqual(
       nonUpdates.map((e) => `${e.type} ${e.alert.scope.kind}:${e.alert.scope.id}`),
-      ['opened kreis:kr-olpe', 'closed kreis:kr-olpe'],
+      ['opened group:kr-olpe', 'closed group:kr-olpe'],
     );
     const opened = nonUpdates[0]!;
     assert.ok(opened.now <= plus(start, 2));
     assert.deepEqual(opened.alert.domains, [...spiking].sort());
-    assert.equal(opened.alert.id, `spike:kreis:kr-olpe:${start}`);
-    assert.equal(opened.alert.verband, 'vb-sued');
+    assert.equal(opened.alert.id, `spike:group:kr-olpe:${start}`);
+    assert.equal(opened.alert.group, 'kr-olpe');
     // Kreis figures are sums over its spiking domains.
     assert.ok(opened.alert.baselineRate > 140 && opened.alert.baselineRate < 260, `${opened.alert.baselineRate}`);
     assert.ok(opened.alert.factor >= 3.5);
@@ -297,7 +298,7 @@ describe('spike detector: Kreis aggregation', () => {
     const run = runPolls(gen, state, { from: plus(WARM_TO, 1), to: plus(start, 10) });
     assert.deepEqual(
       run.events.filter((e) => e.type === 'opened').map((e) => `${e.alert.scope.kind}:${e.alert.scope.id}`),
-      ['kreis:kr-soest'],
+      ['group:kr-soest'],
     );
   });
 
@@ -316,15 +317,15 @@ describe('spike detector: Kreis aggregation', () => {
     assert.deepEqual(lines, [
       'opened domain:olpe.de 1',
       'closed domain:olpe.de 1', // folded
-      'opened kreis:kr-olpe 3',
-      'closed kreis:kr-olpe 4',
+      'opened group:kr-olpe 3',
+      'closed group:kr-olpe 4',
     ]);
     // wenden.de joining is reported at once (later updates follow the factor as the domains calm down).
     const joined = run.events.find((e) => e.type === 'updated')!;
     assert.deepEqual(joined.alert.domains, ['attendorn.de', 'lennestadt.de', 'olpe.de', 'wenden.de']);
     assert.ok(joined.now <= plus(start, 12 + 2), `joined at ${joined.now}`);
     const folded = run.events[1]!;
-    assert.equal(folded.alert.foldedInto, `spike:kreis:kr-olpe:${start}`);
+    assert.equal(folded.alert.foldedInto, `spike:group:kr-olpe:${start}`);
     const kreis = run.events[2]!;
     assert.equal(kreis.now, folded.now);
     assert.equal(kreis.alert.startedAt, start, 'the Kreis alert starts with its first domain');
@@ -373,6 +374,32 @@ describe('spike detector: polling and state', () => {
     const second = detectSpikes(first.state, input);
     assert.deepEqual(second.events, []);
     assert.deepEqual(second.state, snapshot);
+  });
+
+  test('a version-1 state (its group named "kreis", the Verband beside it) is upgraded in place', () => {
+    const { gen, state } = scenario({ spikes: ['soest.de', 'lippstadt.de'].map((d) => spike(d, start, 30, 5)) });
+    const run = runPolls(gen, state, { from: plus(WARM_TO, 1), to: plus(start, 45) });
+    assert.ok(Object.values(run.state.cooldowns).length > 0 || Object.values(run.state.alerts).length > 0);
+    // The state as the watcher persisted it before the rename.
+    const v1 = JSON.parse(JSON.stringify(run.state), (key, value) => {
+      if (key === 'version') return 1;
+      if (key === 'cooldowns') {
+        return Object.fromEntries(
+          Object.entries(value as Record<string, number>).map(([k, v]) => [k.replace(/^group:/, 'kreis:'), v]),
+        );
+      }
+      if (value && typeof value === 'object' && 'group' in value) {
+        const { group, ...rest } = value as Record<string, unknown>;
+        return { ...rest, kreis: group, verband: 'vb-x', ...(rest.kind === 'group' ? { kind: 'kreis' } : {}) };
+      }
+      return value;
+    });
+    assert.ok(JSON.stringify(v1).includes('"kreis"'));
+    assert.deepEqual(upgradeDetectorState(v1), run.state);
+    assert.equal(upgradeDetectorState(run.state), run.state);
+    assert.equal(upgradeDetectorState({ version: 3, domains: {}, alerts: {}, cooldowns: {} }), null);
+    assert.equal(upgradeDetectorState('{}'), null);
+    assert.equal(upgradeDetectorState({ version: 1, domains: {} }), null);
   });
 
   test('a bucket that is still filling is not counted until its minute is over', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createSendQueue } from '../../../src/adapters/send-queue.ts';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
+import type { Caller } from '../../../src/domain/caller.ts';
 import { LagebotError } from '../../../src/domain/errors.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import type { ProactiveSender } from '../../../src/domain/ports.ts';
@@ -10,7 +11,7 @@ import type { RolesConfig } from '../../../src/domain/roles.ts';
 import type { SpikeAlert, SpikeEvent } from '../../../src/domain/spike-detector.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
 import { type AlertDelivery, createAlertDelivery } from '../../../src/services/deliver-alerts.ts';
-import { type AlertActor, type AlertService, createAlertService } from '../../../src/services/manage-alerts.ts';
+import { type AlertService, createAlertService } from '../../../src/services/manage-alerts.ts';
 import { createSimulator } from '../../../src/sim/simulator.ts';
 import { collectText } from '../../../src/teams/local-connector.ts';
 import { buildAlertCard } from '../../../src/teams/views/alert-card.ts';
@@ -24,9 +25,9 @@ const sim = createSimulator({ speed: 0, seed: 42, devices: 100 });
 const index = buildRegionIndex(sim.regions());
 const NOW = Date.parse('2024-02-15T17:10:00.000Z');
 const roles: RolesConfig = { viewer: ['aad-viewer', 'aad-operator'], operator: ['aad-operator'], approver: [] };
-const operator: AlertActor = { aadObjectId: 'aad-operator', userId: '29:op', name: 'Olaf Operator', tenantId: 't1' };
-const viewer: AlertActor = { aadObjectId: 'aad-viewer', userId: '29:vi', name: 'Vera Viewer', tenantId: 't1' };
-const stranger: AlertActor = { aadObjectId: 'aad-guest', userId: '29:gu', name: 'Gast', tenantId: 't1' };
+const operator: Caller = { aadObjectId: 'aad-operator', userId: '29:op', name: 'Olaf Operator', tenantId: 't1' };
+const viewer: Caller = { aadObjectId: 'aad-viewer', userId: '29:vi', name: 'Vera Viewer', tenantId: 't1' };
+const stranger: Caller = { aadObjectId: 'aad-guest', userId: '29:gu', name: 'Gast', tenantId: 't1' };
 const A = '19:a@thread.tacv2';
 const B = '19:b@thread.tacv2';
 const C = '19:c@thread.tacv2';
@@ -56,10 +57,9 @@ function textOf(card: object): string {
 function kreisSpike(over: Partial<SpikeAlert> = {}): SpikeAlert {
   const start = NOW - 10 * 60_000;
   return {
-    id: 'spike:kreis:kr-olpe:2024-02-15T17:00:00.000Z',
-    scope: { kind: 'kreis', id: 'kr-olpe' },
-    kreis: 'kr-olpe',
-    verband: 'vb-sued',
+    id: 'spike:group:kr-olpe:2024-02-15T17:00:00.000Z',
+    scope: { kind: 'group', id: 'kr-olpe' },
+    group: 'kr-olpe',
     domains: ['attendorn.de', 'olpe.de', 'wenden.de'],
     startedAt: new Date(start).toISOString(),
     endedAt: null,
@@ -261,7 +261,7 @@ describe('alert service: the buttons on a delivered alert', () => {
     assert.deepEqual(await env.service.acknowledge(alertId, C, operator), { kind: 'not_found' });
     assert.deepEqual(await env.service.mute(alertId, C, 1, viewer), { kind: 'not_found' });
     assert.deepEqual(await env.service.prepareBlock(alertId, C, operator), { kind: 'not_found' });
-    assert.deepEqual(await env.service.acknowledge('spike:kreis:kr-soest:2024-02-15T17:00:00.000Z', A, operator), {
+    assert.deepEqual(await env.service.acknowledge('spike:group:kr-soest:2024-02-15T17:00:00.000Z', A, operator), {
       kind: 'not_found',
     });
   });
@@ -370,7 +370,7 @@ describe('alert card', () => {
       await env.delivery.recordEvent(
         {
           type: 'closed',
-          alert: { ...domainAlert, endedAt: new Date(NOW).toISOString(), foldedInto: 'spike:kreis:kr-olpe:x' },
+          alert: { ...domainAlert, endedAt: new Date(NOW).toISOString(), foldedInto: 'spike:group:kr-olpe:x' },
         },
         { index, domains },
       );

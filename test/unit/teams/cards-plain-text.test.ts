@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import type { RegionNode } from '../../../src/domain/model.ts';
 import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { createRequest, type ReleaseRequest, transition } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
-import type { AlertView } from '../../../src/services/deliver-alerts.ts';
+import type { AlertView } from '../../../src/services/alert-data.ts';
 import type { PolicySummary } from '../../../src/services/release-service.ts';
 import type { StatusView } from '../../../src/services/report-status.ts';
 import type { Lang } from '../../../src/teams/i18n.ts';
@@ -62,7 +61,11 @@ function statusView(h: string): StatusView {
     trackedPatches.map((p) => ({ ...p, title: h })),
   );
   return {
-    scope: { id: 'vb-sued', name: h, kind: 'verband', domain: null },
+    scope: { id: 'vb-sued', name: h, kind: 'region', level: 'verband', domain: null },
+    breakdownLevels: [
+      { kind: 'kreis', name: { de: h, en: h }, plural: { de: h, en: h }, qualifiers: [] },
+      { kind: 'kommune', name: { de: h, en: h }, plural: { de: h, en: h }, qualifiers: [] },
+    ],
     observedAt: report.observedAt,
     stale: true,
     fetchedAt: report.observedAt,
@@ -153,12 +156,12 @@ function requests(h: string): ReleaseRequest[] {
 
 function alertView(h: string, kind: 'spike' | 'test'): AlertView {
   return {
-    v: 1,
+    v: 2,
     kind,
     lang: 'de',
-    scope: { id: 'domain:x.de', kind: 'domain', name: h },
-    kreis: { id: 'kr-olpe', name: h },
-    verband: { id: 'vb-sued', name: h },
+    scope: { id: 'domain:x.de', kind: kind === 'spike' ? 'domain' : 'group', name: h },
+    group: { id: 'kr-olpe', name: h },
+    within: { id: 'vb-sued', name: h },
     domains: [h, `${h}2`],
     inbound: { [h]: 'open' },
     startedAt: '2024-02-19T13:00:00.000Z',
@@ -180,7 +183,7 @@ function alertView(h: string, kind: 'spike' | 'test'): AlertView {
 }
 
 function everyCard(h: string, lang: Lang): Array<[string, AdaptiveCardJson]> {
-  const node = { id: 'kr-olpe', name: h, kind: 'kreis' } as RegionNode;
+  const node = { id: 'kr-olpe', name: h, level: { de: h, en: h } };
   const [pending, ...decided] = requests(h);
   const fresh = (pending!.policyAtRequest as { summary: PolicySummary }).summary;
   return [

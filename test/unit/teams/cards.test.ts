@@ -17,6 +17,7 @@ import { buildConfirmCard, buildReasonForm, buildRequestCard } from '../../../sr
 import { buildScopeChoiceCard } from '../../../src/teams/views/scope-choice-card.ts';
 import { buildStatusCard } from '../../../src/teams/views/status-card.ts';
 import { trackedPatches } from '../../fixtures/patches.ts';
+import { regionLevelsFixture } from '../../fixtures/regions.ts';
 import { assertValidCard, cardProblems } from '../../helpers/validate-card.ts';
 
 // Every template expanded with fixtures must parse with the official Adaptive Cards object model
@@ -70,7 +71,8 @@ function fixtureView(childCount: number): StatusView {
     ),
   };
   return {
-    scope: { id: 'vb-sued', name: 'Südverband', kind: 'verband', domain: null },
+    scope: { id: 'vb-sued', name: 'Südverband', kind: 'region', level: 'verband', domain: null },
+    breakdownLevels: regionLevelsFixture.filter((l) => l.kind === 'kommune'),
     observedAt: report.observedAt,
     stale: false,
     fetchedAt: report.observedAt,

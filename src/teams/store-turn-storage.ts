@@ -1,8 +1,8 @@
 import type { Storage, StoreItems } from 'botbuilder';
-import type { Store, TurnStateWrite } from '../../domain/store-port.ts';
+import type { Store, TurnStateWrite } from '../domain/store-port.ts';
 
-// botbuilder Storage over the store's turn_state table, so teams-ai turn state survives restarts and is
-// shared between replicas. eTag semantics follow botbuilder's MemoryStorage
+// botbuilder Storage over the store's turn state (its own key space in the documents table), so teams-ai
+// turn state survives restarts and is shared between replicas. eTag semantics follow botbuilder's MemoryStorage
 // (botbuilder-core/lib/memoryStorage.js): no eTag or '*' writes unconditionally, any other eTag must equal
 // the stored one (or nothing is stored yet), every write gets a fresh eTag, and a conflict rejects with
 // the same message. Unlike MemoryStorage a write of several keys is all-or-nothing.
