@@ -16,6 +16,8 @@ export interface GatewayFault {
   count?: number;
   /** changeDomain only: apply the change, then fail (the answer is lost). */
   afterApplying?: boolean;
+  /** Only calls about this domain. */
+  domain?: string;
 }
 
 export interface GatewayChangeRecord {
@@ -41,7 +43,8 @@ export class InMemoryGateway implements GatewayPort {
   readonly changes: GatewayChangeRecord[] = [];
   private readonly domains = new Map<string, DomainRecord>();
   private readonly keys = new Map<string, { fingerprint: string; result: DomainChangeResult }>();
-  private readonly faults = new Map<GatewayOp, GatewayFault & { left: number }>();
+  // In the order they were scripted; a call meets the first one that matches it and is not used up.
+  private readonly faults: Array<GatewayFault & { op: GatewayOp; left: number }> = [];
   private readonly waves: Array<{ domains: Set<string>; from: number; to: number; factor: number }> = [];
   private readonly spamPerMinute: number;
 
@@ -82,13 +85,13 @@ export class InMemoryGateway implements GatewayPort {
     }
   }
 
-  /** Calls of op fail with fault until it is used up (or cleared). */
+  /** Calls of op (about fault.domain, if given) fail with fault until it is used up (or cleared). */
   fail(op: GatewayOp, fault: GatewayFault): void {
-    this.faults.set(op, { ...fault, left: fault.count ?? Number.POSITIVE_INFINITY });
+    this.faults.push({ ...fault, op, left: fault.count ?? Number.POSITIVE_INFINITY });
   }
 
   clearFaults(): void {
-    this.faults.clear();
+    this.faults.length = 0;
   }
 
   /** Spam of these domains times factor, from now for `minutes`. */
@@ -111,12 +114,12 @@ export class InMemoryGateway implements GatewayPort {
   }
 
   async getDomain(domain: string): Promise<DomainState> {
-    this.enter('getDomain');
+    this.enter('getDomain', domain);
     return { ...this.record(domain).state };
   }
 
   async changeDomain(change: DomainChange): Promise<DomainChangeResult> {
-    const fault = this.enter('changeDomain', true);
+    const fault = this.enter('changeDomain', change.domain, true);
     const record = this.record(change.domain);
     // What the API refuses before it looks at the domain (api/gateway.openapi.yaml, DomainChangeRequest).
     const valid =
@@ -243,10 +246,13 @@ export class InMemoryGateway implements GatewayPort {
   }
 
   // Records the call; throws its fault, or — for a fault after applying — hands it to the caller.
-  private enter(op: GatewayOp, deferrable = false): (GatewayFault & { left: number }) | null {
+  private enter(op: GatewayOp, domain?: string, deferrable = false): GatewayFault | null {
     this.calls.push(op);
-    const fault = this.faults.get(op);
-    if (!fault || fault.left <= 0) return null;
+    const about = domain?.toLowerCase();
+    const fault = this.faults.find(
+      (f) => f.op === op && f.left > 0 && (f.domain === undefined || f.domain.toLowerCase() === about),
+    );
+    if (!fault) return null;
     fault.left--;
     if (deferrable && fault.afterApplying) return fault;
     throw this.errorOf(fault, op);
