@@ -22,6 +22,7 @@ export interface TestBot {
 export async function startTestBot(
   env: Record<string, string> = {},
   simOptions: { devices?: number } = {},
+  options: { now?: () => Date } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
@@ -39,7 +40,7 @@ export async function startTestBot(
     SPAM_WATCHER: 'off',
     ...env,
   });
-  const bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
+  const bot = await startLagebot(config, { logger: createLogger(config.logLevel), ...options });
   const connector = await new FakeBotConnector().start();
   return {
     bot,
