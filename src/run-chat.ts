@@ -64,7 +64,9 @@ export function parseChatArgs(argv: string[]): ChatArgs | string {
 
 async function isUp(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+    // Generous: a bot busy with a status burst, or a loaded CI machine, answers /healthz in seconds, and
+    // a false "no bot" would start a second one (or, with --url, fail the command).
+    const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5000) });
     return res.ok;
   } catch {
     return false;
