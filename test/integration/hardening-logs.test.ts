@@ -14,7 +14,7 @@ import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
 import { advanceToMondayAfternoon, type CardRef, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8: the whole bot at debug level, with back-end tokens and an app password configured, run
+// docs/decisions/hardening.md: the whole bot at debug level, with back-end tokens and an app password configured, run
 // through normal turns and through faults (retries, timeouts, stale answers, failed turns): its JSON
 // log, captured, never contains a secret, and neither does anything it sends to the chat.
 

@@ -13,7 +13,7 @@ import {
 } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8: roles are checked server-side on every command and every card action. People without the
+// docs/decisions/hardening.md: roles are checked server-side on every command and every card action. People without the
 // role press the buttons of real requests (Teams lets anyone in the channel click any card), with
 // and without forged identity in the card data: each gets a refusal and nothing changes.
 // Roles (writeTestRoles): viewer = everybody; operator = Olaf, Anna; approver = Anna, Bernd.

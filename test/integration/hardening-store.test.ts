@@ -16,7 +16,7 @@ import {
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
-// Issue 8, store unreachable: /readyz says 503, commands get a plain apology, nothing is half-written,
+// The store unreachable (docs/decisions/hardening.md): /readyz says 503, commands get a plain apology, nothing is half-written,
 // and the bot works again when the store is back. The store is a PostgreSQL database of its own that
 // the test takes away the realistic way: it stops accepting connections (ALTER DATABASE …
 // ALLOW_CONNECTIONS false) and the bot's open connections are terminated (pg_terminate_backend), as
