@@ -9,7 +9,7 @@ import { projectRoot } from '../src/project-root.ts';
 // `npm run serve` and the container image run dist/main.mjs with plain `node` and the flags below;
 // `npm start`, `npm run chat` and the tests run the sources under tsx.
 //
-// Why (bench/status, issue 3): under tsx the bot process also carries tsx's module-loader thread,
+// Why (bench/status, docs/decisions/performance-targets.md): under tsx the bot process also carries tsx's module-loader thread,
 // the transformed sources and their source maps: ~60 MB more RSS for the same code.
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's chromium for the browser suite (test/e2e, `npm run test:e2e`) unless it is there.
 # Idempotent and quiet: prints one line, or apt's output only when apt fails. .ci/run calls it.
-# apt-get install needs a fresh package index on these machines (`apt-get update` first), see issue 7.
+# apt-get install needs a fresh package index on these machines (`apt-get update` first), see docs/decisions/browser-test.md.
 set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Node 20's test runner does not expand globs, so we collect *.test.ts ourselves and hand them to
-// `node --test` with tsx loaded. Arguments narrow the run to folders or files.
+// `node --test` with tsx loaded: by default every test under test/ and the benchmarks' own helper tests
+// under bench/. Arguments narrow the run to folders or files.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -22,9 +23,9 @@ function collect(path, out) {
 }
 
 const files = [];
-for (const t of targets.length ? targets : ['test']) collect(join(root, t), files);
+for (const t of targets.length ? targets : ['test', 'bench']) collect(join(root, t), files);
 if (files.length === 0) {
-  console.error('no test files found under', targets.join(' ') || 'test');
+  console.error('no test files found under', targets.join(' ') || 'test and bench');
   process.exit(1);
 }
 const args = [

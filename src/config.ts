@@ -154,7 +154,7 @@ const envSchema = z.object({
       .max(10_000, 'expected at most 10000')
       .optional(),
   ),
-  // Clients + servers; the default is the estate of PRODUCT.md: 10,000 clients and 400 servers.
+  // Clients + servers; the default is the estate of docs/product.md: 10,000 clients and 400 servers.
   SIM_DEVICES: positiveInt(10_400, 'a number of devices (clients + servers)', 2_000_000),
   SIM_SEED: positiveInt(20240215, 'a positive whole number'),
   SIM_SCENARIO: z.preprocess(
@@ -171,7 +171,7 @@ const envSchema = z.object({
   SPAM_WATCHER: onOff(true),
   // How often expired requests are expired and interrupted executions resumed.
   SWEEP_INTERVAL_SECONDS: positiveInt(15, 'a number of seconds', 3600),
-  // Per user: a burst of commands/card actions, then this many per minute (issue 8).
+  // Per user: a burst of commands/card actions, then this many per minute (docs/decisions/hardening.md).
   USER_RATE_LIMIT_BURST: positiveInt(20, 'a number of actions', 100_000),
   USER_RATE_LIMIT_PER_MINUTE: positiveInt(30, 'a number of actions per minute', 100_000),
   // auto: German unless the Teams client's locale is English. de/en: always that language (the Agents

@@ -62,6 +62,8 @@ export interface RunningLagebot {
   release: ReleaseService;
   executor: ReleaseExecutor;
   cards: RequestCardTracker;
+  watcher: SpamWatcher;
+  alertDelivery: AlertDelivery;
   close(): Promise<void>;
 }
 
@@ -132,6 +134,8 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       release: services.release,
       executor: services.executor,
       cards: services.cards,
+      watcher: services.watcher,
+      alertDelivery: services.delivery,
       close,
     };
   } catch (error) {

@@ -25,7 +25,7 @@ import { formatMs, formatTable } from '../lib/format-table.ts';
 import { type LatencySummary, summarizeLatencies } from '../lib/percentile.ts';
 import { writeJsonResult } from '../lib/write-json-result.ts';
 
-// Issue 6: how fast the spam alerts are.
+// How fast the spam alerts are (docs/decisions/performance-targets.md).
 //   1. detection delay on the simulator: buckets from the first spiking minute to the alert;
 //      and false alarms over a quiet simulated day;
 //   2. time to deliver one alert to 500 conversations: the real alert delivery, send queue,
@@ -49,7 +49,7 @@ const { values: args } = parseArgs({
 const quick = args.quick === true;
 const parts = new Set(String(args.parts).split(','));
 
-// "Teams: per conversation 7 msg/s, per tenant 30 req/s" (issue 6); the target: 1.2 × 500/30 s.
+// "Teams: per conversation 7 msg/s, per tenant 30 req/s" (docs/decisions/spam-alerts.md); the target: 1.2 × 500/30 s.
 const CONVERSATIONS = 500;
 const TENANT_PER_SECOND = 30;
 const CONVERSATION_PER_SECOND = 7;

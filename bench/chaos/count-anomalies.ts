@@ -1,4 +1,4 @@
-// What must be zero after a chaos run (PRODUCT.md: "Nothing may be lost or done twice … each ends in
+// What must be zero after a chaos run (docs/decisions/exactly-once.md: "Nothing may be lost or done twice … each ends in
 // exactly one recorded outcome"). Pure: it compares what the clients were told, what the store holds
 // and what the gateway did, so it can be checked on its own.
 

@@ -3,7 +3,7 @@ import { formatTable } from '../lib/format-table.ts';
 import { writeJsonResult } from '../lib/write-json-result.ts';
 import { type RoundResult, runChaosRound } from './run-chaos-round.ts';
 
-// Issue 8: N randomized chaos rounds against the real bot process. Each round: concurrent requests,
+// N randomized chaos rounds (docs/decisions/exactly-once.md) against the real bot process. Each round: concurrent requests,
 // approvals (two approvers at once, double clicks), blocks and retries while the gateway fails
 // (errors, lost answers, no answers, slowness, 409 refusals) and the bot is SIGKILLed and restarted.
 // Afterwards, with the faults cleared and the bot restarted once more: lost requests, lost decisions,

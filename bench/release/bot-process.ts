@@ -72,7 +72,7 @@ const config = loadConfig({
   GATEWAY_API_URL: `${simUrl}/gateway/v1`,
   ROLES_FILE: rolesFile,
   // The bench's few synthetic operators and approvers act far faster than people; the per-user limit
-  // (issue 8) would answer them "zu viele Anfragen", and it is not what this benchmark measures.
+  // (docs/decisions/hardening.md) would answer them "zu viele Anfragen", and it is not what this benchmark measures.
   USER_RATE_LIMIT_BURST: '100000',
   USER_RATE_LIMIT_PER_MINUTE: '100000',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',

@@ -7,7 +7,7 @@ import type { ReplyTracker } from '../lib/track-replies.ts';
 // the POST to /api/messages until the reply to that activity has arrived at the fake connector.
 //
 // Lagebot limits each person to a burst of 10 commands, then one every 2 s
-// (src/services/user-rate-limiter.ts, issue 8). A load of 20 questions per person in a few seconds
+// (src/services/user-rate-limiter.ts, docs/decisions/hardening.md). A load of 20 questions per person in a few seconds
 // would measure that limiter's polite refusal, not the status path. So each concurrent user hands
 // over to a new identity (its own Teams user and personal chat) every `requestsPerIdentity`
 // requests, and every run uses fresh identities: the concurrency stays `users`, and no identity

@@ -27,7 +27,7 @@ import {
 } from './format-status-report.ts';
 import { type ChatSample, type ChatScenario, measureChatScenario } from './measure-chat-scenario.ts';
 
-// Issue 3: latency of `status <Kreis>` and `status alle` against a bare echo route on the same
+// docs/decisions/performance-targets.md: latency of `status <Kreis>` and `status alle` against a bare echo route on the same
 // stack, 50 concurrent users, at 10,400 and 100,000 simulated devices, and the bot's RSS.
 //
 //   npx tsx bench/status/run.ts [--quick] [--users 50] [--requests 20] [--batch 4] [--warmup 2]
@@ -48,7 +48,7 @@ import { type ChatSample, type ChatScenario, measureChatScenario } from './measu
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-// Targets of issue 3.
+// Targets (docs/decisions/performance-targets.md).
 const RSS_TARGET_BYTES = 200e6; // "process RSS ≤ 200 MB at 100,000 devices" (MB = 10^6 bytes, the stricter reading)
 const BIG_FLEET = 100_000;
 const targetRatioFor = (devices: number) => (devices >= BIG_FLEET ? 2 : 1.5);

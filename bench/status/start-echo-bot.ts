@@ -8,7 +8,7 @@ import type { Logger } from '../../src/domain/logger.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
 
-// The baseline of issue 3: "a bare echo route on the same stack". Same restify server
+// The baseline of docs/decisions/performance-targets.md: "a bare echo route on the same stack". Same restify server
 // (createHttpServer), same adapter (createBotAdapter) in local mode and same Application options as
 // src/start-lagebot.ts; the one route answers with the text it got. No store, no services.
 

@@ -2,7 +2,7 @@ import { type DestinationStream, pino } from 'pino';
 import type { Logger } from '../domain/logger.ts';
 
 // Paths pino blanks out wherever they appear in a log line: tokens, secrets and auth headers must
-// never reach the log (ENGINEERING.md, issue 8).
+// never reach the log (docs/decisions/hardening.md).
 export const redactPaths = [
   'authorization',
   'token',

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
-// Every metric is named lagebot_… (issue 8). One registry per bot instance so tests that start
+// Every metric is named lagebot_… (docs/decisions/hardening.md). One registry per bot instance so tests that start
 // several bots in one process do not share counters.
 export function createMetrics() {
   const registry = new Registry();

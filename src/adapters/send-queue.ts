@@ -83,7 +83,7 @@ interface Job {
 
 export const defaultSendBackoff: BackoffOptions = { baseMs: 1000, maxMs: 60_000 };
 
-// Issue 6: "per tenant 30 req/s". One token every 1/30 s without a burst keeps any second at 30, like
+// Teams allows "per tenant 30 req/s" (docs/decisions/spam-alerts.md). One token every 1/30 s without a burst keeps any second at 30, like
 // teamsTenantLimit (burst 10 + 20/s, src/domain/token-bucket.ts), but spreads them evenly: one alert to
 // 500 channels takes ~17 s instead of 24.5 s (bench/alerts). Teams itself allows 50/s per app and
 // tenant, so replies to users keep their headroom either way.

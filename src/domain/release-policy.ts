@@ -1,7 +1,7 @@
 import type { RegionCompliance, StateCounts } from './model.ts';
 import { percent } from './summarize-patch-status.ts';
 
-// May external mail of a scope flow again? PRODUCT.md: by default only when every server and every
+// May external mail of a scope flow again? docs/decisions/release-workflow.md: by default only when every server and every
 // client in the scope has every tracked patch ("until all clients are fully patched", Feb 2024).
 // Below the threshold a release still is possible, but only with justification and two approvers —
 // that is the request workflow's business; this file only states the facts.

@@ -1,6 +1,6 @@
 import type { FlowState } from './model.ts';
 
-// The release/block request workflow (PRODUCT.md "The release workflow"): one union of states and
+// The release/block request workflow (docs/decisions/release-workflow.md): one union of states and
 // one pure transition(request, event, now). Expected refusals (self-approval, expired, already
 // decided, ...) are returned, never thrown; only programming errors (an unparsable `now`, a bad
 // TTL) throw.

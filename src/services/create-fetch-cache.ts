@@ -1,6 +1,6 @@
 // A small TTL cache for back-end reads. Concurrent identical questions share one in-flight fetch
 // (50 users asking `status alle` at once cost one inventory call), and the last good value is kept
-// so a caller can answer from it, marked stale, while the back end is down (issue 8).
+// so a caller can answer from it, marked stale, while the back end is down (docs/decisions/hardening.md).
 
 export interface Cached<T> {
   value: T;

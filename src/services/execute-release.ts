@@ -7,7 +7,7 @@ import type { OutboxItem, Store } from '../domain/store-port.ts';
 import { createInFlight } from './create-in-flight.ts';
 import { outboxKey, type ReleaseService } from './release-service.ts';
 
-// Executes approved changes per domain through the gateway, exactly once (ENGINEERING.md promise 3):
+// Executes approved changes per domain through the gateway, exactly once (docs/decisions/exactly-once.md):
 // the intent is in the outbox before the call (written with the transition), the call carries the
 // domain's idempotency key, the outcome is recorded after. `reconcile` compares the request's
 // per-domain status with its outbox rows, so whatever point a crash interrupted — before the call,

@@ -19,7 +19,7 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // mute, prepare a block, send a test. Roles are checked here, on the server, from the caller's
 // aadObjectId (never from card data). Who may do what:
 // - viewer: subscribe or unsubscribe a chat, list, mute a scope in the chat (it only affects that chat)
-// - operator: acknowledge (PRODUCT.md: operators acknowledge alerts), block inbound, `alarm test`
+// - operator: acknowledge (docs/decisions/spam-alerts.md), block inbound, `alarm test`
 // Buttons act only on alerts that were delivered to the chat they are clicked in.
 
 export interface NamedScope {

@@ -43,7 +43,7 @@ import { mostImportantUnpatched, unpatchedQuery } from './report-status.ts';
 // Use cases of the release/block workflow: request, decide (approve/confirm/reject/cancel/confirm
 // block/retry), and the views' facts. Execution lives in execute-release.ts. Every state change goes
 // through the pure transition() and is written with optimistic concurrency, audit entries and
-// outbox rows in one store transaction (ENGINEERING.md promises 2 and 3).
+// outbox rows in one store transaction (docs/decisions/release-workflow.md, exactly-once.md).
 
 /** What the policy check found, kept on the request and shown on its cards. */
 export interface PolicySummary {

@@ -1,6 +1,6 @@
 import { createTokenBucket, type TokenBucket, type TokenBucketSpec, tryTake } from '../domain/token-bucket.ts';
 
-// Per-user limit on commands and card actions (issue 8): by default a burst of 20, then 30 a minute
+// Per-user limit on commands and card actions (docs/decisions/hardening.md): by default a burst of 20, then 30 a minute
 // (USER_RATE_LIMIT_*). A person clicking through cards stays far below it; a script does not.
 export const defaultUserLimit: TokenBucketSpec = { capacity: 20, refillPerSecond: 0.5 };
 

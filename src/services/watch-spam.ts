@@ -18,7 +18,7 @@ import {
 import type { Store } from '../domain/store-port.ts';
 import type { AlertDelivery } from './deliver-alerts.ts';
 
-// The spam watcher (issue 6): every interval it asks the gateway for the last minutes of spam metrics
+// The spam watcher (docs/decisions/spam-alerts.md): every interval it asks the gateway for the last minutes of spam metrics
 // of all domains (the client pages them, 1000 domains a request — never one request per domain),
 // runs the pure detector (src/domain/spike-detector.ts) and hands its events to the alert delivery.
 // Domains are grouped and routed by the region list (src/domain/alert-audience.ts): a domain the list

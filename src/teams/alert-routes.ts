@@ -42,7 +42,7 @@ export interface AlertRoutes {
   commands: Pick<CommandHandlers, 'alerts_list' | 'alerts_subscribe' | 'alerts_unsubscribe' | 'alert_test'>;
 }
 
-// Card data carries ids only (ENGINEERING.md promise 1); anything more or else is refused.
+// Card data carries ids only (docs/decisions/identity-from-teams.md); anything more or else is refused.
 const alertId = z
   .string()
   .max(400)

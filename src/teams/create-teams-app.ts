@@ -27,7 +27,7 @@ import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 import { buildStatusCard } from './views/status-card.ts';
 
 // The teams-ai Application: routes parse the activity, call a service, render a card. No business
-// decisions here (ENGINEERING.md).
+// decisions here (docs/architecture.md, "Layers").
 
 export interface TeamsAppDeps {
   adapter: TeamsAdapter;
@@ -46,7 +46,7 @@ export interface TeamsAppDeps {
   language?: 'auto' | 'de' | 'en';
 }
 
-// Card data carries ids only and is parsed; anything else is refused (ENGINEERING.md promise 1).
+// Card data carries ids only and is parsed; anything else is refused (docs/decisions/identity-from-teams.md).
 const scopeData = z.object({
   scopeId: scopeIdSchema,
 });

@@ -7,7 +7,7 @@ import type { Store } from '../domain/store-port.ts';
 
 // Sends and updates cards in a conversation the bot has seen before, through the stored
 // conversation reference (botbuilder's continueConversation, the documented proactive path).
-// Never into a tenant that is not allowed (issue 8). Errors keep botbuilder's statusCode and
+// Never into a tenant that is not allowed (docs/decisions/hardening.md). Errors keep botbuilder's statusCode and
 // Retry-After so a send queue can decide to retry.
 
 export class TeamsNotifier implements ProactiveSender {

@@ -5,7 +5,7 @@ import { detectLanguage } from './command-parser.ts';
 import type { Lang } from './i18n.ts';
 
 // What the bot may take from an activity. Identity comes from Teams (from.aadObjectId, tenant),
-// never from card data (ENGINEERING.md promise 1).
+// never from card data (docs/decisions/identity-from-teams.md).
 
 /** The caller and where the activity happened. */
 export interface TurnCaller extends Caller {

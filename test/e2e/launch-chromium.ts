@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 
-// Debian's Chromium, driven by playwright-core (issue 7). Not Playwright's own browser download:
+// Debian's Chromium, driven by playwright-core (docs/decisions/browser-test.md). Not Playwright's own browser download:
 // these machines have no network for it, and apt keeps Debian's build patched.
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
-// The flags issue 7 asks for: nothing that phones home, no GPU, no sandbox (CI runs as root, where
+// The flags docs/decisions/browser-test.md names: nothing that phones home, no GPU, no sandbox (CI runs as root, where
 // Chromium refuses to start sandboxed). Playwright adds some of them itself; repeating them is harmless.
 export const CHROMIUM_ARGS = [
   '--headless',

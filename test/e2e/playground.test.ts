@@ -16,7 +16,7 @@ import {
 } from './playground-page.ts';
 import { type RunningDemo, startDemo } from './start-demo.ts';
 
-// Issue 7: the demo (`npm start`: simulator, bot, Agents Playground) driven through the Playground's
+// docs/decisions/browser-test.md: the demo (`npm start`: simulator, bot, Agents Playground) driven through the Playground's
 // chat UI in Chromium, the way the staff use it. Olaf Operator is the Playground's one current user;
 // Bernd Approver clicks through the Playground's invoke API (the UI has no user switch). Olaf's own
 // card offers him no "Genehmigen"; the approvers' copy does, and his click there is refused.
@@ -25,7 +25,7 @@ import { type RunningDemo, startDemo } from './start-demo.ts';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shotsDir = join(repoRoot, 'test-results', 'e2e');
 const APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
-// Monday afternoon: the Nordverband is fully patched in the feb-2024 scenario (PRODUCT.md).
+// Monday afternoon: the Nordverband is fully patched in the feb-2024 scenario (docs/product.md).
 const NORD_PATCHED_AT = Date.parse('2024-02-19T14:00:00Z');
 const nf = new Intl.NumberFormat('de-DE');
 
@@ -118,7 +118,7 @@ if (skip) {
       // Speaking in "Freigaben" once also tells the bot the channel, so release requests go there.
       await ui.openConversation('Lage Südverband - Freigaben');
       // Opening the team makes the Playground install the bot there; Lagebot greets the team with a
-      // card offering to subscribe (issue 6). Wait for it, so its arrival does not cut into the typing.
+      // card offering to subscribe (docs/decisions/spam-alerts.md). Wait for it, so its arrival does not cut into the typing.
       const greeting = ui.cards('Lagebot ist jetzt in diesem Team').last();
       await greeting.waitFor({ timeout: 15_000 });
       assert.match(await visibleText(greeting), /Alarme für Südverband/);

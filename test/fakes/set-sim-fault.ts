@@ -26,3 +26,10 @@ export async function clearSimFaults(simUrl: string): Promise<void> {
   await setSimFault(simUrl, { target: 'inventory', mode: 'none' });
   await setSimFault(simUrl, { target: 'gateway', mode: 'none' });
 }
+
+/** Whether the simulator still holds a fault for target (one with a count is gone once used up). */
+export async function hasSimFault(simUrl: string, target: SimFault['target']): Promise<boolean> {
+  const res = await fetch(`${simUrl}/sim/v1/faults`);
+  const body = (await res.json()) as { active: Array<{ target: string }> };
+  return body.active.some((f) => f.target === target);
+}

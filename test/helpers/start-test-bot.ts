@@ -22,6 +22,7 @@ export interface TestBot {
 export async function startTestBot(
   env: Record<string, string> = {},
   simOptions: { devices?: number } = {},
+  options: { now?: () => Date } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
@@ -41,7 +42,7 @@ export async function startTestBot(
   });
   let bot: RunningLagebot;
   try {
-    bot = await startLagebot(config, { logger: createLogger(config.logLevel) });
+    bot = await startLagebot(config, { logger: createLogger(config.logLevel), ...options });
   } catch (error) {
     // A bot that did not start must not leave its simulator running (the test process would never end).
     await sim.close();

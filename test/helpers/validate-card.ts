@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
 
 // Every card the bot sends must parse with the official Adaptive Cards object model without events,
-// apart from Teams' chart elements (issue 3). Unknown-element events for Chart.* are accepted only
-// where the element has a fallback or is droppable.
+// apart from Teams' chart elements (the status card's charts). Unknown-element events for Chart.* are
+// accepted only where the element has a fallback or is droppable.
 
 const require = createRequire(import.meta.url);
-// The package's ESM build does not load in Node; its UMD bundle does (ENGINEERING.md).
+// The package's ESM build does not load in Node; its UMD bundle does (docs/decisions/stack.md).
 const AC = require('adaptivecards/dist/adaptivecards.js') as {
   SerializationContext: new () => { eventCount: number; getEventAt(i: number): { event: number; message: string } };
   AdaptiveCard: new () => { parse(json: unknown, ctx: unknown): void };

@@ -33,7 +33,7 @@ import { channel, invoke, message, post, tenantId, users } from '../fakes/activi
 import { type CapturedCall, cardOf, FakeBotConnector, replyText } from '../fakes/fake-bot-connector.ts';
 import { assertValidCard } from '../helpers/validate-card.ts';
 
-// Issue 6 over the real HTTP path: `alarme an Südverband` in a channel → /api/messages → botbuilder →
+// Spam alerts (docs/decisions/spam-alerts.md) over the real HTTP path: `alarme an Südverband` in a channel → /api/messages → botbuilder →
 // teams-ai → alert routes → store; a spike injected into Kreis Olpe through POST /sim/v1/spam; the
 // watcher polls the simulator's gateway API; the alert goes out through the send queue and
 // TeamsNotifier (botbuilder's proactive path) to the fake Bot Connector; Acknowledge is an

@@ -13,7 +13,7 @@ import { type BotChild, spawnBotChild } from '../fakes/spawn-bot-child.ts';
 import { advanceToMondayAfternoon, type CardRef, refOf, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8: random and malformed activities and invoke payloads at /api/messages. The bot runs in its
+// docs/decisions/hardening.md: random and malformed activities and invoke payloads at /api/messages. The bot runs in its
 // own process so a crash shows. Properties: the process stays up, no answer is a 500, no answer or
 // reply carries internals (stack frames, source paths, error classes), and nothing changes: the
 // gateway's domains and audit, the real requests the payloads aim at. The senders are people without

@@ -7,7 +7,7 @@ import { findInternals } from '../fakes/find-internals.ts';
 import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8, inventory down: `status` answers from the last good data, marked stale with its time;
+// docs/decisions/hardening.md, inventory down: `status` answers from the last good data, marked stale with its time;
 // without such data a plain "Inventar nicht erreichbar"; never a stack trace, never a hang beyond
 // the client's timeout. startTestBot sets STATUS_CACHE_SECONDS=0, so every answer below that is not
 // "nicht erreichbar" while the inventory fails comes from the stale fallback of create-fetch-cache.

@@ -7,7 +7,7 @@ import { findInternals } from '../fakes/find-internals.ts';
 import { advanceToMondayAfternoon, type CardRef, requestFrom, writeTestRoles } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8, limits and tenants at the edge of /api/messages: oversized bodies (413), malformed JSON
+// docs/decisions/hardening.md, limits and tenants at the edge of /api/messages: oversized bodies (413), malformed JSON
 // (400), over-long text (a polite "zu lang"), and activities from tenants that are not allowed (no
 // reply content, nothing changed).
 

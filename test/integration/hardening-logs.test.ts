@@ -14,7 +14,7 @@ import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
 import { advanceToMondayAfternoon, type CardRef, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8: the whole bot at debug level, with back-end tokens and an app password configured, run
+// docs/decisions/hardening.md: the whole bot at debug level, with back-end tokens and an app password configured, run
 // through normal turns and through faults (retries, timeouts, stale answers, failed turns): its JSON
 // log, captured, never contains a secret, and neither does anything it sends to the chat.
 
@@ -92,10 +92,7 @@ describe('the running bot logs no secrets', () => {
       invoke('request.confirm', { ...data }, { serviceUrl: connector.url, user: users.approver2 }),
     );
     assert.equal(res.status, 200);
-    const deadline = Date.now() + 30_000;
-    while ((await bot.release.get(data.requestId))!.request.state === 'executing' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    assert.ok(await bot.executor.idle(30_000), 'the executor retried until the gateway answered');
     await clearSimFaults(sim.url);
     assert.equal((await bot.release.get(data.requestId))!.request.state, 'executed');
     // A turn whose reply the connector refuses: logged as a failed turn.

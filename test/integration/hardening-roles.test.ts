@@ -13,7 +13,7 @@ import {
 } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
-// Issue 8: roles are checked server-side on every command and every card action. People without the
+// docs/decisions/hardening.md: roles are checked server-side on every command and every card action. People without the
 // role press the buttons of real requests (Teams lets anyone in the channel click any card), with
 // and without forged identity in the card data: each gets a refusal and nothing changes.
 // Roles (writeTestRoles): viewer = everybody; operator = Olaf, Anna; approver = Anna, Bernd.
@@ -32,10 +32,7 @@ before(async () => {
   refs.failed = (await requestFrom(t, 'freigabe Märkischer Kreis eingehend Alle Geräte gepatcht', users.operator)).ref!;
   await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 2 });
   await click(t, 'request.confirm', { ...refs.failed }, users.approver2);
-  const deadline = Date.now() + 30_000;
-  while ((await t.bot.release.get(refs.failed.requestId))!.request.state === 'executing' && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  assert.ok(await t.bot.executor.idle(30_000));
   await clearSimFaults(t.simUrl);
   refs.failed.version = (await t.bot.release.get(refs.failed.requestId))!.version;
 });

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { buildBundle, PRODUCTION_NODE_FLAGS } from '../../scripts/build-bundle.ts';
 import { projectRoot } from '../../src/project-root.ts';
 import { freePort, withoutLagebotSettings } from '../helpers/child-env.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 // What `npm run serve` and the container run: the esbuild bundle under plain node with the
 // production flags, no tsx. Started from another working directory, so cards/ and the demo roles
@@ -34,21 +35,22 @@ function run(args: string[], env: NodeJS.ProcessEnv, cwd: string): { child: Chil
 }
 
 async function waitForHealthy(url: string, served: { exited: Promise<Exited> }, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
   let gone: Exited | null = null;
   void served.exited.then((e) => {
     gone = e;
   });
-  while (Date.now() < deadline) {
-    if (gone) assert.fail(`the bundle exited before it was healthy: ${(gone as Exited).out}`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${url}/healthz did not answer within ${timeoutMs} ms`);
+  await waitUntil(
+    async () => {
+      if (gone) assert.fail(`the bundle exited before it was healthy: ${(gone as Exited).out}`);
+      return fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+    },
+    `${url}/healthz answers`,
+    timeoutMs,
+    100,
+  );
 }
 
 describe('production build: dist/main.mjs under plain node', () => {

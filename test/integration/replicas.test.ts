@@ -11,7 +11,7 @@ import { advanceToMondayAfternoon, gatewayAudit, gatewayDomains, writeTestRoles 
 import type { TestBot } from '../helpers/start-test-bot.ts';
 
 // Two replicas behind one Teams registration share one PostgreSQL and behave as one bot: a request
-// made through one is decided through the other and executed exactly once (issue 4).
+// made through one is decided through the other and executed exactly once (docs/decisions/store.md).
 
 const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 

@@ -7,10 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import { startSimServer } from '../../src/sim/server.ts';
 import { message, post, users } from '../fakes/activities.ts';
 import { FakeBotConnector, replyText } from '../fakes/fake-bot-connector.ts';
-import { setSimFault } from '../fakes/set-sim-fault.ts';
+import { hasSimFault, setSimFault } from '../fakes/set-sim-fault.ts';
 import { spawnBotChild } from '../fakes/spawn-bot-child.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
-// SIGTERM (issue 8): no new turns, the turns in flight finish, the process closes its store and exits 0.
+// SIGTERM: no new turns, the turns in flight finish, the process closes its store and exits 0.
 
 describe('SIGTERM', () => {
   let sim: Awaited<ReturnType<typeof startSimServer>>;
@@ -35,13 +36,21 @@ describe('SIGTERM', () => {
       STATUS_CACHE_SECONDS: '0',
       SPAM_WATCHER: 'off',
     });
-    // The inventory answers slowly, so the status turn is still running when SIGTERM arrives.
-    await setSimFault(sim.url, { target: 'inventory', mode: 'latency', ms: 1500, rate: 1 });
+    // The inventory holds the turn's first call, so the status turn is still running when SIGTERM arrives.
+    await setSimFault(sim.url, { target: 'inventory', mode: 'latency', ms: 1500, rate: 1, count: 1 });
     const inFlight = post(bot.url, message('status Kreis Olpe', { serviceUrl: connector.url, user: users.viewer }));
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(async () => !(await hasSimFault(sim.url, 'inventory')), 'the status turn reached the inventory');
     const exited = once(bot.child, 'exit');
     bot.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // Draining: /readyz says so (or the listener is gone already).
+    await waitUntil(
+      async () =>
+        fetch(`${bot.url}/readyz`).then(
+          async (r) => r.status === 503 && ((await r.json()) as { status?: string }).status === 'draining',
+          () => true,
+        ),
+      'the bot is draining',
+    );
     const late = await post(bot.url, message('hilfe', { serviceUrl: connector.url, user: users.viewer })).catch(
       (error: Error) => ({ status: 0, body: error.message }),
     );
@@ -56,6 +65,5 @@ describe('SIGTERM', () => {
       `replies: ${replies.join(' | ').slice(0, 300)}`,
     );
     assert.ok(!replies.some((r) => /was ich kann/.test(r)), 'the late turn did nothing');
-    await setSimFault(sim.url, { target: 'inventory', mode: 'none', rate: 1 });
   });
 });

@@ -14,7 +14,7 @@ import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card
 import { plainText } from './plain-text.ts';
 
 // AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
-// and, for mute, the hours (ENGINEERING.md promise 1).
+// and, for mute, the hours (docs/decisions/identity-from-teams.md).
 
 // Templates: cards/alert.json and cards/alert-subscriptions.json.
 const ALERT_CARD: CardName = 'alert';

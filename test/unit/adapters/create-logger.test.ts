@@ -9,7 +9,7 @@ import { HttpJsonClient } from '../../../src/adapters/http-json-client.ts';
 import { InventoryHttpClient } from '../../../src/adapters/inventory-http-client.ts';
 import { createCaptureStream } from '../../fakes/capture-stream.ts';
 
-// Issue 8: structured JSON logs in which tokens, authorization headers and secrets never appear.
+// docs/decisions/hardening.md: structured JSON logs in which tokens, authorization headers and secrets never appear.
 // Every test logs through the real pino logger into a captured stream and searches the raw output
 // for the secret values (not for a field name, so any place a value could slip through counts).
 

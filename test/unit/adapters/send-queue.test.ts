@@ -90,7 +90,7 @@ describe('send queue: 500 conversations under throttling', () => {
     assert.equal(delivered.length, 500);
     assert.deepEqual(new Set(delivered.map((c) => c.conversationId)), new Set(conversations));
     assert.equal(new Set(results.map((r) => r.activityId)).size, 500, 'every caller got its own activity id');
-    // The tenant bucket (issue 6: 30 per second) holds for every call, retries included.
+    // The tenant bucket (30 per second, docs/decisions/spam-alerts.md) holds for every call, retries included.
     const tenantPerSecond = maxInWindow(
       calls.map((c) => c.at),
       1000,

@@ -18,7 +18,7 @@ import {
 } from '../../../src/domain/release-request.ts';
 
 // Model-based test: random command sequences run against transition() and against a small
-// independent model of the rules in PRODUCT.md. Every step compares the outcome (ok or the refusal
+// independent model of the rules in docs/decisions/release-workflow.md. Every step compares the outcome (ok or the refusal
 // code) and the resulting state with the model, and checks the safety invariants directly on the
 // real requests, so a bug shared by model and implementation still trips an invariant.
 

@@ -68,7 +68,8 @@ test('within the refresh-ahead window the old value is served while one refresh 
   assert.equal((await cache.get('k', slow)).value, 1);
   assert.equal((await cache.get('k', slow)).value, 1);
   release();
-  await new Promise((r) => setTimeout(r, 0));
+  // The refresh settles in the promise jobs after release(); one turn of the event loop runs them.
+  await new Promise((r) => setImmediate(r));
   assert.equal(calls, 2, 'one refresh, not two');
   assert.equal((await cache.get('k', slow)).value, 2);
   // Past TTL + window the caller waits for a fresh value again.

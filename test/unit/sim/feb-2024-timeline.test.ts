@@ -4,7 +4,7 @@ import { complianceHistory, complianceReport, patchStatePage } from '../../../sr
 import { BUILDS } from '../../../src/sim/patches.ts';
 import { createSimulator, type Simulator } from '../../../src/sim/simulator.ts';
 
-// The February-2024 story as the simulator tells it (PRODUCT.md): Nordverband fully patched by
+// The February-2024 story as the simulator tells it (docs/product.md): Nordverband fully patched by
 // Monday 14:00 CET, Südverband servers too, but re-imaged clients in Kreis Olpe and
 // Siegen-Wittgenstein stay on an old Outlook until the remediation around 2024-02-29.
 

@@ -374,10 +374,11 @@ describe('sim server: controls and faults', () => {
     const s = await startSimServer({ port: 0, speed: 0, devices: 0 });
     await fetch(`${s.url}/sim/v1/faults`, {
       method: 'POST',
-      body: JSON.stringify({ target: 'gateway', mode: 'timeout', ms: 120_000 }),
+      body: JSON.stringify({ target: 'gateway', mode: 'timeout', ms: 120_000, count: 1 }),
     });
     const pending = fetch(`${s.url}/gateway/v1/health`).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 50));
+    // The fault is used up when the request arrives and is held.
+    while (s.sim.faults().length > 0) await new Promise((r) => setImmediate(r));
     await s.close();
     assert.ok((await pending) instanceof Error);
   });
