@@ -1,4 +1,4 @@
-import { readAuditAnchors } from './adapters/anchor-audit-log.ts';
+import { readAuditAnchors } from './adapters/audit-anchor-file.ts';
 import { loadAuditKeys } from './adapters/load-audit-keys.ts';
 import { createStore } from './adapters/store/create-store.ts';
 import { formatAuditVerification } from './adapters/store/format-audit-verification.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { type AuditAnchoring, createAuditAnchoring, readAuditAnchors } from './adapters/anchor-audit-log.ts';
+import { appendAuditAnchor, makeAuditAnchor, readAuditAnchors } from './adapters/audit-anchor-file.ts';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
@@ -18,6 +18,7 @@ import type { GatewayPort, InventoryPort, ProactiveSender } from './domain/ports
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
 import { projectRoot } from './project-root.ts';
+import { type AuditAnchoring, createAuditAnchoring } from './services/anchor-audit-log.ts';
 import { type AlertDelivery, createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
 import { type AlertService, createAlertService } from './services/manage-alerts.ts';
@@ -202,9 +203,10 @@ async function openAuditedStore(
   closers: Closers,
 ): Promise<{ store: Store; anchoring: AuditAnchoring }> {
   const auditKeys = loadAuditKeys(config, { generate: true, logger });
+  const file = config.audit.anchorFile;
   const anchoring = createAuditAnchoring({
-    keys: auditKeys,
-    file: config.audit.anchorFile,
+    anchorOf: (head, at) => makeAuditAnchor(head, auditKeys, at),
+    appendToFile: file ? (anchor) => appendAuditAnchor(file, anchor) : undefined,
     postIntervalMs: config.audit.anchorIntervalMs,
     now,
     logger,
@@ -219,7 +221,6 @@ async function openAuditedStore(
   closers.push(() => store.close());
   // Closed before the store: the last anchor post still finds the conversation's reference.
   closers.push(() => anchoring.close());
-  const file = config.audit.anchorFile;
   const anchors = file ? readAuditAnchors(file) : { ok: true as const, anchors: [] };
   if (anchors.ok && anchors.anchors.length === 0) {
     const sealed = await store.sealAuditLog(now().toISOString());

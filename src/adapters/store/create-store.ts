@@ -17,7 +17,7 @@ export interface CreateStoreOptions {
   logger?: Logger;
   // The audit log's keys (src/adapters/load-audit-keys.ts): entries are MACed, verify checks the MACs.
   auditKeys?: AuditKeyring | undefined;
-  // After each commit that appended audit entries (anchoring, src/adapters/anchor-audit-log.ts).
+  // After each commit that appended audit entries (anchoring: src/services/anchor-audit-log.ts).
   onAuditCommitted?: (head: AuditHead) => void;
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryStorage, type Storage } from 'botbuilder';
-import { makeAuditAnchor } from '../../../src/adapters/anchor-audit-log.ts';
+import { makeAuditAnchor } from '../../../src/adapters/audit-anchor-file.ts';
 import { GENESIS_HASH, hashAuditEntry } from '../../../src/adapters/store/audit-chain.ts';
 import type { CreateStoreOptions } from '../../../src/adapters/store/create-store.ts';
 import { formatAuditVerification } from '../../../src/adapters/store/format-audit-verification.ts';

@@ -3,11 +3,12 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, mock, test } from 'node:test';
-import { createAuditAnchoring, makeAuditAnchor, readAuditAnchors } from '../../../src/adapters/anchor-audit-log.ts';
+import { appendAuditAnchor, makeAuditAnchor, readAuditAnchors } from '../../../src/adapters/audit-anchor-file.ts';
 import { macAuditAnchor } from '../../../src/adapters/store/audit-chain.ts';
 import type { AuditKeyring } from '../../../src/adapters/store/parse-audit-keys.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import type { AuditAnchor, AuditHead } from '../../../src/domain/store-port.ts';
+import { createAuditAnchoring } from '../../../src/services/anchor-audit-log.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'lagebot-anchors-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -23,8 +24,8 @@ describe('audit anchors', () => {
 
   function anchoring(file: string | undefined, posted: AuditAnchor[]) {
     return createAuditAnchoring({
-      keys,
-      file,
+      anchorOf: (h, at) => makeAuditAnchor(h, keys, at),
+      appendToFile: file ? (anchor) => appendAuditAnchor(file, anchor) : undefined,
       post: async (a) => void posted.push(a),
       postIntervalMs: HOUR,
       now: () => new Date(nowMs),
