@@ -22,6 +22,8 @@ const secrets = {
   inventoryToken: 'inv-tok-4f1c9e27b3',
   gatewayToken: 'gw-tok-a83d0c5e91',
   appPassword: 'app-pw-77e2b9d4c0',
+  // The audit log's key (issue 13): the database never holds it, and neither may the log.
+  auditKey: 'audit-secret-5d1f0e9a2b7c4d3e8f6a1b0c',
 };
 
 describe('the running bot logs no secrets', () => {
@@ -50,6 +52,7 @@ describe('the running bot logs no secrets', () => {
       GATEWAY_API_TOKEN: secrets.gatewayToken,
       // Without MicrosoftAppId the bot stays in local mode; the password is configured all the same.
       MicrosoftAppPassword: secrets.appPassword,
+      AUDIT_KEY: `logs-test:${secrets.auditKey}`,
       ROLES_FILE: writeTestRoles(),
       UPSTREAM_TIMEOUT_MS: '500',
       STATUS_CACHE_SECONDS: '0',
