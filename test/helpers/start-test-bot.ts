@@ -40,7 +40,12 @@ export async function startTestBot(
     SPAM_WATCHER: 'off',
     ...env,
   });
-  const bot = await startLagebot(config, { logger: createLogger(config.logLevel), ...options });
+  // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
+  const bot = await startLagebot(config, {
+    logger: createLogger(config.logLevel),
+    executorRetry: { baseMs: 20, maxMs: 200 },
+    ...options,
+  });
   const connector = await new FakeBotConnector().start();
   return {
     bot,
