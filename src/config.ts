@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { parseAuditKeys } from './adapters/store/parse-audit-keys.ts';
 
 // The only module that reads the environment. Everything else receives a Config.
 
@@ -120,6 +122,25 @@ const envSchema = z.object({
           : [],
       ),
   ),
+  // Browser origins allowed to POST to /api/messages (scheme://host[:port], comma-separated). None by
+  // default: neither the Bot Connector nor the Agents Playground's server sends an Origin (issue 13).
+  ALLOWED_ORIGINS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim().replace(/\/$/, ''))
+              .filter(Boolean)
+          : [],
+      )
+      .refine((list) => list.every((o) => /^https?:\/\/[^/\s?#]+$/i.test(o)), {
+        message: 'expected origins such as https://teams.example:8443, comma-separated, without a path',
+      }),
+  ),
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
@@ -161,6 +182,24 @@ const envSchema = z.object({
   ),
   // Names this replica in outbox claims and the watcher lease; replicas need distinct ids.
   REPLICA_ID: z.preprocess(emptyToUndefined, z.string().max(200).optional()),
+  // The audit log's key (issue 13, README "Audit log"): `<id>:<secret>` entries, the last one current.
+  // AUDIT_KEY holds them, AUDIT_KEY_FILE names a file that does; outside local mode one of them is required.
+  AUDIT_KEY: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .superRefine((v, ctx) => {
+        const parsed = v === undefined ? null : parseAuditKeys(v);
+        if (parsed && !parsed.ok) ctx.addIssue({ code: z.ZodIssueCode.custom, message: parsed.problem });
+      }),
+  ),
+  AUDIT_KEY_FILE: optionalString,
+  // Append-only checkpoints of the audit chain; default <DATA_DIR>/audit-anchors.jsonl.
+  AUDIT_ANCHOR_FILE: optionalString,
+  // A Teams channel that gets a short checkpoint post now and then and at shutdown.
+  AUDIT_ANCHOR_CONVERSATION: optionalString,
+  AUDIT_ANCHOR_INTERVAL: duration('1h'),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z
@@ -194,6 +233,7 @@ export interface Config {
   /** Local mode: no MicrosoftAppId, unauthenticated traffic accepted (Playground, tests). */
   localMode: boolean;
   allowedTenants: string[];
+  allowedOrigins: string[];
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
@@ -207,6 +247,15 @@ export interface Config {
   userRateLimit: { capacity: number; refillPerSecond: number };
   sweepIntervalMs: number;
   noSpamWatcher: boolean;
+  audit: {
+    /** AUDIT_KEY as given (`<id>:<secret>` entries); named so that log scrubbing hides it. */
+    keySecret: string | undefined;
+    keyFile: string | undefined;
+    /** undefined only for a store in memory (DATA_DIR=:memory:) without AUDIT_ANCHOR_FILE. */
+    anchorFile: string | undefined;
+    anchorConversation: string | undefined;
+    anchorIntervalMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -223,7 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problems = parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '?');
       const value = env[name];
-      const shown = /PASSWORD|TOKEN|SECRET/i.test(name) ? '(hidden)' : JSON.stringify(value);
+      const shown = /PASSWORD|TOKEN|SECRET|^AUDIT_KEY$/i.test(name) ? '(hidden)' : JSON.stringify(value);
       return `Invalid configuration: ${name}=${shown}: ${issue.message}`;
     });
     throw new ConfigError(problems);
@@ -248,6 +297,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration: INVENTORY_API_URL is empty while GATEWAY_API_URL is set: set both or neither',
     );
   }
+  if (e.AUDIT_KEY && e.AUDIT_KEY_FILE) {
+    problems.push('Invalid configuration: AUDIT_KEY and AUDIT_KEY_FILE are both set: set one of them');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const localMode = !e.MicrosoftAppId;
   return {
@@ -270,6 +322,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     localMode,
     allowedTenants: e.ALLOWED_TENANTS,
+    allowedOrigins: e.ALLOWED_ORIGINS,
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,
@@ -283,5 +336,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     noSpamWatcher: !e.SPAM_WATCHER,
     userRateLimit: { capacity: e.USER_RATE_LIMIT_BURST, refillPerSecond: e.USER_RATE_LIMIT_PER_MINUTE / 60 },
     replicaId: e.REPLICA_ID ?? `${hostname()}:${e.PORT}`,
+    audit: {
+      keySecret: e.AUDIT_KEY,
+      keyFile: e.AUDIT_KEY_FILE,
+      anchorFile:
+        e.AUDIT_ANCHOR_FILE ?? (e.DATA_DIR === ':memory:' ? undefined : join(e.DATA_DIR, 'audit-anchors.jsonl')),
+      anchorConversation: e.AUDIT_ANCHOR_CONVERSATION,
+      anchorIntervalMs: e.AUDIT_ANCHOR_INTERVAL,
+    },
   };
 }

@@ -2,14 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { type AuditAnchoring, createAuditAnchoring, readAuditAnchors } from './adapters/anchor-audit-log.ts';
 import { createLogger, type PinoLogger } from './adapters/create-logger.ts';
 import { GatewayHttpClient } from './adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from './adapters/inventory-http-client.ts';
+import { loadAuditKeys } from './adapters/load-audit-keys.ts';
 import { loadRolesFile } from './adapters/load-roles-file.ts';
 import { createMetrics, type Metrics } from './adapters/metrics.ts';
 import { createSendQueue } from './adapters/send-queue.ts';
 import { createStore } from './adapters/store/create-store.ts';
 import type { Config } from './config.ts';
+import { proactiveConversationId } from './domain/conversation-id.ts';
 import { describeError } from './domain/describe-error.ts';
 import type { GatewayPort, InventoryPort, ProactiveSender } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
@@ -31,6 +34,7 @@ import { createRequestCardTracker, type RequestCardTracker } from './teams/reque
 import { createTurnStorage } from './teams/store-turn-storage.ts';
 import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
+import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
 
 // The composition root, in four steps: the back ends (URLs, or the embedded simulator), the services
 // over them and the store, the HTTP server with the Teams app, and the sweeps. Each step registers how
@@ -105,10 +109,16 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     const backEnds = options.backEnds
       ? { ...options.backEnds, simUrl: null }
       : await startBackEnds(config, logger, metrics, now, closers);
-    const store = await createStore({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
-    closers.push(() => store.close());
+    const { store, anchoring } = await openAuditedStore(config, logger, now, closers);
     const adapter = createBotAdapter(config);
     const sender = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
+    if (config.audit.anchorConversation) {
+      const conversation = proactiveConversationId(config.audit.anchorConversation);
+      const lang = config.language === 'en' ? 'en' : 'de';
+      anchoring.attachPoster(
+        async (anchor) => void (await sender.send(conversation, buildAuditAnchorCard(anchor, lang))),
+      );
+    }
     const services = createServices(
       config,
       { logger, metrics, now, backEnds, store, sender, executorRetry: options.executorRetry },
@@ -183,6 +193,45 @@ async function startBackEnds(
     onCall,
   });
   return { inventory, gateway, gatewayNow, simUrl };
+}
+
+/**
+ * The store, its audit log keyed and anchored (issue 13): every commit leaves a checkpoint in
+ * AUDIT_ANCHOR_FILE, and a log written before it had a key is brought under the key once — not when the
+ * anchor file already holds anchors: then the log was keyed before, and an unkeyed head means someone
+ * stripped the MACs, which `audit verify` must report rather than a seal paper over.
+ */
+async function openAuditedStore(
+  config: Config,
+  logger: PinoLogger,
+  now: () => Date,
+  closers: Closers,
+): Promise<{ store: Store; anchoring: AuditAnchoring }> {
+  const auditKeys = loadAuditKeys(config, { generate: true, logger });
+  const anchoring = createAuditAnchoring({
+    keys: auditKeys,
+    file: config.audit.anchorFile,
+    postIntervalMs: config.audit.anchorIntervalMs,
+    now,
+    logger,
+  });
+  const store = await createStore({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    logger,
+    auditKeys,
+    onAuditCommitted: (head) => anchoring.record(head),
+  });
+  closers.push(() => store.close());
+  // Closed before the store: the last anchor post still finds the conversation's reference.
+  closers.push(() => anchoring.close());
+  const file = config.audit.anchorFile;
+  const anchors = file ? readAuditAnchors(file) : { ok: true as const, anchors: [] };
+  if (anchors.ok && anchors.anchors.length === 0) {
+    const sealed = await store.sealAuditLog(now().toISOString());
+    if (sealed > 0) logger.info(`audit log brought under its key: ${sealed} entries written (audit.sealed)`);
+  }
+  return { store, anchoring };
 }
 
 /** ROLES_FILE, or in local mode the demo roles of the Playground's mock users. */
@@ -323,7 +372,7 @@ async function startHttp(
   let draining = false;
   const server = createHttpServer({
     processActivity: (req, res) =>
-      adapter.process(req, res, async (context) => {
+      adapter.handleRequest(req, res, async (context) => {
         await app.run(context);
       }),
     readiness: [
@@ -334,6 +383,7 @@ async function startHttp(
     metricsText: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     logger,
     isDraining: () => draining,
+    allowedOrigins: config.allowedOrigins,
   });
   server.listen(config.port, config.host);
   await once(server.server, 'listening');

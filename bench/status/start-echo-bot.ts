@@ -1,14 +1,15 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { Application } from '@microsoft/teams-ai/lib/Application.js';
-import { TeamsAdapter } from '@microsoft/teams-ai/lib/TeamsAdapter.js';
 import type { TurnState } from '@microsoft/teams-ai/lib/TurnState.js';
-import { ActivityTypes, ConfigurationServiceClientCredentialFactory } from 'botbuilder';
+import { ActivityTypes } from 'botbuilder';
+import { loadConfig } from '../../src/config.ts';
 import type { Logger } from '../../src/domain/logger.ts';
+import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
 
 // The baseline of docs/decisions/performance-targets.md: "a bare echo route on the same stack". Same restify server
-// (createHttpServer), same TeamsAdapter in local mode and same Application options as
+// (createHttpServer), same adapter (createBotAdapter) in local mode and same Application options as
 // src/start-lagebot.ts; the one route answers with the text it got. No store, no services.
 
 export interface EchoBot {
@@ -17,22 +18,14 @@ export interface EchoBot {
 }
 
 export async function startEchoBot(o: { logger: Logger; port?: number; host?: string }): Promise<EchoBot> {
-  const adapter = new TeamsAdapter(
-    {},
-    new ConfigurationServiceClientCredentialFactory({
-      MicrosoftAppId: undefined,
-      MicrosoftAppPassword: undefined,
-      MicrosoftAppType: 'MultiTenant',
-      MicrosoftAppTenantId: undefined,
-    }),
-  );
+  const adapter = createBotAdapter(loadConfig({}));
   const app = new Application<TurnState>({ adapter, removeRecipientMention: true, startTypingTimer: false });
   app.activity(ActivityTypes.Message, async (context) => {
     await context.sendActivity(String(context.activity.text ?? ''));
   });
   const server = createHttpServer({
     processActivity: (req, res) =>
-      adapter.process(req, res, async (context) => {
+      adapter.handleRequest(req, res, async (context) => {
         await app.run(context);
       }),
     readiness: [],

@@ -22,6 +22,12 @@ export function createMetrics() {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
+    rateLimitDropped: new Counter({
+      name: 'lagebot_rate_limit_dropped_total',
+      help: 'Activities over the per-user limit dropped without an answer (one notice per user and minute is sent)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     cardActions: new Counter({
       name: 'lagebot_card_actions_total',
       help: 'Adaptive Card actions by verb and outcome',

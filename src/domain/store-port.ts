@@ -59,6 +59,15 @@ export interface AuditInput {
   details?: unknown;
 }
 
+// What a request write left behind (the request's state, version and a hash of its whole row), recorded by
+// the store in the first audit entry of that write, so that `audit verify` can tell a request row that was
+// changed past the store.
+export interface RequestStamp {
+  state: string;
+  version: number;
+  row: string;
+}
+
 export interface AuditEntry {
   seq: number;
   at: string;
@@ -68,8 +77,25 @@ export interface AuditEntry {
   scopeId: string | null;
   requestId: string | null;
   details: unknown;
+  // Set by the store on request writes (createRequest, transitionRequest).
+  request: RequestStamp | null;
   prevHash: string;
   hash: string;
+  // The MAC of the hash under a key the database does not hold, and that key's id; null for entries written
+  // without a key (before migration 003, or by a store opened without one).
+  keyId: string | null;
+  mac: string | null;
+}
+
+// A checkpoint of the chain's head kept where the database's administrator cannot rewrite it
+// (AUDIT_ANCHOR_FILE, AUDIT_ANCHOR_CONVERSATION). `line` says where it was read from, for messages.
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+  at: string;
+  keyId: string | null;
+  mac: string | null;
+  line?: number;
 }
 
 export interface AuditQuery {
@@ -80,12 +106,46 @@ export interface AuditQuery {
   beforeSeq?: number;
 }
 
-export type AuditBreakReason = 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap';
+export type AuditBreakReason =
+  // the chain itself
+  | 'hash_mismatch'
+  | 'prev_hash_mismatch'
+  | 'seq_gap'
+  | 'invalid_json'
+  // the key: an entry whose MAC is wrong, missing where it must be, or made with a key not in the keyring
+  | 'mac_mismatch'
+  | 'mac_missing'
+  | 'unknown_key'
+  // the anchors: an entry that differs from its anchor, entries missing at the end, a forged anchor
+  | 'anchor_mismatch'
+  | 'truncated'
+  | 'anchor_forged'
+  // the requests table against the log
+  | 'request_state_mismatch'
+  | 'request_unaudited'
+  | 'request_missing';
 
 export type AuditVerification =
-  | { ok: true; count: number }
-  // count = entries checked, including the broken one.
-  | { ok: false; count: number; brokenAtSeq: number; reason: AuditBreakReason };
+  // macs: entries whose MAC was checked; anchors: anchors checked; requests: request rows checked.
+  | { ok: true; count: number; macs: number; anchors: number; requests: number }
+  // count = entries checked, including the broken one. brokenAtSeq: the first bad entry, or for a missing
+  // tail the first missing one; null when no entry number applies (a forged anchor, a request row nobody audited).
+  | {
+      ok: false;
+      count: number;
+      brokenAtSeq: number | null;
+      reason: AuditBreakReason;
+      requestId?: string;
+      anchorLine?: number;
+    };
+
+export interface AuditVerifyOptions {
+  // Checkpoints read from AUDIT_ANCHOR_FILE (and any the operator adds from AUDIT_ANCHOR_CONVERSATION).
+  anchors?: AuditAnchor[];
+}
+
+// The chain's newest entry after a commit, for anchoring.
+export type AuditHead = Pick<AuditEntry, 'seq' | 'hash' | 'keyId' | 'mac'>;
 
 export type OutboxStatus = 'pending' | 'succeeded' | 'failed';
 
@@ -255,10 +315,16 @@ export interface Store {
     outbox?: OutboxInput[],
   ): Promise<TransitionResult>;
 
-  // Audit log: append-only, hash-chained.
+  // Audit log: append-only, hash-chained, each entry MACed when the store has a key (createStore's auditKeys).
   appendAudit(entries: AuditInput[]): Promise<AuditEntry[]>;
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
-  verifyAuditChain(): Promise<AuditVerification>;
+  // Checks the chain, the MACs (with the store's keys), the anchors given, and every request row against the
+  // state its audit entries recorded.
+  verifyAuditChain(options?: AuditVerifyOptions): Promise<AuditVerification>;
+  // Brings a log written without a key under the current key: one `audit.sealed` entry, whose MAC covers every
+  // entry before it, and one `request.sealed` entry per request whose state the log does not yet record.
+  // Writes nothing when the newest entry is keyed and every request is recorded; returns the entries written.
+  sealAuditLog(at: string): Promise<number>;
 
   // Outbox of gateway changes.
   listPendingOutbox(limit?: number): Promise<OutboxItem[]>;

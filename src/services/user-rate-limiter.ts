@@ -4,19 +4,40 @@ import { createTokenBucket, type TokenBucket, type TokenBucketSpec, tryTake } fr
 // (USER_RATE_LIMIT_*). A person clicking through cards stays far below it; a script does not.
 export const defaultUserLimit: TokenBucketSpec = { capacity: 20, refillPerSecond: 0.5 };
 
+// A script over the limit must not turn every refused message into a post of ours (issue 13: 200 messages
+// gave 200 "bitte langsamer"): one notice per user per window, the rest is dropped without an answer. The
+// window is the minute the per-minute limit is stated in.
+export const NOTICE_WINDOW_MS = 60_000;
+
+export type RateDecision =
+  | { allowed: true }
+  // notify: the first refusal in its window gets the notice; the others get none.
+  | { allowed: false; waitSeconds: number; notify: boolean };
+
+interface UserState {
+  bucket: TokenBucket;
+  // Until when a further refusal stays silent.
+  quietUntil: number;
+}
+
 export function createUserRateLimiter(spec: TokenBucketSpec = defaultUserLimit, now: () => number = Date.now) {
-  const buckets = new Map<string, TokenBucket>();
+  const users = new Map<string, UserState>();
   return {
-    /** null when allowed; otherwise the seconds until the next action is. */
-    check(userKey: string): number | null {
+    check(userKey: string): RateDecision {
       const at = now();
-      const result = tryTake(buckets.get(userKey) ?? createTokenBucket(spec), at);
-      buckets.set(userKey, result.bucket);
-      if (buckets.size > 10_000) {
+      const state = users.get(userKey) ?? { bucket: createTokenBucket(spec), quietUntil: 0 };
+      const result = tryTake(state.bucket, at);
+      const notify = !result.ok && at >= state.quietUntil;
+      users.set(userKey, {
+        bucket: result.bucket,
+        quietUntil: notify ? at + NOTICE_WINDOW_MS : state.quietUntil,
+      });
+      if (users.size > 10_000) {
         // Forget the oldest users; a forgotten user starts with a full bucket, which is harmless.
-        for (const key of [...buckets.keys()].slice(0, 1000)) buckets.delete(key);
+        for (const key of [...users.keys()].slice(0, 1000)) users.delete(key);
       }
-      return result.ok ? null : Math.max(1, Math.ceil(result.waitMs / 1000));
+      if (result.ok) return { allowed: true };
+      return { allowed: false, waitSeconds: Math.max(1, Math.ceil(result.waitMs / 1000)), notify };
     },
   };
 }

@@ -14,6 +14,7 @@ import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { alertVerbs, buildAlertCard, buildAlertSubscriptionsCard, buildAlertWelcomeCard } from './views/alert-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
+import { plainText } from './views/plain-text.ts';
 import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 // The alert commands (`alarme an|aus <scope>`, `alarme`, `alarm test`), the alert card's buttons and
@@ -52,7 +53,7 @@ const muteData = z.object({ alertId, hours: z.union([z.literal(1), z.literal(4)]
 const scopeData = z.object({ scopeId: scopeIdSchema }).strict();
 
 function scopeName(lang: Lang, scope: { id: string; name: string }): string {
-  return scope.id === ALL_SCOPE_ID ? t(lang, 'alerts.all_regions') : scope.name;
+  return scope.id === ALL_SCOPE_ID ? t(lang, 'alerts.all_regions') : plainText(scope.name);
 }
 
 async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {
@@ -210,7 +211,10 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
       return { outcome: 'confirm', answer: card };
     } catch (error) {
       deps.logger.warn('block from an alert card failed', { alertId: data.alertId, err: describeError(error) });
-      return { outcome: 'block_failed', answer: t(lang, 'alerts.block_unavailable', { scope: r.view.scope.name }) };
+      return {
+        outcome: 'block_failed',
+        answer: t(lang, 'alerts.block_unavailable', { scope: plainText(r.view.scope.name) }),
+      };
     }
   });
 

@@ -1,9 +1,12 @@
 import type { TurnContext } from 'botbuilder';
 import restify from 'restify';
 import { z } from 'zod';
-import { describeError, messageOf } from '../domain/describe-error.ts';
+import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import { createInFlight } from '../services/create-in-flight.ts';
+import type { BotRequestRejection } from './create-bot-adapter.ts';
+import { createRejectionLog } from './create-rejection-log.ts';
+import { refuseCrossSitePosts } from './refuse-cross-site-posts.ts';
 
 // The bot's HTTP surface (README "Stable surfaces"): POST /api/messages, GET /healthz, /readyz, /metrics.
 
@@ -13,8 +16,11 @@ export interface ReadinessCheck {
 }
 
 export interface HttpServerDeps {
-  /** The Bot Framework adapter's process(): parses, authenticates (when configured) and runs the turn. */
-  processActivity: (req: restify.Request, res: restify.Response) => Promise<void>;
+  /**
+   * The Bot Framework adapter: authenticates (when configured) and runs the turn, answering the request;
+   * a refused request is returned unanswered (LagebotAdapter.handleRequest).
+   */
+  processActivity: (req: restify.Request, res: restify.Response) => Promise<BotRequestRejection | null | undefined>;
   readiness: ReadinessCheck[];
   metricsText: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -23,7 +29,14 @@ export interface HttpServerDeps {
   readinessTimeoutMs?: number;
   /** Set while draining on SIGTERM: new turns get 503. */
   isDraining?: () => boolean;
+  /** Origins (scheme://host[:port]) whose browser requests may reach /api/messages; none by default. */
+  allowedOrigins?: readonly string[];
+  /** Clock of the per-source limit on log lines about refused requests. */
+  now?: () => number;
 }
+
+// Ask again after the signing keys could not be fetched (botbuilder retries fetching on the next request).
+const KEYS_RETRY_AFTER_SECONDS = 30;
 
 // The fields botbuilder dereferences before our code runs: a wrong type there makes it answer 500 with
 // its own error message (found by test/integration/fuzz.test.ts). Unknown fields pass.
@@ -95,9 +108,12 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
   const turns = createInFlight();
   server.drain = (timeoutMs: number) => turns.drain(timeoutMs);
   const maxBodySize = deps.maxBodyBytes ?? 256 * 1024;
-  server.use(restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true }));
+  const rejections = createRejectionLog(deps.logger, deps.now);
 
-  server.post('/api/messages', async (req, res) => {
+  // Only JSON from no browser origin reaches the body parser (issue 13: CSRF into the loopback bot).
+  const guard = refuseCrossSitePosts(deps.allowedOrigins ?? []);
+  const parseBody = restify.plugins.bodyParser({ maxBodySize, mapParams: false, rejectUnknown: true });
+  server.post('/api/messages', guard, ...parseBody, async (req: restify.Request, res: restify.Response) => {
     if (deps.isDraining?.()) {
       res.send(503, { error: 'shutting_down' });
       return;
@@ -107,7 +123,17 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
       return;
     }
     try {
-      await turns.track(deps.processActivity(req, withoutInternals(res, deps.logger)));
+      const rejection = await turns.track(deps.processActivity(req, withoutInternals(res, deps.logger)));
+      if (rejection) {
+        rejections.record(req.socket?.remoteAddress ?? 'unknown', rejection);
+        if (rejection.status === 503) {
+          res.header('Retry-After', String(KEYS_RETRY_AFTER_SECONDS));
+          res.send(503, { error: 'authentication_unavailable' });
+        } else {
+          // Generic on purpose: which claim failed is for our log, not for whoever sent the token.
+          res.send(401, { error: 'unauthorized' });
+        }
+      }
     } catch (error) {
       deps.logger.error('activity processing failed', { err: describeError(error) });
       if (!res.headersSent) res.send(500, { error: 'internal_error' });
@@ -126,12 +152,15 @@ export function createHttpServer(deps: HttpServerDeps): LagebotHttpServer {
           await withTimeout(r.check(), timeoutMs, `${r.name} did not answer within ${timeoutMs} ms`);
           return { name: r.name, ok: true as const };
         } catch (error) {
-          return { name: r.name, ok: false as const, reason: messageOf(error) };
+          // /readyz is on the public port in production: it names the dependency, the upstream's own
+          // words (hosts, versions, errors) go to the log only (issue 13).
+          deps.logger.warn('readiness check failed', { dependency: r.name, err: describeError(error) });
+          return { name: r.name, ok: false as const };
         }
       }),
     );
     const failing = results.filter((r) => !r.ok);
-    const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? 'ok' : r.reason]));
+    const checks = Object.fromEntries(results.map((r) => [r.name, r.ok ? 'ok' : 'unavailable']));
     if (deps.isDraining?.()) {
       res.send(503, { status: 'draining', checks });
       return;

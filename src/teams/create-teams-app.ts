@@ -79,12 +79,13 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
     await rememberConversation(context, deps, remembered);
     const type = context.activity.type;
     if (type === ActivityTypes.Message || type === ActivityTypes.Invoke) {
-      const wait = limiter.check(caller.aadObjectId ?? caller.userId);
-      if (wait !== null) {
+      const decision = limiter.check(caller.aadObjectId ?? caller.userId);
+      if (!decision.allowed) {
         deps.metrics.commands.inc({ command: type, outcome: 'rate_limited' });
-        const text = t(languageOf(context), 'error.rate_limited', { seconds: wait });
+        const text = t(languageOf(context), 'error.rate_limited', { seconds: decision.waitSeconds });
         if (type === ActivityTypes.Invoke) {
-          // An invoke must be answered with an invoke response, or Teams shows an error on the card.
+          // An invoke must be answered with an invoke response, or Teams shows an error on the card. The
+          // notice rides on the HTTP answer to the click, so it is no post of ours and is always given.
           await context.sendActivity({
             type: ActivityTypes.InvokeResponse,
             value: {
@@ -96,8 +97,10 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
               },
             },
           });
-        } else {
+        } else if (decision.notify) {
           await context.sendActivity(text);
+        } else {
+          deps.metrics.rateLimitDropped.inc({ kind: 'message' });
         }
         return false;
       }
@@ -136,7 +139,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       return 'too_long';
     },
     async unknown(context, command, lang) {
-      await sendCard(context, buildHelpCard(lang, t(lang, 'unknown.command', { word: command.word.slice(0, 40) })));
+      await sendCard(context, buildHelpCard(lang, command.word));
       return 'unknown';
     },
     ...release.commands,

@@ -40,12 +40,20 @@ export async function startTestBot(
     SPAM_WATCHER: 'off',
     ...env,
   });
-  // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
-  const bot = await startLagebot(config, {
-    logger: createLogger(config.logLevel),
-    executorRetry: { baseMs: 20, maxMs: 200 },
-    ...options,
-  });
+  let bot: RunningLagebot;
+  try {
+    // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
+    bot = await startLagebot(config, {
+      logger: createLogger(config.logLevel),
+      executorRetry: { baseMs: 20, maxMs: 200 },
+      ...options,
+    });
+  } catch (error) {
+    // A bot that did not start must not leave its simulator running (the test process would never end).
+    await sim.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const connector = await new FakeBotConnector().start();
   return {
     bot,
@@ -54,8 +62,9 @@ export async function startTestBot(
     connector,
     sim: sim.sim,
     async close() {
-      await connector.close();
+      // The bot first: what it sends while shutting down (an audit anchor) still reaches the connector.
       await bot.close();
+      await connector.close();
       await sim.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -163,7 +163,7 @@ async function startRig(): Promise<Rig> {
   });
 
   const server = createHttpServer({
-    processActivity: (req, res) => adapter.process(req, res, async (context) => void (await app.run(context))),
+    processActivity: (req, res) => adapter.handleRequest(req, res, async (context) => void (await app.run(context))),
     readiness: [],
     metricsText: async () => ({ contentType: 'text/plain', body: '' }),
     logger: silentLogger,

@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, mock, test } from 'node:test';
 import type { TurnContext } from 'botbuilder';
 import type restify from 'restify';
+import { createLogger } from '../../src/adapters/create-logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createBotAdapter } from '../../src/teams/create-bot-adapter.ts';
 import { createHttpServer } from '../../src/teams/create-http-server.ts';
 import { message } from '../fakes/activities.ts';
+import { createCaptureStream } from '../fakes/capture-stream.ts';
 import { FakeBotConnector, replyText } from '../fakes/fake-bot-connector.ts';
 import {
   botFrameworkIssuer,
@@ -102,6 +105,15 @@ const refused: Case[] = [
     name: 'a token signed by a published key that is not endorsed for msteams',
     authorization: (url) => `Bearer ${keys.sign(channelClaims(url), { kid: 'webchat-only-key' })}`,
   },
+  {
+    // jsonwebtoken takes a token without exp as valid for ever; we do not (issue 13).
+    name: 'a token without exp, signed by the trusted key',
+    authorization: (url) => `Bearer ${keys.sign({ ...channelClaims(url), exp: undefined })}`,
+  },
+  {
+    name: 'a token whose nbf is 10 minutes in the future',
+    authorization: (url) => `Bearer ${keys.sign({ ...channelClaims(url), nbf: Math.floor(Date.now() / 1000) + 600 })}`,
+  },
   { name: 'a bearer value that is not a JWT', authorization: () => 'Bearer not-a-jwt' },
   {
     name: 'a valid token under another scheme',
@@ -141,9 +153,9 @@ describe('createBotAdapter: /api/messages with MicrosoftAppId and a local key se
       turns += 1;
       await turn.sendActivity(`pong: ${turn.activity.text}`);
     };
-    // The same wiring as src/start-lagebot.ts: the HTTP surface hands the request to adapter.process.
+    // The same wiring as src/start-lagebot.ts: the HTTP surface hands the request to adapter.handleRequest.
     server = createHttpServer({
-      processActivity: (req, res) => adapter.process(req, res, logic),
+      processActivity: (req, res) => adapter.handleRequest(req, res, logic),
       readiness: [],
       metricsText: async () => ({ contentType: 'text/plain', body: '' }),
       logger: { debug() {}, info() {}, warn() {}, error() {} },
@@ -177,14 +189,143 @@ describe('createBotAdapter: /api/messages with MicrosoftAppId and a local key se
   });
 
   for (const c of refused) {
-    test(`${c.name}: 401 and no turn`, async () => {
+    test(`${c.name}: 401 with a generic body and no turn`, async () => {
       const activity = message('ping', { serviceUrl: connector.url });
       const res = await postActivity(botUrl, activity, c.authorization(connector.url));
       assert.equal(res.status, 401, context(`answered ${res.status} ${res.body}`));
+      // Not botbuilder's reasons, which quote the token's claims (the attacker's aud among them).
+      assert.deepEqual(JSON.parse(res.body), { error: 'unauthorized' });
       assert.equal(turns, 0, 'the turn logic ran');
       assert.equal(connector.calls.length, 0, 'something reached the connector');
     });
   }
+});
+
+/** An authenticating bot whose JSON log is captured, on a clock the test moves. */
+async function startLoggedBot(metadataUrl: string) {
+  const log = createCaptureStream();
+  let nowMs = Date.now();
+  const adapter = createBotAdapter(
+    loadConfig({ MicrosoftAppId: appId, MicrosoftAppPassword: appPassword, BOT_OPENID_METADATA_URL: metadataUrl }),
+  );
+  const server = createHttpServer({
+    processActivity: (req, res) =>
+      adapter.handleRequest(req, res, async (turn) => void (await turn.sendActivity('pong'))),
+    readiness: [],
+    metricsText: async () => ({ contentType: 'text/plain', body: '' }),
+    logger: createLogger('info', log.stream),
+    now: () => nowMs,
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server.server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    log,
+    advance: (ms: number) => {
+      nowMs += ms;
+    },
+    refusals: () => log.records().filter((r) => r.msg === 'request to /api/messages refused'),
+    async close() {
+      server.server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('refused requests are quiet and correct (issue 13)', () => {
+  let stderr: string[] = [];
+  beforeEach(() => {
+    stderr = [];
+    const write = process.stderr.write.bind(process.stderr);
+    mock.method(process.stderr, 'write', (chunk: unknown, ...rest: unknown[]) => {
+      stderr.push(String(chunk));
+      return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    });
+  });
+
+  test('a rejected token: exactly one JSON log line, no stack, nothing on stderr, a generic 401', async () => {
+    const bot = await startLoggedBot(keys.metadataUrl);
+    try {
+      const serviceUrl = 'https://smba.trafficmanager.net/emea/';
+      const forged = `Bearer ${keys.sign({ ...channelClaims(serviceUrl), aud: 'another-bot-app-id' }, { key: otherKey, kid: keys.kid })}`;
+      const res = await postActivity(bot.url, message('ping', { serviceUrl }), forged);
+      assert.equal(res.status, 401);
+      assert.equal(res.body, JSON.stringify({ error: 'unauthorized' }));
+      const lines = bot.log.text().trim().split('\n');
+      assert.equal(lines.length, 1, bot.log.text());
+      const [record] = bot.log.records();
+      assert.equal(record!.msg, 'request to /api/messages refused');
+      assert.equal(record!.status, 401);
+      assert.equal(record!.source, '127.0.0.1');
+      assert.doesNotMatch(bot.log.text(), /\n\s+at |\\n\s+at /, 'no stack trace in the log');
+      // botbuilder's own console.error output went into that line, not to stderr.
+      assert.deepEqual(logged, []);
+      assert.deepEqual(stderr, []);
+    } finally {
+      await bot.close();
+    }
+  });
+
+  test('the log lines are limited per source; what was left out is counted in the next line', async () => {
+    const bot = await startLoggedBot(keys.metadataUrl);
+    try {
+      const activity = message('ping', { serviceUrl: 'https://smba.trafficmanager.net/emea/' });
+      for (let i = 0; i < 50; i++) {
+        assert.equal((await postActivity(bot.url, activity, 'Bearer not-a-jwt')).status, 401);
+      }
+      assert.equal(bot.refusals().length, 5, 'a burst of five lines, then silence');
+      bot.advance(60_000);
+      assert.equal((await postActivity(bot.url, activity, null)).status, 401);
+      const last = bot.refusals().at(-1)!;
+      assert.equal(last.suppressedSinceLast, 45);
+      assert.deepEqual(stderr, []);
+    } finally {
+      await bot.close();
+    }
+  });
+
+  test('signing keys unreachable or failing: 503 with Retry-After, not 500', async () => {
+    const failing = createServer((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('upstream exploded at 10.0.0.7');
+    });
+    failing.listen(0, '127.0.0.1');
+    await once(failing, 'listening');
+    const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}/.well-known/openid-configuration`;
+    // A port nothing listens on: take one and give it back.
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}/.well-known/openid-configuration`;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    try {
+      for (const metadataUrl of [closedUrl, failingUrl]) {
+        const bot = await startLoggedBot(metadataUrl);
+        try {
+          const serviceUrl = 'https://smba.trafficmanager.net/emea/';
+          const res = await fetch(`${bot.url}/api/messages`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${keys.sign(channelClaims(serviceUrl))}`,
+            },
+            body: JSON.stringify(message('ping', { serviceUrl })),
+          });
+          assert.equal(res.status, 503, metadataUrl);
+          assert.equal(res.headers.get('retry-after'), '30');
+          assert.deepEqual(await res.json(), { error: 'authentication_unavailable' });
+          assert.equal(bot.refusals().length, 1);
+          assert.equal(bot.refusals()[0]!.status, 503);
+          assert.deepEqual(stderr, []);
+        } finally {
+          await bot.close();
+        }
+      }
+    } finally {
+      failing.closeAllConnections();
+      await new Promise<void>((resolve) => failing.close(() => resolve()));
+    }
+  });
 });
 
 describe('createBotAdapter in local mode (no MicrosoftAppId)', () => {
@@ -192,7 +333,8 @@ describe('createBotAdapter in local mode (no MicrosoftAppId)', () => {
     const connector = await new FakeBotConnector().start();
     const adapter = createBotAdapter(loadConfig({ BOT_OPENID_METADATA_URL: keys.metadataUrl, LOG_LEVEL: 'silent' }));
     const server = createHttpServer({
-      processActivity: (req, res) => adapter.process(req, res, async (turn) => void (await turn.sendActivity('pong'))),
+      processActivity: (req, res) =>
+        adapter.handleRequest(req, res, async (turn) => void (await turn.sendActivity('pong'))),
       readiness: [],
       metricsText: async () => ({ contentType: 'text/plain', body: '' }),
       logger: { debug() {}, info() {}, warn() {}, error() {} },
@@ -232,6 +374,8 @@ describe('the whole bot with MicrosoftAppId and BOT_OPENID_METADATA_URL', {
         BOT_OPENID_METADATA_URL: keys.metadataUrl,
         // With an app id the bot would listen on 0.0.0.0 (src/config.ts); tests stay on loopback.
         HOST: '127.0.0.1',
+        // Outside local mode the audit log's key is required (issue 13).
+        AUDIT_KEY: 'test-1:0123456789abcdef0123456789abcdef',
       },
       { devices: 300 },
     );

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
     assert.equal(c.playground.enabled, true);
     assert.equal(c.playground.port, 56150);
     assert.deepEqual(c.allowedTenants, []);
+    assert.deepEqual(c.allowedOrigins, []);
   });
 
   test('values are parsed', () => {
@@ -63,6 +64,16 @@ describe('loadConfig', () => {
     assert.ok(problems.some((p) => p.includes('MicrosoftAppPassword')));
     const tokenProblem = problemsOf({ INVENTORY_API_TOKEN: 'abc', GATEWAY_API_TOKEN: 'def', PORT: '99999' });
     assert.ok(tokenProblem.every((p) => !p.includes('abc') && !p.includes('def')));
+  });
+
+  test('ALLOWED_ORIGINS: a list of origins, each without a path', () => {
+    assert.deepEqual(loadConfig({ ALLOWED_ORIGINS: 'https://teams.example, http://localhost:8080/' }).allowedOrigins, [
+      'https://teams.example',
+      'http://localhost:8080',
+    ]);
+    for (const bad of ['teams.example', 'https://teams.example/app', '*']) {
+      assert.match(problemsOf({ ALLOWED_ORIGINS: bad })[0]!, /ALLOWED_ORIGINS=.*expected origins/);
+    }
   });
 
   test('both back-end URLs or neither', () => {

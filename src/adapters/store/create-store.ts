@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../../domain/logger.ts';
-import type { Store } from '../../domain/store-port.ts';
+import type { AuditHead, Store } from '../../domain/store-port.ts';
+import type { AuditKeyring } from './parse-audit-keys.ts';
 import { openPostgresDb } from './postgres-db.ts';
 import { SqlStore } from './sql-store.ts';
 import { openSqliteDb } from './sqlite-db.ts';
@@ -14,6 +15,10 @@ export interface CreateStoreOptions {
   // PostgreSQL schema for all tables (created on start-up); default: the server's search_path.
   schema?: string | undefined;
   logger?: Logger;
+  // The audit log's keys (src/adapters/load-audit-keys.ts): entries are MACed, verify checks the MACs.
+  auditKeys?: AuditKeyring | undefined;
+  // After each commit that appended audit entries (anchoring, src/adapters/anchor-audit-log.ts).
+  onAuditCommitted?: (head: AuditHead) => void;
 }
 
 export const SQLITE_FILE = 'lagebot.sqlite';
@@ -24,6 +29,8 @@ export async function createStore({
   databaseUrl,
   schema,
   logger = silentLogger,
+  auditKeys,
+  onAuditCommitted,
 }: CreateStoreOptions): Promise<Store> {
   const sqlitePath = dataDir === ':memory:' ? ':memory:' : join(dataDir, SQLITE_FILE);
   const db = databaseUrl
@@ -33,7 +40,7 @@ export async function createStore({
         onPoolError: (e) => logger.warn('PostgreSQL connection lost; the pool reconnects', { err: e.message }),
       })
     : openSqliteDb({ path: sqlitePath });
-  const store = new SqlStore(db);
+  const store = new SqlStore(db, { auditKeys, onAuditCommitted });
   try {
     const applied = await store.migrate();
     const where = databaseUrl ? `PostgreSQL${schema ? ` (schema ${schema})` : ''}` : `SQLite ${sqlitePath}`;

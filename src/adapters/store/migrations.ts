@@ -167,7 +167,17 @@ UPDATE documents SET key = 'spam-detector' WHERE key = 'lagebot:spam-detector';
 `;
 }
 
+// Issue 13, the anchored audit log: the state each request write left behind (JSON, hashed with the
+// entry), and the MAC of each entry's hash with the id of the key that made it. Old rows keep NULL: their
+// hashes stay as they were, and `audit.sealed` (SqlStore.sealAuditLog) brings them under the key.
+const auditAnchor = `
+ALTER TABLE audit_log ADD COLUMN request_state TEXT;
+ALTER TABLE audit_log ADD COLUMN key_id TEXT;
+ALTER TABLE audit_log ADD COLUMN mac TEXT;
+`;
+
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
+  { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
 ];

@@ -7,9 +7,11 @@ import type {
   AlertUpdate,
   AlertWriteResult,
   AuditEntry,
+  AuditHead,
   AuditInput,
   AuditQuery,
   AuditVerification,
+  AuditVerifyOptions,
   CardLocation,
   ConversationRecord,
   DeliveryStatus,
@@ -22,6 +24,7 @@ import type {
   OutboxInput,
   OutboxItem,
   RequestQuery,
+  RequestStamp,
   RequestTransition,
   Store,
   StoredAlert,
@@ -34,8 +37,10 @@ import type {
   TurnStateWriteResult,
   VersionedDocument,
 } from '../../domain/store-port.ts';
-import { canonicalJson, checkAuditLink, GENESIS_HASH, hashAuditEntry } from './audit-chain.ts';
+import { canonicalJson, GENESIS_HASH, hashAuditEntry, macAuditHash, stampRequest } from './audit-chain.ts';
+import { createAuditChainCheck, type RawAuditEntry } from './check-audit-chain.ts';
 import { migrations } from './migrations.ts';
+import type { AuditKeyring } from './parse-audit-keys.ts';
 import type { SqlDb, SqlExecutor, SqlRow, SqlTx, SqlValue } from './sql-db.ts';
 
 const DEFAULT_LIMIT = 100;
@@ -133,9 +138,38 @@ function toAudit(r: SqlRow): AuditEntry {
     scopeId: strOrNull(r.scope_id),
     requestId: strOrNull(r.request_id),
     details: parseJson(r.details),
+    request: parseJson(r.request_state) as RequestStamp | null,
     prevHash: str(r.prev_hash),
     hash: str(r.hash),
+    keyId: strOrNull(r.key_id),
+    mac: strOrNull(r.mac),
   };
+}
+
+// For `audit verify`: a JSON column someone broke is a finding with the entry's number, not a crash.
+function toRawAudit(r: SqlRow): RawAuditEntry {
+  const parsed = (text: unknown) => {
+    try {
+      return parseJson(text);
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    ...toAudit({ ...r, details: null, request_state: null }),
+    details: parsed(r.details),
+    request: parsed(r.request_state) as RequestStamp | null | undefined,
+  };
+}
+
+// A request row for `audit verify`: its data as stored, or, if the JSON does not parse, the text itself (so
+// that it cannot match what the audit log recorded).
+function toCheckedRequest(r: SqlRow): StoredRequest {
+  try {
+    return toRequest(r);
+  } catch {
+    return toRequest({ ...r, data: json({ unreadable: str(r.data) }) });
+  }
 }
 
 function toOutbox(r: SqlRow): OutboxItem {
@@ -217,13 +251,33 @@ class TurnStateConflict extends Error {
   }
 }
 
+export interface SqlStoreOptions {
+  // Keys of the audit MACs (AUDIT_KEY, AUDIT_KEY_FILE): new entries are MACed with the current one, verify
+  // checks every entry's MAC with the key it names. Without: no MACs are written or checked.
+  auditKeys?: AuditKeyring;
+  // Called after each commit that appended audit entries, with the newest one (anchoring).
+  onAuditCommitted?: (head: AuditHead) => void;
+}
+
 export class SqlStore implements Store {
   readonly engine: 'sqlite' | 'postgres';
   readonly #db: SqlDb;
+  readonly #keys: AuditKeyring | undefined;
+  readonly #onAuditCommitted: ((head: AuditHead) => void) | undefined;
 
-  constructor(db: SqlDb) {
+  constructor(db: SqlDb, options: SqlStoreOptions = {}) {
     this.#db = db;
     this.engine = db.dialect;
+    this.#keys = options.auditKeys;
+    this.#onAuditCommitted = options.onAuditCommitted;
+  }
+
+  // After the commit, never inside the transaction: an anchor must not get ahead of what is stored.
+  #committed(written: AuditEntry[]): void {
+    const head = written.at(-1);
+    if (head && this.#onAuditCommitted) {
+      this.#onAuditCommitted({ seq: head.seq, hash: head.hash, keyId: head.keyId, mac: head.mac });
+    }
   }
 
   migrate(): Promise<string[]> {
@@ -255,7 +309,8 @@ export class SqlStore implements Store {
       expiresAt: toIsoOrNull(req.expiresAt, 'expiresAt'),
       data: parseJson(json(req.data)),
     };
-    return this.#db.transaction(async (tx) => {
+    let written: AuditEntry[] = [];
+    const result = await this.#db.transaction(async (tx) => {
       const inserted = await tx.run(
         `INSERT INTO requests (id, tenant_id, kind, state, version, requester_id, scope_id, created_at, updated_at, expires_at, data)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
@@ -276,10 +331,12 @@ export class SqlStore implements Store {
       if (inserted === 0) {
         throw new LagebotError('STORE_CONFLICT', `Request ${req.id} exists already.`, { requestId: req.id });
       }
-      await this.#appendAudit(tx, audit, stored);
+      written = await this.#appendAudit(tx, audit, stored);
       await this.#insertOutbox(tx, stored.id, outbox, createdAt);
       return stored;
     });
+    this.#committed(written);
+    return result;
   }
 
   async getRequest(id: string): Promise<StoredRequest | null> {
@@ -316,7 +373,8 @@ export class SqlStore implements Store {
     const params: SqlValue[] = [next.state, updatedAt, json(next.data)];
     if (setExpiry) params.push(toIsoOrNull(next.expiresAt, 'expiresAt'));
     params.push(id, expectedVersion);
-    return this.#db.transaction(async (tx): Promise<TransitionResult> => {
+    let written: AuditEntry[] = [];
+    const result = await this.#db.transaction(async (tx): Promise<TransitionResult> => {
       // The version check and the write are one statement: of two concurrent writers the second one
       // re-reads the row after the first commits and matches nothing (PostgreSQL READ COMMITTED re-check;
       // SQLite has only one writer at a time anyway).
@@ -332,26 +390,35 @@ export class SqlStore implements Store {
           : { ok: false, reason: 'not_found' };
       }
       const request = toRequest(rows[0]);
-      await this.#appendAudit(tx, audit, request);
+      written = await this.#appendAudit(tx, audit, request);
       await this.#insertOutbox(tx, request.id, outbox, updatedAt);
       return { ok: true, request };
     });
+    this.#committed(written);
+    return result;
   }
 
   // ---- audit ----------------------------------------------------------------------------------------
 
   async appendAudit(entries: AuditInput[]): Promise<AuditEntry[]> {
-    return this.#db.transaction((tx) => this.#appendAudit(tx, entries, null));
+    const written = await this.#db.transaction((tx) => this.#appendAudit(tx, entries, null));
+    this.#committed(written);
+    return written;
   }
 
+  // A request write is always audited: without entries from the caller the store writes its own. Its first
+  // entry records what the write left in the requests table (RequestStamp).
   async #appendAudit(tx: SqlTx, inputs: AuditInput[], request: StoredRequest | null): Promise<AuditEntry[]> {
-    if (inputs.length === 0) return [];
+    const entries =
+      inputs.length === 0 && request ? [{ at: request.updatedAt, actor: 'lagebot', action: 'request.stored' }] : inputs;
+    if (entries.length === 0) return [];
     await tx.lockAuditChain();
     const head = (await tx.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1'))[0];
     let seq = head ? Number(head.seq) : 0;
     let prevHash = head ? str(head.hash) : GENESIS_HASH;
+    const keyId = this.#keys?.currentId ?? null;
     const written: AuditEntry[] = [];
-    for (const a of inputs) {
+    for (const [i, a] of entries.entries()) {
       seq += 1;
       const fields = {
         seq,
@@ -363,12 +430,15 @@ export class SqlStore implements Store {
         requestId: a.requestId !== undefined ? a.requestId : (request?.id ?? null),
         // Stored and hashed as it will read back.
         details: parseJson(json(a.details)),
+        request: request && i === 0 ? stampRequest(request) : null,
       };
       const hash = hashAuditEntry(prevHash, fields);
+      const mac = keyId === null ? null : macAuditHash(this.#keys!.keys[keyId]!, keyId, hash);
       // A plain INSERT on the seq primary key: should the lock ever fail to serialise, a fork is refused here.
       await tx.run(
-        `INSERT INTO audit_log (seq, at, tenant_id, actor, action, scope_id, request_id, details, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_log (seq, at, tenant_id, actor, action, scope_id, request_id, details, request_state,
+           prev_hash, hash, key_id, mac)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           seq,
           fields.at,
@@ -378,11 +448,14 @@ export class SqlStore implements Store {
           fields.scopeId,
           fields.requestId,
           json(fields.details),
+          fields.request === null ? null : json(fields.request),
           prevHash,
           hash,
+          keyId,
+          mac,
         ],
       );
-      written.push({ ...fields, prevHash, hash });
+      written.push({ ...fields, prevHash, hash, keyId, mac });
       prevHash = hash;
     }
     return written;
@@ -401,25 +474,84 @@ export class SqlStore implements Store {
     return rows.map(toAudit);
   }
 
-  async verifyAuditChain(): Promise<AuditVerification> {
-    let prev: AuditEntry | null = null;
-    let count = 0;
+  async verifyAuditChain(options: AuditVerifyOptions = {}): Promise<AuditVerification> {
+    const check = createAuditChainCheck({ keyring: this.#keys, anchors: options.anchors });
+    let afterSeq: number | null = null;
     for (;;) {
       const rows: SqlRow[] = await this.#db.query(
-        prev
-          ? 'SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?'
-          : 'SELECT * FROM audit_log ORDER BY seq LIMIT ?',
-        prev ? [prev.seq, VERIFY_BATCH] : [VERIFY_BATCH],
+        afterSeq === null
+          ? 'SELECT * FROM audit_log ORDER BY seq LIMIT ?'
+          : 'SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?',
+        afterSeq === null ? [VERIFY_BATCH] : [afterSeq, VERIFY_BATCH],
       );
       for (const row of rows) {
-        const entry = toAudit(row);
-        count += 1;
-        const reason = checkAuditLink(prev, entry);
-        if (reason) return { ok: false, count, brokenAtSeq: entry.seq, reason };
-        prev = entry;
+        const failure = check.entry(toRawAudit(row));
+        if (failure) return failure;
+        afterSeq = Number(row.seq);
       }
-      if (rows.length < VERIFY_BATCH) return { ok: true, count };
+      if (rows.length < VERIFY_BATCH) break;
     }
+    const endProblem = check.endOfChain();
+    if (endProblem) return endProblem;
+    let afterId: string | null = null;
+    for (;;) {
+      const rows: SqlRow[] = await this.#db.query(
+        afterId === null
+          ? 'SELECT * FROM requests ORDER BY id LIMIT ?'
+          : 'SELECT * FROM requests WHERE id > ? ORDER BY id LIMIT ?',
+        afterId === null ? [VERIFY_BATCH] : [afterId, VERIFY_BATCH],
+      );
+      for (const row of rows) {
+        const failure = check.request(toCheckedRequest(row));
+        if (failure) return failure;
+        afterId = str(row.id);
+      }
+      if (rows.length < VERIFY_BATCH) break;
+    }
+    return check.finish();
+  }
+
+  async sealAuditLog(at: string): Promise<number> {
+    if (!this.#keys) return 0;
+    const sealedAt = toIso(at, 'at');
+    const written = await this.#db.transaction(async (tx) => {
+      await tx.lockAuditChain();
+      const head = (await tx.query('SELECT seq, mac FROM audit_log ORDER BY seq DESC LIMIT 1'))[0];
+      const recorded = new Set(
+        (await tx.query('SELECT DISTINCT request_id FROM audit_log WHERE request_state IS NOT NULL')).map((r) =>
+          str(r.request_id),
+        ),
+      );
+      const unrecorded = (await tx.query('SELECT * FROM requests ORDER BY id'))
+        .map(toRequest)
+        .filter((r) => !recorded.has(r.id));
+      const out: AuditEntry[] = [];
+      if (head && head.mac === null) {
+        out.push(
+          ...(await this.#appendAudit(
+            tx,
+            [
+              {
+                at: sealedAt,
+                actor: 'lagebot',
+                action: 'audit.sealed',
+                tenantId: null,
+                scopeId: null,
+                requestId: null,
+                details: { keyId: this.#keys!.currentId, entriesBefore: Number(head.seq) },
+              },
+            ],
+            null,
+          )),
+        );
+      }
+      for (const r of unrecorded) {
+        out.push(...(await this.#appendAudit(tx, [{ at: sealedAt, actor: 'lagebot', action: 'request.sealed' }], r)));
+      }
+      return out;
+    });
+    this.#committed(written);
+    return written.length;
   }
 
   // ---- outbox ---------------------------------------------------------------------------------------

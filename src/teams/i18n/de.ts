@@ -161,6 +161,9 @@ export const de = {
   'audit.title': 'Protokoll',
   'audit.title_scope': 'Protokoll: {scope}',
   'audit.none': 'Keine Einträge.',
+  'audit.anchor_title': 'Protokoll-Anker',
+  'audit.anchor_text':
+    'Das Protokoll stand am {time} bei Eintrag Nr. {seq} (Hash {hash}…). Die Zeile unten ist der Anker: in eine Datei gelegt, prüft `lagebot audit verify` mit AUDIT_ANCHOR_FILE=<Datei> das Protokoll gegen ihn.',
   'gateway_error.UPSTREAM_CONFLICT': 'das Gateway meldet einen Konflikt (die Domäne wurde zwischenzeitlich geändert)',
   'gateway_error.UPSTREAM_REJECTED': 'das Gateway hat die Änderung abgelehnt',
   'gateway_error.NOT_FOUND': 'das Gateway kennt diese Domäne nicht',

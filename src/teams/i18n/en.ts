@@ -158,6 +158,9 @@ export const en: Record<MessageKey, string> = {
   'audit.title': 'Audit log',
   'audit.title_scope': 'Audit log: {scope}',
   'audit.none': 'No entries.',
+  'audit.anchor_title': 'Audit log anchor',
+  'audit.anchor_text':
+    'At {time} the audit log stood at entry #{seq} (hash {hash}…). The line below is the anchor: put into a file, `lagebot audit verify` with AUDIT_ANCHOR_FILE=<file> checks the log against it.',
   'gateway_error.UPSTREAM_CONFLICT': 'the gateway reports a conflict (the domain was changed meanwhile)',
   'gateway_error.UPSTREAM_REJECTED': 'the gateway refused the change',
   'gateway_error.NOT_FOUND': 'the gateway does not know this domain',

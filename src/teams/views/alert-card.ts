@@ -11,6 +11,7 @@ import {
   t,
 } from '../i18n.ts';
 import { type AdaptiveCardJson, type CardName, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // AlertView (language-free, from the store) → the alert card. Card data carries ids only: the alert id
 // and, for mute, the hours (docs/decisions/identity-from-teams.md).
@@ -68,7 +69,11 @@ function statusOf(view: AlertView, lang: Lang): { line: string; color: string; s
     };
   }
   if (view.foldedInto) {
-    return { line: t(lang, 'alert.folded', { scope: view.foldedInto.name }), color: 'Default', style: 'emphasis' };
+    return {
+      line: t(lang, 'alert.folded', { scope: plainText(view.foldedInto.name) }),
+      color: 'Default',
+      style: 'emphasis',
+    };
   }
   if (view.status === 'closed') {
     const ended = view.endedAt ?? view.updatedAt;
@@ -98,7 +103,9 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
     const state = view.inbound[d];
     return state ? t(lang, `flow.${state}` as MessageKey) : t(lang, 'alert.inbound_unknown');
   };
-  if (view.domains.length <= MAX_INBOUND_LISTED) return view.domains.map((d) => ({ title: d, value: flow(d) }));
+  if (view.domains.length <= MAX_INBOUND_LISTED) {
+    return view.domains.map((d) => ({ title: plainText(d), value: flow(d) }));
+  }
   const count = (s: string) => view.domains.filter((d) => view.inbound[d] === s).length;
   return [
     {
@@ -110,8 +117,10 @@ function inboundFacts(view: AlertView, lang: Lang): Array<{ title: string; value
 
 export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   const status = statusOf(view, lang);
-  const scopeLabel = view.scope.kind === 'domain' ? `${view.scope.name} (${view.group.name})` : view.scope.name;
-  const listed = view.domains.slice(0, MAX_DOMAINS_LISTED).join(', ');
+  const scopeLabel = plainText(
+    view.scope.kind === 'domain' ? `${view.scope.name} (${view.group.name})` : view.scope.name,
+  );
+  const listed = plainText(view.domains.slice(0, MAX_DOMAINS_LISTED).join(', '));
   const more = view.domains.length - MAX_DOMAINS_LISTED;
   const facts = [
     {
@@ -127,7 +136,9 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   ];
   // Where the scope lies: a domain in its group, a group in the region above it (none at the top).
   const region = view.scope.kind === 'domain' ? view.group.name : view.within?.name;
-  if (view.kind !== 'test' && region) facts.push({ title: t(lang, 'alert.fact_region'), value: region });
+  if (view.kind !== 'test' && region) {
+    facts.push({ title: t(lang, 'alert.fact_region'), value: plainText(region) });
+  }
   if (view.domains.length > 0) {
     facts.push({
       title: t(lang, 'alert.fact_domains'),
@@ -180,7 +191,7 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     inboundTitle: t(lang, 'alert.inbound_title'),
     inbound: inboundFacts(view, lang),
     acks: view.acks.map((ack) => ({
-      text: t(lang, 'alert.acked_by', { name: ack.name, time: formatTime(lang, ack.at) }),
+      text: t(lang, 'alert.acked_by', { name: plainText(ack.name), time: formatTime(lang, ack.at) }),
     })),
     ackHint: view.acks.length === 0 ? t(lang, 'alert.not_acked') : '',
     mutedLine: view.mutedUntil ? t(lang, 'alert.muted_until', { time: formatTime(lang, view.mutedUntil) }) : '',
@@ -222,7 +233,7 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
     title: t(lang, 'alerts.list_title'),
     text: lines.length === 0 ? t(lang, 'alerts.list_empty') : '',
     items: lines.map((l) => ({
-      name: l.name,
+      name: plainText(l.name),
       detail: [
         t(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
         l.mutedUntil ? t(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
@@ -232,7 +243,7 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
     })),
     hint: t(lang, 'alerts.list_hint'),
     buttons: lines.slice(0, 6).map((l) => ({
-      title: t(lang, 'alerts.unsubscribe_button', { scope: l.name }),
+      title: t(lang, 'alerts.unsubscribe_button', { scope: plainText(l.name) }),
       verb: alertVerbs.unsubscribe,
       data: { scopeId: l.scopeId },
     })),
@@ -247,7 +258,7 @@ export function buildAlertWelcomeCard(lang: Lang, scopes: Array<{ id: string; na
     items: [],
     hint: t(lang, 'alerts.welcome_hint'),
     buttons: scopes.slice(0, 5).map((s) => ({
-      title: t(lang, 'alerts.subscribe_button', { scope: s.name }),
+      title: t(lang, 'alerts.subscribe_button', { scope: plainText(s.name) }),
       verb: alertVerbs.subscribe,
       data: { scopeId: s.id },
     })),

@@ -1,10 +1,12 @@
 import { ALL_SCOPE_ID } from '../../domain/scope-id.ts';
 import { type Lang, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
-export function buildHelpCard(lang: Lang, lead = ''): AdaptiveCardJson {
+/** The help card; with `unknownWord`, led by "I don't know <word>" (the word as typed, shown literally). */
+export function buildHelpCard(lang: Lang, unknownWord?: string): AdaptiveCardJson {
   return renderCard('help', {
-    lead,
+    lead: unknownWord === undefined ? '' : t(lang, 'unknown.command', { word: plainText(unknownWord.slice(0, 40)) }),
     title: t(lang, 'help.title'),
     intro: t(lang, 'help.intro'),
     lines: [

@@ -5,6 +5,7 @@ import { ALL_SCOPE_ID } from '../../domain/scope-id.ts';
 import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
 import { catalogues, formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // The release/block request as a card, for everybody (updated in place on every transition) and,
 // through refresh.userIds, per user. Buttons carry only the request id and the card's version.
@@ -30,7 +31,7 @@ export function directionText(lang: Lang, direction: ReleaseRequest['direction']
 }
 
 export function scopeName(lang: Lang, request: ReleaseRequest): string {
-  return request.scope.id === ALL_SCOPE_ID ? t(lang, 'all.name') : request.scope.name;
+  return request.scope.id === ALL_SCOPE_ID ? t(lang, 'all.name') : plainText(request.scope.name);
 }
 
 export function stateText(lang: Lang, request: ReleaseRequest): string {
@@ -72,38 +73,40 @@ export function buildRequestCard(
   const facts: Array<{ title: string; value: string }> = [
     {
       title: t(lang, 'request.requester'),
-      value: `${request.requester.name} · ${formatTime(lang, request.createdAt)}`,
+      value: `${plainText(request.requester.name)} · ${formatTime(lang, request.createdAt)}`,
     },
-    { title: t(lang, 'request.reason'), value: request.reason },
+    { title: t(lang, 'request.reason'), value: plainText(request.reason) },
   ];
-  if (request.justification) facts.push({ title: t(lang, 'request.justification'), value: request.justification });
+  if (request.justification) {
+    facts.push({ title: t(lang, 'request.justification'), value: plainText(request.justification) });
+  }
   const domains = request.scope.domains;
   facts.push({
     title: t(lang, 'request.domains'),
-    value: `${domains.length}: ${domains.slice(0, 12).join(', ')}${domains.length > 12 ? ', …' : ''}`,
+    value: `${domains.length}: ${plainText(domains.slice(0, 12).join(', '))}${domains.length > 12 ? ', …' : ''}`,
   });
   for (const a of request.approvals) {
     facts.push({
       title: t(lang, 'request.approvals'),
-      value: `${a.by.name} · ${formatTime(lang, a.at)}${a.override ? ` (${t(lang, 'request.override')})` : ''}`,
+      value: `${plainText(a.by.name)} · ${formatTime(lang, a.at)}${a.override ? ` (${t(lang, 'request.override')})` : ''}`,
     });
   }
   if (request.confirmation) {
     facts.push({
       title: t(lang, 'request.confirmed_by'),
-      value: `${request.confirmation.by.name} · ${formatTime(lang, request.confirmation.at)}`,
+      value: `${plainText(request.confirmation.by.name)} · ${formatTime(lang, request.confirmation.at)}`,
     });
   }
   if (request.state === 'rejected') {
     facts.push({
       title: t(lang, 'request.rejected_by'),
-      value: `${request.rejection.by.name} · ${formatTime(lang, request.rejection.at)}${request.rejection.reason ? ` – ${request.rejection.reason}` : ''}`,
+      value: `${plainText(request.rejection.by.name)} · ${formatTime(lang, request.rejection.at)}${request.rejection.reason ? ` – ${plainText(request.rejection.reason)}` : ''}`,
     });
   }
   if (request.state === 'cancelled') {
     facts.push({
       title: t(lang, 'request.cancelled_by'),
-      value: `${request.cancellation.by.name} · ${formatTime(lang, request.cancellation.at)}`,
+      value: `${plainText(request.cancellation.by.name)} · ${formatTime(lang, request.cancellation.at)}`,
     });
   }
   if (request.state === 'pending' || request.state === 'awaiting_confirmation') {
@@ -128,7 +131,7 @@ export function buildRequestCard(
           const icon = { pending: '⏳', retrying: '↻', succeeded: '✔', failed: '✖' }[status];
           return {
             status,
-            title: domain,
+            title: plainText(domain),
             value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` – ${gatewayErrorText(lang, d.error)}` : ''}`,
           };
         })
@@ -170,8 +173,8 @@ export function buildRequestCard(
     policyColor: policy?.evaluation.meets ? 'Good' : 'Attention',
     devicesTitle: t(lang, 'request.unpatched_title', { n: policy?.devices.length ?? 0 }),
     devices: (policy?.devices ?? []).map((d) => ({
-      hostname: `${d.hostname} (${t(lang, d.kind === 'server' ? 'device.server' : 'device.client')})`,
-      town: d.town,
+      hostname: `${plainText(d.hostname)} (${t(lang, d.kind === 'server' ? 'device.server' : 'device.client')})`,
+      town: plainText(d.town),
       state: t(lang, `state.${d.state}` as MessageKey),
     })),
     executionTitle: t(lang, 'request.execution'),
@@ -237,7 +240,7 @@ export function buildReasonForm(
     title: t(lang, 'release.reason_title'),
     text: t(lang, 'release.reason_prompt', {
       what,
-      scope: input.scopeId === ALL_SCOPE_ID ? t(lang, 'all.name') : input.scopeName,
+      scope: input.scopeId === ALL_SCOPE_ID ? t(lang, 'all.name') : plainText(input.scopeName),
       direction: directionText(lang, input.direction),
     }),
     label: t(lang, 'request.reason'),

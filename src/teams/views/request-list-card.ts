@@ -1,6 +1,7 @@
 import type { ReleaseRequest } from '../../domain/release-request.ts';
 import { formatTime, type Lang, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 import { directionText, scopeName, stateText } from './request-card.ts';
 
 // `anträge`: the open requests, one line each, the first five as buttons that open their card.
@@ -15,7 +16,7 @@ export function buildRequestListCard(
       scope: scopeName(lang, request),
       direction: directionText(lang, request.direction),
       state: stateText(lang, request),
-      requester: request.requester.name,
+      requester: plainText(request.requester.name),
       time: formatTime(lang, request.createdAt),
     }),
   );

@@ -1,12 +1,14 @@
 import type { RegionChoice } from '../../domain/region-index.ts';
 import { type Lang, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // "Olpe" is a Kreis and a town; "Kreis Olep" is a typo. Either way the answer offers buttons that
 // carry only the region id, labelled with the level's name as the inventory calls it.
 
 function label(lang: Lang, choice: RegionChoice): string {
-  return `${choice.name} (${choice.level[lang]})`;
+  // Both from the inventory: the region's name and its level's.
+  return plainText(`${choice.name} (${choice.level[lang]})`);
 }
 
 export function buildScopeChoiceCard(
@@ -16,7 +18,7 @@ export function buildScopeChoiceCard(
   nodes: RegionChoice[],
   verb = 'status.show',
 ): AdaptiveCardJson {
-  const shownInput = input.length > 80 ? `${input.slice(0, 80)}…` : input;
+  const shownInput = plainText(input.length > 80 ? `${input.slice(0, 80)}…` : input);
   const text =
     kind === 'ambiguous'
       ? t(lang, 'scope.ambiguous', { input: shownInput })

@@ -3,6 +3,7 @@ import { type DeviceTally, tally } from '../../domain/summarize-patch-status.ts'
 import type { StatusView } from '../../services/report-status.ts';
 import { formatNumber, formatPct, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
+import { plainText } from './plain-text.ts';
 
 // StatusView (language-free numbers) → the status card's data in the user's language.
 
@@ -10,12 +11,12 @@ type PatchSummary = StatusView['summary']['region']['patches'][number];
 type Ratio = DeviceTally;
 
 export function scopeTitle(view: StatusView, lang: Lang): string {
-  return view.scope.kind === 'all' ? t(lang, 'all.name') : view.scope.name;
+  return view.scope.kind === 'all' ? t(lang, 'all.name') : plainText(view.scope.name);
 }
 
 // "Verbände und Kreise" / "districts": the plural of each level the breakdown shows, as the inventory names it.
 function breakdownLevelsText(lang: Lang, view: StatusView): string {
-  const plurals = view.breakdownLevels.map((l) => l.plural[lang]);
+  const plurals = view.breakdownLevels.map((l) => plainText(l.plural[lang]));
   const text =
     plurals.length <= 1
       ? (plurals[0] ?? '')
@@ -61,7 +62,7 @@ function patchBlock(lang: Lang, p: PatchSummary, view: StatusView) {
   ];
   if (p.exchange.total > 0) facts.push({ title: t(lang, 'status.exchange'), value: ratioText(lang, p.exchange) });
   return {
-    title: p.title,
+    title: plainText(p.title),
     donutTitle: p.clients.total > 0 ? t(lang, 'status.clients') : t(lang, 'status.servers'),
     donut: [
       { legend: t(lang, 'status.chart_installed'), value: main.installed, color: 'good' },
@@ -83,12 +84,12 @@ function patchBlock(lang: Lang, p: PatchSummary, view: StatusView) {
 
 function policyText(lang: Lang, view: StatusView): string {
   if (view.policy.meets) return t(lang, 'status.policy_ok');
-  const titles = new Map(view.summary.region.patches.map((p) => [p.patchId, p.title]));
-  const missing = view.policy.missingPatches.map((id) => titles.get(id) ?? id);
+  const titles = new Map(view.summary.region.patches.map((p) => [p.patchId, plainText(p.title)]));
+  const missing = view.policy.missingPatches.map((id) => titles.get(id) ?? plainText(id));
   const reasons = view.policy.shortfalls.map((s) =>
     t(lang, 'status.policy_shortfall', {
       kind: t(lang, s.kind === 'client' ? 'status.clients' : 'status.servers'),
-      patch: titles.get(s.patchId) ?? s.patchId,
+      patch: titles.get(s.patchId) ?? plainText(s.patchId),
       pct: formatPct(lang, s.pct),
       required: s.required,
       missing: formatNumber(lang, s.total - s.installed),
@@ -124,7 +125,7 @@ function mailFacts(lang: Lang, view: StatusView) {
   const domainFacts =
     mail.domains.length <= 12
       ? mail.domains.map((d) => ({
-          title: d.domain,
+          title: plainText(d.domain),
           value: `↓ ${t(lang, `flow.${d.inbound}` as MessageKey)} · ↑ ${t(lang, `flow.${d.outbound}` as MessageKey)}`,
         }))
       : [];
@@ -155,7 +156,7 @@ function renderStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
         c.patches.reduce((n, p) => n + p[kind].installed, 0),
         c.patches.reduce((n, p) => n + p[kind].total, 0),
       );
-    return { name: c.name, clients: sum('clients'), servers: sum('servers') };
+    return { name: plainText(c.name), clients: sum('clients'), servers: sum('servers') };
   });
   const mail = mailFacts(lang, view);
   return renderCard('status', {
@@ -182,8 +183,8 @@ function renderStatusCard(view: StatusView, lang: Lang): AdaptiveCardJson {
             total: formatNumber(lang, view.unpatched.total),
           }),
     devices: view.unpatched.rows.map((r) => ({
-      hostname: `${r.hostname} (${t(lang, r.kind === 'server' ? 'device.server' : 'device.client')})`,
-      town: r.townName,
+      hostname: `${plainText(r.hostname)} (${t(lang, r.kind === 'server' ? 'device.server' : 'device.client')})`,
+      town: plainText(r.townName),
       detail: t(lang, 'status.device_line', {
         state: t(lang, `state.${r.state}` as MessageKey),
         lastSeen: formatTime(lang, r.lastSeenAt),

@@ -54,6 +54,7 @@ describe('hash chain', () => {
     scopeId: 'olpe.de',
     requestId: null,
     details: { reason: 'Spam' },
+    request: null,
   };
   function chain(n: number): AuditEntry[] {
     const out: AuditEntry[] = [];
@@ -61,7 +62,7 @@ describe('hash chain', () => {
     for (let seq = 1; seq <= n; seq++) {
       const e = { ...base, seq, details: { seq } };
       const hash = hashAuditEntry(prevHash, e);
-      out.push({ ...e, prevHash, hash });
+      out.push({ ...e, prevHash, hash, keyId: null, mac: null });
       prevHash = hash;
     }
     return out;
@@ -98,27 +99,36 @@ describe('hash chain', () => {
 });
 
 describe('formatAuditVerification', () => {
-  test('says in German and English that the log is intact', () => {
+  test('says in German and English that the log is intact, and what was checked', () => {
     assert.equal(
-      formatAuditVerification({ ok: true, count: 42 }, 'de'),
-      'Protokoll intakt: 42 Einträge geprüft, die Hash-Kette ist lückenlos.',
+      formatAuditVerification({ ok: true, count: 42, macs: 42, anchors: 7, requests: 3 }, 'de'),
+      'Protokoll intakt: 42 Einträge geprüft, die Hash-Kette ist lückenlos; 42 MACs stimmen; 7 Anker und 3 Anträge stimmen überein.',
     );
     assert.equal(
-      formatAuditVerification({ ok: true, count: 42 }, 'en'),
-      'Audit log intact: 42 entries checked, the hash chain is unbroken.',
+      formatAuditVerification({ ok: true, count: 42, macs: 0, anchors: 0, requests: 3 }, 'en'),
+      'Audit log intact: 42 entries checked, the hash chain is unbroken; checked without a key (hash chain only); 0 anchors and 3 requests agree.',
     );
   });
 
-  test('names the broken entry, the reason, and how much before it is intact', () => {
-    const broken = { ok: false, count: 7, brokenAtSeq: 7, reason: 'hash_mismatch' } as const;
+  test('one line: the broken entry, the reason, and where else to look', () => {
     assert.equal(
-      formatAuditVerification(broken, 'de'),
-      'Protokoll BESCHÄDIGT bei Eintrag Nr. 7: der Inhalt des Eintrags passt nicht zu seinem Hash (nachträglich geändert). ' +
-        '6 Einträge davor sind intakt; ab Nr. 7 ist dem Protokoll nicht mehr zu trauen.',
+      formatAuditVerification({ ok: false, count: 7, brokenAtSeq: 7, reason: 'hash_mismatch' }, 'de'),
+      'Protokoll BESCHÄDIGT bei Eintrag Nr. 7: der Inhalt des Eintrags passt nicht zu seinem Hash (nachträglich geändert).',
+    );
+    assert.equal(
+      formatAuditVerification({ ok: false, count: 3, brokenAtSeq: 5, reason: 'seq_gap' }, 'en'),
+      'Audit log BROKEN at entry #5: the sequence jumps (entries are missing).',
     );
     assert.match(
-      formatAuditVerification({ ok: false, count: 3, brokenAtSeq: 5, reason: 'seq_gap' }, 'en'),
-      /^Audit log BROKEN at entry #5: the sequence jumps \(entries are missing\)\. The 2 entries before it are intact/,
+      formatAuditVerification({ ok: false, count: 0, brokenAtSeq: 1, reason: 'truncated', anchorLine: 9 }, 'de'),
+      /^Protokoll BESCHÄDIGT bei Eintrag Nr\. 1: die Tabelle ist leer, aber ein Anker bezeugt Einträge \(geleert\) \(Anker-Datei Zeile 9\)\.$/,
+    );
+    assert.equal(
+      formatAuditVerification(
+        { ok: false, count: 9, brokenAtSeq: null, reason: 'request_unaudited', requestId: 'r-1' },
+        'en',
+      ),
+      'Audit log BROKEN: the request has no entry in the log (created past the application) (request r-1).',
     );
   });
 });

@@ -61,8 +61,8 @@ async function makePostgresHarness({ fresh = false } = {}): Promise<StoreHarness
   return {
     engine: 'postgres',
     options,
-    async open() {
-      const store = await createStore(options);
+    async open(extra = {}) {
+      const store = await createStore({ ...options, ...extra });
       opened.push(store);
       return store;
     },

@@ -29,8 +29,8 @@ async function makeSqliteHarness({ fresh = false } = {}): Promise<StoreHarness> 
   return {
     engine: 'sqlite',
     options: { dataDir },
-    async open() {
-      const store = await createStore({ dataDir });
+    async open(extra = {}) {
+      const store = await createStore({ dataDir, ...extra });
       opened.push(store);
       return store;
     },

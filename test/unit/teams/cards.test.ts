@@ -137,7 +137,7 @@ describe('cards', () => {
     test(`every card renders valid in ${lang}`, () => {
       const cards = [
         buildHelpCard(lang),
-        buildHelpCard(lang, 'lead text'),
+        buildHelpCard(lang, 'kaffee'),
         buildNoticeCard('x', { title: 'T', color: 'Attention', hint: 'h' }),
         buildScopeChoiceCard(lang, 'Olpe', 'ambiguous', []),
         buildStatusCard(fixtureView(7), lang),
