@@ -74,6 +74,8 @@ export interface StartOptions {
   now?: () => Date;
   /** Back ends to use instead of the configured URLs or the embedded simulator (another estate, tests). */
   backEnds?: Omit<BackEnds, 'simUrl'>;
+  /** The executor's backoff between gateway retries (default 1 s doubling up to 60 s); tests shorten it. */
+  executorRetry?: { baseMs: number; maxMs: number };
 }
 
 interface Services {
@@ -118,7 +120,11 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         async (anchor) => void (await sender.send(conversation, buildAuditAnchorCard(anchor, lang))),
       );
     }
-    const services = createServices(config, { logger, metrics, now, backEnds, store, sender }, closers);
+    const services = createServices(
+      config,
+      { logger, metrics, now, backEnds, store, sender, executorRetry: options.executorRetry },
+      closers,
+    );
     const { url, port } = await startHttp(
       config,
       { logger, metrics, now, backEnds, store, adapter, services },
@@ -250,6 +256,7 @@ function createServices(
     backEnds: BackEnds;
     store: Store;
     sender: ProactiveSender;
+    executorRetry: StartOptions['executorRetry'];
   },
   closers: Closers,
 ): Services {
@@ -281,6 +288,7 @@ function createServices(
     holder: config.replicaId,
     now,
     logger,
+    ...(deps.executorRetry ? { retry: deps.executorRetry } : {}),
     onRetrying: (requestId, domain) => {
       cards.markRetrying(requestId, [domain]);
       cards.schedule(requestId);

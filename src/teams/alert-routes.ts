@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Caller } from '../domain/caller.ts';
 import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
+import { ALL_SCOPE_ID } from '../domain/scope-id.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
 import type { CommandHandlers } from './command-handlers.ts';
 import { formatFactor, formatTime, type Lang, t } from './i18n.ts';
@@ -52,7 +53,7 @@ const muteData = z.object({ alertId, hours: z.union([z.literal(1), z.literal(4)]
 const scopeData = z.object({ scopeId: scopeIdSchema }).strict();
 
 function scopeName(lang: Lang, scope: { id: string; name: string }): string {
-  return scope.id === 'all' ? t(lang, 'alerts.all_regions') : plainText(scope.name);
+  return scope.id === ALL_SCOPE_ID ? t(lang, 'alerts.all_regions') : plainText(scope.name);
 }
 
 async function sendCard(context: TurnContext, card: AdaptiveCardJson): Promise<void> {

@@ -42,7 +42,12 @@ export async function startTestBot(
   });
   let bot: RunningLagebot;
   try {
-    bot = await startLagebot(config, { logger: createLogger(config.logLevel), ...options });
+    // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
+    bot = await startLagebot(config, {
+      logger: createLogger(config.logLevel),
+      executorRetry: { baseMs: 20, maxMs: 200 },
+      ...options,
+    });
   } catch (error) {
     // A bot that did not start must not leave its simulator running (the test process would never end).
     await sim.close();

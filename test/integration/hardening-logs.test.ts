@@ -58,7 +58,10 @@ describe('the running bot logs no secrets', () => {
       STATUS_CACHE_SECONDS: '0',
       LOG_LEVEL: 'debug',
     });
-    bot = await startLagebot(config, { logger: createLogger('debug', out.stream) });
+    bot = await startLagebot(config, {
+      logger: createLogger('debug', out.stream),
+      executorRetry: { baseMs: 20, maxMs: 200 },
+    });
     connector = await new FakeBotConnector().start();
     t = { bot, botUrl: bot.url, simUrl: sim.url, connector, sim: sim.sim, close: async () => {} };
     await advanceToMondayAfternoon(t);
@@ -88,8 +91,10 @@ describe('the running bot logs no secrets', () => {
     const card = connector.calls.slice(before).find((c) => c.activity.type === 'message')!.activity;
     const ref = JSON.stringify(card).match(/"requestId":"(r-[0-9a-f]+)","version":(\d+)/)!;
     const data: CardRef = { requestId: ref[1]!, version: Number(ref[2]) };
-    // Gateway failures during execution: retry warnings with the error messages of the client.
-    await setSimFault(sim.url, { target: 'gateway', mode: 'error', status: 502, count: 60 });
+    // Gateway failures during execution: retry warnings with the error messages of the client. Every
+    // domain's call fails on each of the client's three attempts once, so the executor retries each.
+    const domains = (await bot.release.get(data.requestId))!.request.scope.domains.length;
+    await setSimFault(sim.url, { target: 'gateway', mode: 'error', status: 502, count: 3 * domains });
     const res = await post(
       bot.url,
       invoke('request.confirm', { ...data }, { serviceUrl: connector.url, user: users.approver2 }),

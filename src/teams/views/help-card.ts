@@ -1,3 +1,4 @@
+import { ALL_SCOPE_ID } from '../../domain/scope-id.ts';
 import { type Lang, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
 import { plainText } from './plain-text.ts';
@@ -16,6 +17,6 @@ export function buildHelpCard(lang: Lang, unknownWord?: string): AdaptiveCardJso
       t(lang, 'help.alerts'),
     ],
     language: t(lang, 'help.language'),
-    buttons: [{ title: t(lang, 'help.try_status'), verb: 'status.show', data: { scopeId: 'all' } }],
+    buttons: [{ title: t(lang, 'help.try_status'), verb: 'status.show', data: { scopeId: ALL_SCOPE_ID } }],
   });
 }

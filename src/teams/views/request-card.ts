@@ -1,6 +1,7 @@
 import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
 import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
 import { listedMembers, type RolesConfig } from '../../domain/roles.ts';
+import { ALL_SCOPE_ID } from '../../domain/scope-id.ts';
 import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
 import { catalogues, formatNumber, formatTime, type Lang, type MessageKey, t } from '../i18n.ts';
 import { type AdaptiveCardJson, renderCard } from '../render-card.ts';
@@ -30,7 +31,7 @@ export function directionText(lang: Lang, direction: ReleaseRequest['direction']
 }
 
 export function scopeName(lang: Lang, request: ReleaseRequest): string {
-  return request.scope.id === 'all' ? t(lang, 'all.name') : plainText(request.scope.name);
+  return request.scope.id === ALL_SCOPE_ID ? t(lang, 'all.name') : plainText(request.scope.name);
 }
 
 export function stateText(lang: Lang, request: ReleaseRequest): string {
@@ -239,7 +240,7 @@ export function buildReasonForm(
     title: t(lang, 'release.reason_title'),
     text: t(lang, 'release.reason_prompt', {
       what,
-      scope: input.scopeId === 'all' ? t(lang, 'all.name') : plainText(input.scopeName),
+      scope: input.scopeId === ALL_SCOPE_ID ? t(lang, 'all.name') : plainText(input.scopeName),
       direction: directionText(lang, input.direction),
     }),
     label: t(lang, 'request.reason'),
