@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
+import { defaultReleasePolicy, evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { createRequest, type ReleaseRequest, transition } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
 import type { AlertView } from '../../../src/services/alert-data.ts';
@@ -59,6 +59,7 @@ function statusView(h: string): StatusView {
   const summary = summarizePatchStatus(
     report,
     trackedPatches.map((p) => ({ ...p, title: h })),
+    defaultReleasePolicy,
   );
   return {
     scope: { id: 'vb-sued', name: h, kind: 'region', level: 'verband', domain: null },
