@@ -22,6 +22,11 @@ export function t(lang: Lang, key: MessageKey, params: Record<string, string | n
     .replace(/\{(\w+)\}/g, (whole, name: string) => (params[name] === undefined ? whole : String(params[name])));
 }
 
+/** "Kanal", "Chat" or "Gruppenchat": what the user is in, for "Dieser Kanal erhält jetzt Spam-Alarme". */
+export function placeName(lang: Lang, conversationType: 'personal' | 'groupChat' | 'channel'): string {
+  return t(lang, `place.${conversationType}`);
+}
+
 const numberFormats: Record<Lang, Intl.NumberFormat> = {
   de: new Intl.NumberFormat('de-DE'),
   en: new Intl.NumberFormat('en-GB'),

@@ -12,7 +12,7 @@ import type { RolesConfig } from '../domain/roles.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { ActionVerb, ActOutcome, ReleaseService, RequestOutcome } from '../services/release-service.ts';
 import type { CommandHandlers } from './command-handlers.ts';
-import { type Lang, t } from './i18n.ts';
+import { type Lang, placeName, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import type { RequestCardTracker } from './request-card-tracker.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
@@ -128,9 +128,13 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
             count: request.scope.domains.length,
             direction: directionText(lang, request.direction),
           })
-        : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here');
+        : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here', {
+            here: placeName(lang, callerOf(context).conversationType),
+          });
     const ownCard = buildRequestCard(request, version, lang, {
       message: note,
+      // "Antrag gestellt" is good news; "Wirklich sperren?" needs an answer.
+      messageColor: request.kind === 'block' ? 'Attention' : 'Good',
       actions: deps.service.actions(request, callerOf(context)),
       refreshUserIds: refreshUsers(request),
     });

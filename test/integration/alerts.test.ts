@@ -271,7 +271,7 @@ describe('spam alerts end to end', () => {
 
   test('a channel subscribes to the Südverband, another to the Nordverband', async () => {
     const reply = await say('alarme an Südverband', sued);
-    assert.match(replyText(reply), /Dieser Chat erhält jetzt Spam-Alarme für Südverband \(und alles darunter\)/);
+    assert.match(replyText(reply), /Dieser Kanal erhält jetzt Spam-Alarme für Südverband \(und alles darunter\)/);
     assertValidCard(cardOf(reply));
     assert.match(replyText(await say('alarme an Nordverband', nord)), /Spam-Alarme für Nordverband/);
     assert.match(replyText(await say('alarme an Südverband', sued)), /erhält bereits Spam-Alarme für Südverband/);
@@ -381,7 +381,7 @@ describe('spam alerts end to end', () => {
   test('Stumm 1 h: the next spike in the Kreis skips this channel', async () => {
     const muted = await click('alert.mute', { alertId, hours: 1 }, { user: users.viewer });
     assert.equal(muted.type, 'application/vnd.microsoft.card.adaptive');
-    assert.match(replyText({ attachments: [{ content: muted.value }] }), /In diesem Chat stumm bis/);
+    assert.match(replyText({ attachments: [{ content: muted.value }] }), /Hier stumm bis/);
     await rig.delivery.drain(10_000);
     // Past the detector's 30-minute cooldown, well inside the hour of the mute.
     await simPost('clock', { advanceMinutes: 31 });
@@ -394,7 +394,7 @@ describe('spam alerts end to end', () => {
   test('`alarme` lists, `alarm test` posts a test card (operators), `alarme aus` ends all', async () => {
     const list = await say('alarme', sued);
     assertValidCard(cardOf(list));
-    assert.match(replyText(list), /Spam-Alarme in diesem Chat[\s\S]*Südverband/);
+    assert.match(replyText(list), /Spam-Alarme in diesem Kanal[\s\S]*Südverband/);
     const buttons = cardOf(list)!.actions as Array<{ verb: string; data: { scopeId: string } }>;
     assert.deepEqual(
       buttons.map((b) => `${b.verb} ${b.data.scopeId}`),
@@ -412,7 +412,7 @@ describe('spam alerts end to end', () => {
     assertValidCard(cardOf(testCard.activity));
     assert.match(replyText(testCard.activity), /Testalarm: Nordverband/);
 
-    assert.match(replyText(await say('alarme aus', nord)), /Alle Spam-Alarm-Abos dieses Chats sind beendet \(1\)/);
+    assert.match(replyText(await say('alarme aus', nord)), /1 Spam-Alarm-Abo dieses Kanals ist beendet/);
     assert.deepEqual(
       (await rig.store.listSubscriptions()).map((s) => s.conversationId),
       [sued.id],
@@ -421,7 +421,7 @@ describe('spam alerts end to end', () => {
 
   test('an English client gets English answers', async () => {
     const reply = await say('alerts on Kreis Soest', nord, users.viewer, 'en-US');
-    assert.match(replyText(reply), /This chat now receives spam alerts for Kreis Soest/);
+    assert.match(replyText(reply), /This channel now receives spam alerts for Kreis Soest/);
     assert.match(replyText(await say('alerts off', nord, users.viewer, 'en-US')), /All spam alert subscriptions/);
   });
 

@@ -11,8 +11,10 @@ import { plainText } from './plain-text.ts';
 // through refresh.userIds, per user. Buttons carry only the request id and the card's version.
 
 export interface RequestCardOptions {
-  /** A message shown on top (a refusal, "someone else acted first"). */
+  /** A message shown on top (a refusal, "someone else acted first", "Antrag gestellt"). */
   message?: string;
+  /** Its colour by meaning: red only for a refusal or what needs action (the default), green for done. */
+  messageColor?: 'Default' | 'Good' | 'Warning' | 'Attention';
   /** Domains whose gateway call waits for a retry. */
   retrying?: ReadonlySet<string>;
   /** Actions this view offers; undefined = the state's default buttons for everyone. */
@@ -160,6 +162,7 @@ export function buildRequestCard(
   >;
   const card = renderCard('request', {
     message: options.message ?? '',
+    messageColor: options.messageColor ?? 'Attention',
     headerStyle: request.kind === 'block' ? 'attention' : 'emphasis',
     title: t(lang, 'request.title', {
       what: t(lang, request.kind === 'block' ? 'what.block' : 'what.release'),

@@ -7,7 +7,7 @@ import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status
 import type { AlertView } from '../../../src/services/alert-data.ts';
 import type { PolicySummary } from '../../../src/services/release-service.ts';
 import type { StatusView } from '../../../src/services/report-status.ts';
-import type { Lang } from '../../../src/teams/i18n.ts';
+import { type Lang, placeName } from '../../../src/teams/i18n.ts';
 import type { AdaptiveCardJson } from '../../../src/teams/render-card.ts';
 import {
   buildAlertCard,
@@ -204,9 +204,11 @@ function everyCard(h: string, lang: Lang): Array<[string, AdaptiveCardJson]> {
     ['alert, folded test', buildAlertCard(alertView(h, 'test'), lang)],
     [
       'alert subscriptions',
-      buildAlertSubscriptionsCard(lang, [
-        { scopeId: 'kr-olpe', name: h, createdAt: '2024-02-19T13:00:00.000Z', mutedUntil: null },
-      ]),
+      buildAlertSubscriptionsCard(
+        lang,
+        [{ scopeId: 'kr-olpe', name: h, createdAt: '2024-02-19T13:00:00.000Z', mutedUntil: null }],
+        placeName(lang, 'channel'),
+      ),
     ],
     ['alert welcome', buildAlertWelcomeCard(lang, [{ id: 'vb-sued', name: h }])],
   ];
