@@ -9,8 +9,15 @@ export function cardToText(card: unknown, options: { showActions?: boolean } = {
   if (actions.length && options.showActions) {
     // What `lagebot chat --invoke <verb> --data '<json>'` needs to click the button.
     lines.push('');
-    for (const a of actions)
-      lines.push(`[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(a.data ?? {})}'`);
+    for (const a of actions) {
+      // An imBack button sends its text as a message: in the terminal, that is the text to type.
+      const said = (a.data as { msteams?: { type?: unknown; value?: unknown } } | undefined)?.msteams;
+      lines.push(
+        said?.type === 'imBack'
+          ? `[${String(a.title ?? '?')}]  "${String(said.value)}"`
+          : `[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(a.data ?? {})}'`,
+      );
+    }
   } else if (actions.length) {
     lines.push('', actions.map((a) => `[${String(a.title ?? '?')}]`).join(' '));
   }

@@ -422,7 +422,10 @@ describe('spam alerts end to end', () => {
   test('an English client gets English answers', async () => {
     const reply = await say('alerts on Kreis Soest', nord, users.viewer, 'en-US');
     assert.match(replyText(reply), /This channel now receives spam alerts for Kreis Soest/);
-    assert.match(replyText(await say('alerts off', nord, users.viewer, 'en-US')), /1 spam alert subscription of this channel ended/);
+    assert.match(
+      replyText(await say('alerts off', nord, users.viewer, 'en-US')),
+      /1 spam alert subscription of this channel ended/,
+    );
   });
 
   test('Teams answers 429 with Retry-After: the card is sent again after the wait, and arrives once', async () => {

@@ -4,6 +4,7 @@ import type { AlertView } from '../../../src/services/alert-data.ts';
 import { cardToText } from '../../../src/teams/card-to-text.ts';
 import { type Lang, placeName, t } from '../../../src/teams/i18n.ts';
 import { buildAlertCard, buildAlertSubscriptionsCard } from '../../../src/teams/views/alert-card.ts';
+import { buildHelpCard } from '../../../src/teams/views/help-card.ts';
 import { assertValidCard } from '../../helpers/validate-card.ts';
 
 // Words and looks: singular and plural, the place named as Teams names it, colours by meaning and a
@@ -100,4 +101,29 @@ describe('the alert chart', () => {
       [...Array(11).fill('neutral'), 'attention'],
     );
   });
+});
+
+describe('help you can click', () => {
+  for (const lang of ['de', 'en'] as Lang[]) {
+    test(`${lang}: one command per line in monospace, buttons that send a reading example`, () => {
+      const card = buildHelpCard(lang) as unknown as {
+        body: Array<{ type: string; items?: Array<{ text: string; fontType?: string }> }>;
+        actions: Array<{ type: string; title: string; data: { msteams: { type: string; value: string } } }>;
+      };
+      assertValidCard(card);
+      const commands = card.body.flatMap((e) => e.items ?? []).filter((i) => i.fontType === 'Monospace');
+      assert.ok(commands.length >= 8);
+      assert.ok(commands.some((c) => c.text === 'status Kreis Olpe'));
+      for (const c of commands) assert.doesNotMatch(c.text, /[`,;]/, 'one command, no Markdown');
+      assert.ok(card.actions.length >= 3 && card.actions.length <= 6);
+      for (const a of card.actions) {
+        assert.equal(a.type, 'Action.Submit');
+        assert.equal(a.data.msteams.type, 'imBack');
+        assert.ok(a.title.includes(a.data.msteams.value), a.title);
+        // A click must never request a release or block.
+        assert.doesNotMatch(a.data.msteams.value, /^(freigabe|sperren|release|block|alarme an|alerts on)\b/);
+      }
+      assert.equal(card.actions[0]!.title, lang === 'de' ? 'status Kreis Olpe ausprobieren' : 'Try status Kreis Olpe');
+    });
+  }
 });
