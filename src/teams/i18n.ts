@@ -85,6 +85,30 @@ const dayTimeFormats: Record<Lang, Intl.DateTimeFormat> = {
   }),
 };
 
+// "19.02. 14:05": a log line's time stamp.
+const stampFormats: Record<Lang, Intl.DateTimeFormat> = {
+  de: new Intl.DateTimeFormat('de-DE', {
+    timeZone: 'Europe/Berlin',
+    day: '2-digit',
+    month: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+  en: new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Berlin',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+};
+
+export function formatStamp(lang: Lang, iso: string | null): string {
+  const d = validDate(iso);
+  // de-DE writes "19.02., 14:05"; a log reads better without the comma.
+  return d ? stampFormats[lang].format(d).replace(', ', ' ') : '–';
+}
+
 export function formatDayTime(lang: Lang, iso: string | null): string {
   const d = validDate(iso);
   return d ? dayTimeFormats[lang].format(d) : '–';
