@@ -93,7 +93,11 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       }
     }
     let mutedUntil: string | null = null;
+    let lang = data.lang;
     if (conversationId !== null) {
+      // A spike alert speaks the language of the client that subscribed the conversation; a test alert
+      // the language of whoever asked for it.
+      if (data.kind === 'spike') lang = (await store.listSubscriptions(conversationId))[0]?.lang ?? lang;
       const now = nowIso();
       for (const m of await store.listMutes(conversationId)) {
         if (m.until > now && data.muteScopes.includes(m.scopeId) && (mutedUntil === null || m.until > mutedUntil)) {
@@ -103,6 +107,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     }
     return {
       ...data,
+      lang,
       alertId,
       status: alert.status,
       acks: acks.map((a) => ({ actor: a.actor, name: names.get(a.actor) ?? a.actor, at: a.at })),
@@ -208,7 +213,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       const data: AlertData = {
         v: 2,
         kind: 'spike',
-        // Proactive alerts are German (the default language); a subscription does not know its client's locale.
+        // German, the default language; each conversation's copy is in its subscription's language (viewFor).
         lang: 'de',
         scope: { id: a.scope.id, kind: a.scope.kind, name: a.scope.kind === 'group' ? nameOf(a.scope.id) : a.scope.id },
         group: { id: a.group, name: nameOf(a.group) },

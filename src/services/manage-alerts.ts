@@ -66,8 +66,9 @@ export interface AlertServiceDeps {
 }
 
 export interface AlertService {
-  subscribe(conversationId: string, scopeText: string, actor: Caller): Promise<SubscribeResult>;
-  subscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<SubscribeResult>;
+  /** lang: the subscribing client's language, which the conversation's alert cards then use. */
+  subscribe(conversationId: string, scopeText: string, actor: Caller, lang?: AlertLang): Promise<SubscribeResult>;
+  subscribeById(conversationId: string, scopeId: string, actor: Caller, lang?: AlertLang): Promise<SubscribeResult>;
   unsubscribe(conversationId: string, scopeText: string, actor: Caller): Promise<UnsubscribeResult>;
   unsubscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<UnsubscribeResult>;
   list(conversationId: string): Promise<SubscriptionEntry[]>;
@@ -133,8 +134,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     ]);
   }
 
-  async function doSubscribe(conversationId: string, scope: NamedScope, actor: Caller): Promise<SubscribeResult> {
-    const added = await store.subscribe(conversationId, scope.id, nowIso());
+  async function doSubscribe(
+    conversationId: string,
+    scope: NamedScope,
+    actor: Caller,
+    lang: AlertLang,
+  ): Promise<SubscribeResult> {
+    const added = await store.subscribe(conversationId, scope.id, nowIso(), lang);
     if (added) await audit(actor, 'alert.subscribe', scope.id, { conversationId });
     return { kind: added ? 'subscribed' : 'already', scope };
   }
@@ -158,17 +164,17 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   }
 
   return {
-    async subscribe(conversationId, scopeText, actor) {
+    async subscribe(conversationId, scopeText, actor, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const r = await resolveText(scopeText);
-      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor) : r;
+      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor, lang) : r;
     },
 
-    async subscribeById(conversationId, scopeId, actor) {
+    async subscribeById(conversationId, scopeId, actor, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const scope = scopeById(await deps.regions(), scopeId);
       if (!scope) return { kind: 'unknown', input: scopeId, nodes: [] };
-      return doSubscribe(conversationId, scope, actor);
+      return doSubscribe(conversationId, scope, actor, lang);
     },
 
     async unsubscribe(conversationId, scopeText, actor) {

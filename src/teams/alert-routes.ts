@@ -83,7 +83,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
     async alerts_subscribe(context, command, lang) {
       const caller = callerOf(context);
-      const r = await service.subscribe(caller.conversationKey, command.scopeText, caller);
+      const r = await service.subscribe(caller.conversationKey, command.scopeText, caller, lang);
       switch (r.kind) {
         case 'subscribed':
         case 'already':
@@ -240,7 +240,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.subscribeById(caller.conversationKey, data.scopeId, caller);
+    const r = await service.subscribeById(caller.conversationKey, data.scopeId, caller, lang);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'subscribed' || r.kind === 'already') {
       const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';

@@ -258,7 +258,9 @@ async function pollMinutes(until: (r: PollResult) => boolean, maxMinutes: number
 // Alert cards (real or test) the connector received for a conversation; replies to commands are not.
 const anyAlertCards = (conversationId: string): CapturedCall[] =>
   rig.connector.calls.filter(
-    (c) => c.conversationId === conversationId && /^(Spam-Welle|Testalarm): /m.test(replyText(c.activity)),
+    (c) =>
+      c.conversationId === conversationId &&
+      /^(Spam-Welle|Testalarm|Spam spike|Test alert): /m.test(replyText(c.activity)),
   );
 const alertCards = (conversationId: string, method: 'POST' | 'PUT') =>
   anyAlertCards(conversationId).filter(
@@ -431,6 +433,9 @@ describe('spam alerts end to end', () => {
   test('Teams answers 429 with Retry-After: the card is sent again after the wait, and arrives once', async () => {
     const soest = channel('lage-soest');
     await say('alarme an Kreis Soest', soest);
+    // Subscribed from an English client: this channel's copy of the alert is English.
+    const soestEnglish = channel('soest-english');
+    await say('alerts on Kreis Soest', soestEnglish, users.viewer, 'en-US');
     // botbuilder's connector client retries a 429 with Retry-After three times itself
     // (@azure/core-rest-pipeline throttlingRetryPolicy); the fourth refusal reaches the send queue.
     let refused = 0;
@@ -449,6 +454,10 @@ describe('spam alerts end to end', () => {
     const cards = anyAlertCards(soest.id).filter((c) => c.method === 'POST');
     assert.equal(cards.length, 1);
     assert.match(replyText(cards[0]!.activity), /Spam-Welle: Kreis Soest/);
+    await rig.connector.waitFor(() => anyAlertCards(soestEnglish.id).length > 0);
+    const english = replyText(anyAlertCards(soestEnglish.id)[0]!.activity);
+    assert.match(english, /Spam spike: Kreis Soest/);
+    assert.doesNotMatch(english, /Spam-Welle|Eingehend sperren/);
     const deliveries = (await rig.store.listDeliveries()).filter((d) => d.conversationId === soest.id);
     assert.deepEqual(
       deliveries.map((d) => [d.status, d.activityId]),

@@ -176,8 +176,15 @@ ALTER TABLE audit_log ADD COLUMN key_id TEXT;
 ALTER TABLE audit_log ADD COLUMN mac TEXT;
 `;
 
+// Issue 16, alert cards in the subscriber's language: the language of the client that subscribed a
+// conversation ('de' or 'en'); rows from before keep German, the default language.
+const subscriptionLanguage = `
+ALTER TABLE subscriptions ADD COLUMN lang TEXT NOT NULL DEFAULT 'de' CHECK (lang IN ('de', 'en'));
+`;
+
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
   { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
+  { id: '005_subscription_language', sqlite: subscriptionLanguage, postgres: subscriptionLanguage },
 ];
