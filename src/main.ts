@@ -21,6 +21,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return command ? 0 : 1;
   }
+  if (command === 'package') {
+    // Packaging needs the app id and nothing else: not the secret, not the rest of the bot's
+    // configuration, so it runs on a machine that will never run the bot.
+    const { runPackage } = await import('./run-package.ts');
+    return runPackage(process.env.MicrosoftAppId);
+  }
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -69,10 +75,6 @@ async function main(argv: string[]): Promise<number> {
       }
       const { runAuditVerify } = await import('./run-audit-verify.ts');
       return runAuditVerify(config, rest.includes('--lang=en') || rest.includes('en') ? 'en' : 'de');
-    }
-    case 'package': {
-      const { runPackage } = await import('./run-package.ts');
-      return runPackage(config);
     }
     default:
       console.error(`Unknown command "${command}".\n\n${usage}`);
