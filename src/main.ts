@@ -1,7 +1,7 @@
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { waitForSignal } from './wait-for-signal.ts';
 
-// CLI and entry point: `lagebot demo | serve | sim | chat | package | audit verify`.
+// CLI and entry point: `lagebot demo | serve | sim | chat | playground | package | audit verify`.
 
 const usage = `Usage: lagebot <command> [options]
 
@@ -10,6 +10,7 @@ const usage = `Usage: lagebot <command> [options]
   sim                      the simulator of both back-end APIs alone, on SIM_PORT
   chat "<text>" [--lang en] [--as operator|approver|viewer] [--url http://127.0.0.1:3978]
                            send one message to a running bot (or an in-process one) and print the reply
+  playground --as <user>   a second Agents Playground on the running demo, as that demo user
   package                  build build/lagebot.zip (Teams app package)
   audit verify             check the audit log's hash chain
 
@@ -63,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
         `Simulator: inventory API ${sim.url}/inventory/v1, gateway API ${sim.url}/gateway/v1, controls ${sim.url}/sim/v1`,
       );
       return waitForSignal(() => sim.close());
+    }
+    case 'playground': {
+      const { runPlayground } = await import('./run-playground.ts');
+      return runPlayground(config, rest);
     }
     case 'chat': {
       const { runChat } = await import('./run-chat.ts');
