@@ -15,14 +15,23 @@ export const DEMO_SIM_SPEED = 60;
 export const DEMO_APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
 
 export async function runDemo(config: Config, opts: { playground: boolean }): Promise<number> {
-  const bot = await startLagebot({
-    ...config,
-    sim: { ...config.sim, speed: config.sim.speed ?? DEMO_SIM_SPEED },
-    // The Playground's team has the approvers' channel "Freigaben" (.m365agentsplayground.yml).
-    approversConversation: config.approversConversation ?? DEMO_APPROVERS_CHANNEL,
-    // The Playground sends en-US whatever the browser says; the staff's demo is German unless told.
-    language: process.env.BOT_LANGUAGE ? config.language : opts.playground ? 'de' : config.language,
-  });
+  const speed = config.sim.speed ?? DEMO_SIM_SPEED;
+  // One clock per card: with the embedded simulator, requests are stamped in simulated time like the
+  // data beside them, and REQUEST_TTL (meant in real time) is scaled by the simulator's speed, so a
+  // request still lives four real hours — 240 simulated ones at 60×.
+  const simClock = config.useEmbeddedSimulator && speed > 0;
+  const bot = await startLagebot(
+    {
+      ...config,
+      requestTtlMs: simClock ? config.requestTtlMs * speed : config.requestTtlMs,
+      sim: { ...config.sim, speed },
+      // The Playground's team has the approvers' channel "Freigaben" (.m365agentsplayground.yml).
+      approversConversation: config.approversConversation ?? DEMO_APPROVERS_CHANNEL,
+      // The Playground sends en-US whatever the browser says; the staff's demo is German unless told.
+      language: process.env.BOT_LANGUAGE ? config.language : opts.playground ? 'de' : config.language,
+    },
+    { requestsOnBackEndClock: config.useEmbeddedSimulator },
+  );
   if (opts.playground && !existsSync(join(projectRoot, '.m365agentsplayground.yml'))) {
     console.error('No .m365agentsplayground.yml: the Playground uses its default users.');
   }
@@ -35,7 +44,6 @@ export async function runDemo(config: Config, opts: { playground: boolean }): Pr
       })
     : null;
   const playgroundPort = playground ? await playground.port : null;
-  const speed = config.sim.speed ?? DEMO_SIM_SPEED;
   const banner = [
     '',
     '  Lagebot is running.',

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/create-logger.ts';
+import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
+import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startSimServer } from '../../src/sim/server.ts';
 import { type RunningLagebot, startLagebot } from '../../src/start-lagebot.ts';
@@ -22,7 +24,8 @@ export interface TestBot {
 export async function startTestBot(
   env: Record<string, string> = {},
   simOptions: { devices?: number } = {},
-  options: { now?: () => Date } = {},
+  // requestsOnSimClock: as the demo runs (src/run-demo.ts), requests stamped with the simulator's clock.
+  options: { now?: () => Date; requestsOnSimClock?: boolean } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
@@ -43,10 +46,22 @@ export async function startTestBot(
   let bot: RunningLagebot;
   try {
     // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
+    const logger = createLogger(config.logLevel);
+    const { requestsOnSimClock, ...startOptions } = options;
     bot = await startLagebot(config, {
-      logger: createLogger(config.logLevel),
+      logger,
       executorRetry: { baseMs: 20, maxMs: 200 },
-      ...options,
+      ...startOptions,
+      ...(requestsOnSimClock
+        ? {
+            requestsOnBackEndClock: true,
+            backEnds: {
+              inventory: new InventoryHttpClient({ baseUrl: `${sim.url}/inventory/v1`, timeoutMs: 2000, logger }),
+              gateway: new GatewayHttpClient({ baseUrl: `${sim.url}/gateway/v1`, timeoutMs: 2000, logger }),
+              gatewayNow: () => new Date(sim.sim.now()),
+            },
+          }
+        : {}),
     });
   } catch (error) {
     // A bot that did not start must not leave its simulator running (the test process would never end).
