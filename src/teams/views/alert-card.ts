@@ -22,8 +22,9 @@ const LIST_CARD: CardName = 'alert-subscriptions';
 
 const MAX_DOMAINS_LISTED = 8;
 const MAX_INBOUND_LISTED = 12;
-// Ten-minute bars: twelve HH:mm labels fit a card's width; five-minute ones would overlap.
-const CHART_STEP_MINUTES = 10;
+// Twenty-minute bars: six or seven HH:mm labels fit a card's width in the Playground; ten-minute
+// ones were cut to "1…".
+const CHART_STEP_MINUTES = 20;
 
 export const alertVerbs = {
   ack: 'alert.ack',

@@ -105,20 +105,25 @@ function patchLine(lang: Lang, p: PatchSummary, view: StatusView) {
         })
         .join(' · ')
     : t(lang, 'status.not_affected');
-  // A bar of 100 weight units; Adaptive Cards has no progress element, so two coloured columns.
-  const done = main.total > 0 ? Math.round((main.installed / main.total) * 100) : 0;
   return {
     title: shortTitle(p.title),
     figure,
     applies: p.applies,
-    barDone: done,
-    barOpen: 100 - done,
-    hasDone: p.applies && done > 0,
-    hasOpen: p.applies && done < 100,
+    bar: progressBar(main),
     trend: p.applies
       ? trendText(lang, mainTrend)
       : t(lang, 'status.not_affected_detail', { scope: scopeTitle(view, lang) }),
   };
+}
+
+// Adaptive Cards has no progress element and Teams' Chart.Gauge is not drawn everywhere: 25 cells of
+// text, a full one per started 4 %, but full everywhere only at 100 %.
+const BAR_CELLS = 25;
+function progressBar(r: DeviceTally): string {
+  if (r.total <= 0) return '';
+  const full =
+    r.installed >= r.total ? BAR_CELLS : Math.min(BAR_CELLS - 1, Math.floor((r.installed / r.total) * BAR_CELLS));
+  return '█'.repeat(full) + '░'.repeat(BAR_CELLS - full);
 }
 
 function patchDetails(lang: Lang, p: PatchSummary, view: StatusView) {
@@ -190,18 +195,16 @@ function breakdownRow(lang: Lang, c: RegionSummary, view: StatusView) {
   let figure: string;
   if (!d) figure = t(lang, 'status.breakdown_nothing');
   else if (d.meets)
-    figure = t(lang, 'status.breakdown_ok', {
-      kind: kindWord(lang, d.kind),
-      pct: formatPct(lang, d.tally.pct),
-      patch: patchTitle,
-    });
-  else
+    figure = t(lang, 'status.breakdown_ok', { kind: kindWord(lang, d.kind), pct: formatPct(lang, d.tally.pct) });
+  else {
     figure = t(lang, 'status.breakdown_row', {
       kind: kindWord(lang, d.kind),
       pct: formatPct(lang, d.tally.pct),
       open: formatNumber(lang, d.tally.unpatched),
-      patch: patchTitle,
     });
+    // The patch only where it is another than the one the verdict is about: rows stay one line.
+    if (d.patchId !== view.summary.region.deciding?.patchId) figure += ` · ${patchTitle}`;
+  }
   // Colour by meaning: green for what is done, no colour for what is still to do (the verdict above
   // carries the warning once, not every row).
   const name = c.own ? t(lang, 'status.breakdown_own', { name: plainText(c.name) }) : plainText(c.name);

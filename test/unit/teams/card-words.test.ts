@@ -92,13 +92,13 @@ describe('the alert chart', () => {
       (e) => e.type === 'Chart.VerticalBar',
     );
     assert.ok(chart?.data, json.slice(0, 300));
-    assert.equal(chart.data.length, 12);
+    assert.equal(chart.data.length, 7);
     for (const p of chart.data) assert.match(p.x, /^\d\d:\d\d$/);
-    assert.equal(chart.data[0]!.x, '12:10');
+    assert.equal(chart.data[0]!.x, '12:00');
     assert.equal(chart.data.at(-1)!.x, '14:00');
     assert.deepEqual(
       chart.data.map((p) => p.color),
-      [...Array(11).fill('neutral'), 'attention'],
+      [...Array(6).fill('neutral'), 'attention'],
     );
   });
 });
