@@ -131,6 +131,8 @@ export const de = {
   'request.reason': 'Begründung',
   'request.justification': 'Rechtfertigung',
   'request.domains': 'Domänen',
+  'request.domains_count': '{count} {count:Domäne|Domänen}',
+  'request.all_domains': 'Alle Domänen',
   'request.expires': 'Läuft ab',
   'request.approvals': 'Genehmigt von',
   'request.confirmed_by': 'Bestätigt von',

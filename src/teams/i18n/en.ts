@@ -131,6 +131,8 @@ export const en: Record<MessageKey, string> = {
   'request.reason': 'Reason',
   'request.justification': 'Justification',
   'request.domains': 'Domains',
+  'request.domains_count': '{count} {count:domain|domains}',
+  'request.all_domains': 'All domains',
   'request.expires': 'Expires',
   'request.approvals': 'Approved by',
   'request.confirmed_by': 'Confirmed by',

@@ -1,3 +1,4 @@
+import type { DomainGroup } from '../../domain/group-domains.ts';
 import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
 import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
 import { listedMembers, type RolesConfig } from '../../domain/roles.ts';
@@ -82,11 +83,6 @@ export function buildRequestCard(
   if (request.justification) {
     facts.push({ title: t(lang, 'request.justification'), value: plainText(request.justification) });
   }
-  const domains = request.scope.domains;
-  facts.push({
-    title: t(lang, 'request.domains'),
-    value: `${domains.length}: ${plainText(domains.slice(0, 12).join(', '))}${domains.length > 12 ? ', …' : ''}`,
-  });
   for (const a of request.approvals) {
     facts.push({
       title: t(lang, 'request.approvals'),
@@ -160,7 +156,25 @@ export function buildRequestCard(
     string,
     string
   >;
+  // Every domain the decision is about, by Kreis; by town behind *Alle Domänen*.
+  const groups: DomainGroup[] = request.scope.groups ?? [
+    { name: '', towns: [{ name: '', domains: request.scope.domains }] },
+  ];
   const card = renderCard('request', {
+    domainsTitle: t(lang, 'request.domains_count', { count: request.scope.domains.length }),
+    domainGroups: groups.map((g) => {
+      const list = plainText(g.towns.flatMap((town) => town.domains).join(', '));
+      const n = g.towns.reduce((sum, town) => sum + town.domains.length, 0);
+      return { text: g.name ? `**${plainText(g.name)} (${n}):** ${list}` : list };
+    }),
+    allDomainsTitle: t(lang, 'request.all_domains'),
+    allDomains: groups.map((g) => ({
+      name: g.name ? plainText(g.name) : t(lang, 'request.domains'),
+      facts: g.towns.map((town) => ({
+        title: town.name ? plainText(town.name) : '–',
+        value: plainText(town.domains.join(', ')),
+      })),
+    })),
     message: options.message ?? '',
     messageColor: options.messageColor ?? 'Attention',
     headerStyle: request.kind === 'block' ? 'attention' : 'emphasis',
