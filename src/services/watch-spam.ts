@@ -40,6 +40,11 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 
 export const SPAM_WATCHER_LEASE = 'spam-watcher';
 
+/** How long the lease lasts without a poll (in the watcher's clock): three intervals, at least 30 s. */
+export function spamWatcherLeaseTtlMs(intervalMs: number): number {
+  return Math.max(3 * intervalMs, 30_000);
+}
+
 export interface SpamWatcherDeps {
   store: Store;
   gateway: GatewayPort;
@@ -101,7 +106,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   const backfillMinutes = deps.backfillMinutes ?? 3 * 24 * 60;
   const maxPollMinutes = Math.min(deps.maxPollMinutes ?? 180, MAX_RANGE_MINUTES);
   const batchSize = Math.max(1, deps.backfillDomainsPerBatch ?? 200);
-  const leaseTtlMs = deps.leaseTtlMs ?? Math.max(3 * deps.intervalMs, 30_000);
+  const leaseTtlMs = deps.leaseTtlMs ?? spamWatcherLeaseTtlMs(deps.intervalMs);
   const persistEvery = deps.persistEveryMinutes ?? 5;
   const domainsTtlMs = deps.domainsTtlMs ?? 10 * MINUTE;
   const { store, gateway, logger } = deps;
