@@ -151,11 +151,24 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     return lastIndex;
   }
 
+  // A domain's alert group per region index: the index is rebuilt only when the region list changes,
+  // and looking the owner up normalises the name every time (10,000 domains a poll).
+  let groups: { index: RegionIndex; of: Map<string, string | null> } | null = null;
+  function groupOf(index: RegionIndex, domain: string): string | null {
+    if (groups?.index !== index) groups = { index, of: new Map() };
+    let group = groups.of.get(domain);
+    if (group === undefined) {
+      group = alertGroupOf(index, domain);
+      groups.of.set(domain, group);
+    }
+    return group;
+  }
+
   function inputsOf(series: SpamSeries[], index: RegionIndex): { inputs: DomainSpamInput[]; unknown: number } {
     const inputs: DomainSpamInput[] = [];
     let unknown = 0;
     for (const s of series) {
-      const group = alertGroupOf(index, s.domain);
+      const group = groupOf(index, s.domain);
       if (group === null) {
         unknown++;
         continue;
