@@ -297,7 +297,9 @@ async function measureDelivery(label: string, tenantLimit: TokenBucketSpec): Pro
         reference: TurnContext.getConversationReference(activity as never),
         updatedAt: at,
       });
-      await store.subscribe(conversationId, 'vb-sued', at);
+      // The alert's own group: in its audience whatever the region list (the bench passes an empty one,
+      // so a subscription to a region above the group would not reach it).
+      await store.subscribe(conversationId, 'kr-olpe', at);
     }
     const adapter = createBotAdapter(loadConfig({ LOG_LEVEL: 'silent' }));
     const queue = createSendQueue({ sender: new TeamsNotifier(adapter, undefined, store, []), tenantLimit });
