@@ -72,7 +72,15 @@ export interface RoundResult {
   requests: { created: number; acknowledged: number; byState: Record<string, number> };
   anomalies: Anomalies;
   alertAnomalies: AlertAnomalies;
-  alerts: { waves: string[]; opened: number; cardsPosted: number; watcherWarmUpMs: number };
+  alerts: {
+    waves: string[];
+    opened: number;
+    cardsPosted: number;
+    watcherWarmUpMs: number;
+    /** Every alert card posted, ms after the round started, next to the kills. */
+    posts: Array<AlertPost & { atMs: number }>;
+    kills: Array<{ victim: string; atMs: number; heldLease: boolean }>;
+  };
   /** Kills of the spam watcher's leaseholder and who took over how fast; leaseTtlMs in the watcher's clock. */
   takeovers: TakeoverResult[];
   leaseTtlMs: number;
@@ -106,7 +114,7 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
   // Index replies by the activity they answer, note every alert card posted; drop the captured calls
   // so a long round stays small.
   const replies = new Map<string, Record<string, unknown>>();
-  const alertPosts: AlertPost[] = [];
+  const alertPosts: Array<AlertPost & { at: number }> = [];
   connector.responder = (call) => {
     if (call.method === 'POST' && call.activity.type === 'message' && typeof call.activity.replyToId === 'string') {
       replies.set(call.activity.replyToId, call.activity);
@@ -115,7 +123,7 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       const attachments = (call.activity.attachments as Array<{ content?: Record<string, unknown> }>) ?? [];
       const actions = (attachments[0]?.content?.actions as Array<{ verb?: string; data?: { alertId?: string } }>) ?? [];
       const ack = actions.find((a) => a.verb === 'alert.ack' && typeof a.data?.alertId === 'string');
-      if (ack) alertPosts.push({ alertId: ack.data!.alertId!, conversationId: call.conversationId });
+      if (ack) alertPosts.push({ alertId: ack.data!.alertId!, conversationId: call.conversationId, at: Date.now() });
     }
     connector.calls.length = 0;
     return null;
@@ -382,6 +390,8 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
     waves.push({ regionId: kreis, conversationIds: [alertChannels.get(verband)!.id] });
   })();
   const takeovers: TakeoverResult[] = [];
+  // When each replica was killed and whether it held the watcher's lease: to line alert posts up with.
+  const killLog: Array<{ victim: string; at: number; heldLease: boolean }> = [];
   const killOne = async (victimId: string, restartAfterMs: number) => {
     const victim = bots.get(victimId);
     bots.set(victimId, null);
@@ -389,6 +399,7 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
     await victim?.kill();
     const killedAt = Date.now();
     kills++;
+    killLog.push({ victim: victimId, at: killedAt, heldLease: holder === victimId });
     if (holder === victimId && o.replicas > 1) {
       // Until another replica holds the lease: it acquires it at the start of its poll.
       let by: string | null = null;
@@ -513,6 +524,8 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       opened: storedAlerts.length,
       cardsPosted: alertPosts.length,
       watcherWarmUpMs,
+      posts: alertPosts.map(({ at, ...p }) => ({ ...p, atMs: at - started })),
+      kills: killLog.map(({ at, ...k }) => ({ ...k, atMs: at - started })),
     },
     takeovers,
     leaseTtlMs,
