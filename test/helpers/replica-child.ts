@@ -1,5 +1,6 @@
 // One replica of the bot in its own process against a shared simulator, for tests and benchmarks
-// that SIGKILL replicas (spawnReplicaChild in test/fakes/spawn-bot-child.ts prints nothing else).
+// that SIGKILL replicas (started by spawnReplicaChild in test/fakes/spawn-bot-child.ts; prints
+// "READY <url>" like bot-child.ts).
 // Unlike bot-child.ts, the back ends are passed in so the replica runs its spam watcher on the
 // simulator's clock, as the embedded simulator does: the clock is sampled every 200 ms and run
 // forward at the sampled speed in between, so all replicas agree on the time to within a request's
