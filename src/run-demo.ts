@@ -14,16 +14,22 @@ import { waitForSignal } from './wait-for-signal.ts';
 export const DEMO_SIM_SPEED = 60;
 export const DEMO_APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
 
+/** REQUEST_TTL is real time; on the simulator's clock it lasts `speed` times as long (a frozen clock: as given). */
+export function requestTtlOnSimClock(ttlMs: number, speed: number): number {
+  return speed > 0 ? ttlMs * speed : ttlMs;
+}
+
 export async function runDemo(config: Config, opts: { playground: boolean }): Promise<number> {
   const speed = config.sim.speed ?? DEMO_SIM_SPEED;
   // One clock per card: with the embedded simulator, requests are stamped in simulated time like the
   // data beside them, and REQUEST_TTL (meant in real time) is scaled by the simulator's speed, so a
   // request still lives four real hours — 240 simulated ones at 60×.
-  const simClock = config.useEmbeddedSimulator && speed > 0;
   const bot = await startLagebot(
     {
       ...config,
-      requestTtlMs: simClock ? config.requestTtlMs * speed : config.requestTtlMs,
+      requestTtlMs: config.useEmbeddedSimulator
+        ? requestTtlOnSimClock(config.requestTtlMs, speed)
+        : config.requestTtlMs,
       sim: { ...config.sim, speed },
       // The Playground's team has the approvers' channel "Freigaben" (.m365agentsplayground.yml).
       approversConversation: config.approversConversation ?? DEMO_APPROVERS_CHANNEL,

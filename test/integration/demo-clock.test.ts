@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { requestTtlOnSimClock } from '../../src/run-demo.ts';
 import { users } from '../fakes/activities.ts';
 import { advanceToMondayAfternoon, requestFrom, writeTestRoles } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
@@ -29,5 +30,12 @@ describe('demo: one clock per card', () => {
       '2024-02-19T18:00:00.000Z',
       'REQUEST_TTL as given (the demo scales it by SIM_SPEED)',
     );
+  });
+
+  test('the demo scales REQUEST_TTL by the simulator speed: four real hours at any speed', () => {
+    const fourHours = 4 * 3_600_000;
+    assert.equal(requestTtlOnSimClock(fourHours, 60), 240 * 3_600_000);
+    assert.equal(requestTtlOnSimClock(fourHours, 1), fourHours);
+    assert.equal(requestTtlOnSimClock(fourHours, 0), fourHours, 'a frozen clock: as given');
   });
 });
