@@ -3,6 +3,7 @@ import { describeError, messageOf } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainChange, GatewayPort } from '../domain/ports.ts';
+import { sharedDomains } from '../domain/request-overlap.ts';
 import type { OutboxItem, Store } from '../domain/store-port.ts';
 import { createInFlight } from './create-in-flight.ts';
 import { outboxKey, type ReleaseService } from './release-service.ts';
@@ -12,6 +13,11 @@ import { outboxKey, type ReleaseService } from './release-service.ts';
 // domain's idempotency key, the outcome is recorded after. `reconcile` compares the request's
 // per-domain status with its outbox rows, so whatever point a crash interrupted — before the call,
 // after the gateway applied it, after the outcome was recorded — a restart finishes it once.
+//
+// Facts, not memory (docs/decisions/release-workflow.md): before the first call for a domain the
+// executor reads the domain; one already in the requested state is recorded "bereits in Kraft" and is
+// not sent. A block's call for a domain waits while a release still has a call for it in flight, so the
+// last word is the block.
 
 export interface ExecutorDeps {
   store: Store;
@@ -26,6 +32,8 @@ export interface ExecutorDeps {
   random?: () => number;
   /** Told when a domain waits for a retry, so its card can say "wird wiederholt". */
   onRetrying?: (requestId: string, domain: string) => void;
+  /** Told after the gateway state of domains changed through us (the status cache drops them). */
+  onGatewayChanged?: (domains: string[]) => void;
 }
 
 const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
@@ -60,14 +68,49 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     );
   }
 
-  async function executeItem(key: string, attempt: number): Promise<void> {
+  /** True when a release still has a call in flight for this domain in a direction the block sets. */
+  async function releaseInFlight(requestId: string, change: DomainChange): Promise<boolean> {
+    if (change.inbound !== 'blocked' && change.outbound !== 'blocked') return false;
+    const direction = change.inbound && change.outbound ? 'both' : change.inbound ? 'inbound' : 'outbound';
+    const executing = await deps.store.listRequests({ states: ['executing'], limit: 1000 });
+    return executing.some((s) => {
+      if (s.id === requestId || s.kind !== 'release') return false;
+      const other = deps.service.requestOf(s);
+      if (other.state !== 'executing') return false;
+      if (other.execution.domains[change.domain]?.status !== 'pending') return false;
+      return (
+        sharedDomains({ direction, domains: [change.domain] }, { direction: other.direction, domains: [change.domain] })
+          .length > 0
+      );
+    });
+  }
+
+  async function executeItem(row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>, attempt: number): Promise<void> {
+    const { key } = row;
     const nowIso = deps.now().toISOString();
+    if (await releaseInFlight(row.requestId, row.change as DomainChange)) {
+      later(backoffDelay(Math.min(attempt, 5), retry, random), () =>
+        executeItem(row, attempt + 1).catch((e) =>
+          deps.logger.error('block wait failed', { key, err: describeError(e) }),
+        ),
+      );
+      return;
+    }
     const item = await deps.store.claimOutbox(key, deps.holder, nowIso, claimMs);
     if (!item) return; // another replica has it, or it is settled already
     const change = item.change as DomainChange;
     try {
+      if (item.attempts === 1) {
+        // First call for this key: if the gateway already shows what is asked, nothing is sent.
+        const before = await currentState(change);
+        if (before?.reached) {
+          await recordSucceeded(item, { version: before.version, changed: false, replayed: false }, {}, true);
+          return;
+        }
+      }
       const res = await deps.gateway.changeDomain(change);
       await recordSucceeded(item, { version: res.domain.version, changed: res.changed, replayed: res.replayed });
+      if (res.changed !== false) deps.onGatewayChanged?.([item.domain]);
     } catch (error) {
       const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
       const message = messageOf(error);
@@ -84,7 +127,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         });
         deps.onRetrying?.(item.requestId, item.domain);
         later(delay, () =>
-          executeItem(key, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: describeError(e) })),
+          executeItem(row, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: describeError(e) })),
         );
         return;
       }
@@ -97,23 +140,25 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       // timeout leaves an attempt open), and the repeat then refused before the gateway's idempotency
       // check (a rotated token: 401/403). The domain's state decides what is recorded.
       const refusal = { requestId: item.requestId, domain: item.domain, code, err: message };
-      const reached = await inRequestedState(change);
-      if (reached) {
+      const now = await currentState(change);
+      if (now?.reached) {
         deps.logger.warn('gateway refused a change that is in effect: recorded as done', refusal);
         await recordSucceeded(
           item,
-          { version: reached.version, changed: null, replayed: false, verifiedAfterError: code },
+          { version: now.version, changed: null, replayed: false, verifiedAfterError: code },
           { gatewayError: message },
         );
+        deps.onGatewayChanged?.([item.domain]);
         return;
       }
       await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
       // The request (and its card) keeps the code; the card says it in plain words. The provider's
       // message, with its paths and status, goes to the audit log and the log.
       deps.logger.warn('gateway refused a change', refusal);
+      // The version it failed at: a retry skips the domain when somebody changed it since.
       await deps.service.applySystemEvent(
         item.requestId,
-        { type: 'domain_failed', domain: item.domain, error: code },
+        { type: 'domain_failed', domain: item.domain, error: code, observedVersion: now?.version ?? null },
         { gatewayError: message },
       );
     }
@@ -127,22 +172,23 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     item: OutboxItem,
     outcome: { version: number; changed: boolean | null; replayed: boolean; verifiedAfterError?: string },
     audit: Record<string, unknown> = {},
+    unchanged = false,
   ): Promise<void> {
     await deps.store.completeOutbox(item.key, 'succeeded', outcome, deps.now().toISOString());
     await deps.service.applySystemEvent(
       item.requestId,
-      { type: 'domain_succeeded', domain: item.domain },
+      { type: 'domain_succeeded', domain: item.domain, ...(unchanged ? { unchanged: true } : {}) },
       { gateway: { ...outcome, key: (item.change as DomainChange).idempotencyKey }, ...audit },
     );
   }
 
-  /** The domain as the gateway reports it, when every direction the change sets is already as asked; else null. */
-  async function inRequestedState(change: DomainChange) {
+  /** The domain's version and whether every direction the change sets is already as asked; null if unreadable. */
+  async function currentState(change: DomainChange): Promise<{ reached: boolean; version: number } | null> {
     try {
       const d = await deps.gateway.getDomain(change.domain);
       const inbound = change.inbound === undefined || d.inbound === change.inbound;
       const outbound = change.outbound === undefined || d.outbound === change.outbound;
-      return inbound && outbound ? d : null;
+      return { reached: inbound && outbound, version: d.version };
     } catch (error) {
       // Cannot tell: the refusal stands (recorded as failed; "Fehlgeschlagene wiederholen" tries again).
       deps.logger.warn('could not read the domain after a refused change', {
@@ -175,7 +221,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
             .then(() => {}),
         );
       } else {
-        work.push(executeItem(row.key, 0));
+        work.push(executeItem(row, 0));
       }
     }
     await Promise.all(work);
