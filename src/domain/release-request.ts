@@ -441,7 +441,7 @@ export function transition(request: ReleaseRequest, event: ReleaseEvent, now: st
       return settleDomain(request, event.domain, null, now, { unchanged: event.unchanged === true });
     case 'domain_failed':
       return settleDomain(request, event.domain, event.error.slice(0, ERROR_MAX), now, {
-        observedVersion: event.observedVersion ?? null,
+        observedVersion: event.observedVersion,
       });
     case 'retry_failed':
       return retryFailed(request, event, now);
@@ -651,7 +651,7 @@ function settleDomain(
   const status: DomainStatus = error === null ? 'succeeded' : 'failed';
   const settled: DomainExecution = { ...current, status, error, settledAt: now };
   if (error === null && extra.unchanged) settled.unchanged = true;
-  if (error !== null && extra.observedVersion !== undefined) settled.observedVersion = extra.observedVersion;
+  if (error !== null && typeof extra.observedVersion === 'number') settled.observedVersion = extra.observedVersion;
   const domains = { ...r.execution.domains, [domain]: settled };
   const history = [
     ...r.history,
@@ -785,7 +785,7 @@ function startRetry(
       domains[domain] = { ...d, status: 'skipped', error: 'changed_since', settledAt: now };
       history.push(entry(now, 'domain_skipped', null, domain, 'changed_since'));
     } else {
-      domains[domain] = {
+      const again: DomainExecution = {
         ...d,
         status: 'pending',
         error: null,
@@ -793,6 +793,9 @@ function startRetry(
         settledAt: null,
         key: newRound ? idempotencyKeyFor(r.id, domain, roundNo) : d.key,
       };
+      // The version it failed at belongs to that failure; a new failure records its own.
+      delete again.observedVersion;
+      domains[domain] = again;
     }
   }
   const change = newRound ? changeFor(baseOf(r), execution.retry) : execution.change;
