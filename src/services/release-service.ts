@@ -724,9 +724,13 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     return changed;
   }
 
-  /** A block confirmed after the request was made that covers some of its domains, or null. */
+  /**
+   * A block confirmed after the request was made (or, waiting for a retry approval, after the retry was
+   * asked for) that covers some of its domains, or null. Earlier blocks a retry skips domain by domain.
+   */
   async function overtakingBlock(request: ReleaseRequest): Promise<ReleaseRequest | null> {
     if (request.kind !== 'release') return null;
+    const since = request.state === 'retry_pending' ? (request.execution.retry?.at ?? request.createdAt) : request.createdAt;
     const blocks = await deps.store.listRequests({
       tenantId: request.tenantId,
       states: ['executing', 'executed', 'partially_failed'],
@@ -735,7 +739,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     for (const s of blocks) {
       const block = releaseOf(s);
       if (block.kind !== 'block' || !block.confirmation) continue;
-      if (block.confirmation.at < request.createdAt) continue;
+      if (block.confirmation.at < since) continue;
       if (sharedDomains(shapeOf(request), shapeOf(block)).length > 0) return block;
     }
     return null;
