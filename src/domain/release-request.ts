@@ -118,8 +118,10 @@ export interface Execution {
   retryUntil?: string | null;
   // 1 for the approved execution, +1 for every re-approved retry (new keys, new body).
   round?: number;
-  // The latest retry that needed approval again (kept after it ran, for the card and the audit).
+  // The approved retry round behind the current round's keys and body (round > 1).
   retry?: RetryRound | null;
+  // A retry that waits for its approval round (state retry_pending).
+  pendingRetry?: RetryRound | null;
 }
 
 export type HistoryWhat =
@@ -470,7 +472,7 @@ export function availableActions(request: ReleaseRequest, actor: Actor, now: str
   } else if (request.state === 'partially_failed' && !isExpired(request, now) && hasRole(actor, 'operator')) {
     actions.push('retry_failed');
   } else if (request.state === 'retry_pending' && !isExpired(request, now)) {
-    const round = request.execution.retry;
+    const round = request.execution.pendingRetry;
     const mayDecide =
       round !== null &&
       round !== undefined &&
@@ -501,8 +503,10 @@ function refusalForDecider(r: ReleaseRequest, actor: Actor, now: string): Transi
     if (isPast(until, now)) return refuse({ code: 'retry_window_over', until });
     if (!hasRole(actor, 'approver')) return refuse({ code: 'not_approver' });
     // The one who asked for the retry is its requester: four eyes again.
-    if (actor.id === r.requester.id || actor.id === r.execution.retry?.by.id) return refuse({ code: 'self_approval' });
-    if (r.execution.retry?.approvals.some((a) => a.by.id === actor.id)) {
+    if (actor.id === r.requester.id || actor.id === r.execution.pendingRetry?.by.id) {
+      return refuse({ code: 'self_approval' });
+    }
+    if (r.execution.pendingRetry?.approvals.some((a) => a.by.id === actor.id)) {
       return refuse({ code: 'already_approved_by_you' });
     }
     return null;
@@ -560,7 +564,7 @@ function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>,
       ...baseOf(r),
       history: [...r.history, entry(now, 'retry_rejected', e.actor, null, reason)],
       state: 'partially_failed',
-      execution: r.execution,
+      execution: { ...r.execution, pendingRetry: null },
     };
     return accept(next, [notify(r.id, 'retry_rejected')]);
   }
@@ -720,7 +724,7 @@ function retryFailed(
         ...baseOf(r),
         history: [...r.history, entry(now, 'retry_approval_needed', actor, null, round.why)],
         state: 'retry_pending',
-        execution: { ...r.execution, retry: round },
+        execution: { ...r.execution, pendingRetry: round },
       };
       return accept(next, [notify(r.id, 'retry_approval_needed')]);
     }
@@ -733,7 +737,7 @@ function approveRetry(
   e: Extract<ReleaseEvent, { type: 'approve' }>,
   now: string,
 ): TransitionOutcome {
-  const round = r.execution.retry;
+  const round = r.execution.pendingRetry;
   if (!round) return refuse({ code: 'nothing_to_retry', state: r.state });
   const given = checkJustification(e.justification);
   if (!given.ok) return given;
@@ -750,17 +754,17 @@ function approveRetry(
     justification: given.text,
   };
   const next: RetryRound = { ...round, requiredApprovals, justification, approvals: [...round.approvals, approval] };
-  const execution: Execution = { ...r.execution, retry: next };
   const approved = entry(now, 'retry_approved', e.actor, null, given.text);
   if (next.approvals.length < requiredApprovals) {
     const pending: ExecutionRequest = {
       ...baseOf(r),
       history: [...r.history, approved],
       state: 'retry_pending',
-      execution,
+      execution: { ...r.execution, pendingRetry: next },
     };
     return accept(pending, [notify(r.id, 'approval_recorded')]);
   }
+  const execution: Execution = { ...r.execution, retry: next, pendingRetry: null };
   return startRetry(r, execution, approved, e.changedSince ?? [], true, now);
 }
 

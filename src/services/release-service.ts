@@ -730,7 +730,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
    */
   async function overtakingBlock(request: ReleaseRequest): Promise<ReleaseRequest | null> {
     if (request.kind !== 'release') return null;
-    const since = request.state === 'retry_pending' ? (request.execution.retry?.at ?? request.createdAt) : request.createdAt;
+    const since =
+      request.state === 'retry_pending' ? (request.execution.pendingRetry?.at ?? request.createdAt) : request.createdAt;
     const blocks = await deps.store.listRequests({
       tenantId: request.tenantId,
       states: ['executing', 'executed', 'partially_failed'],

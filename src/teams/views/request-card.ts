@@ -36,7 +36,7 @@ export function scopeName(lang: Lang, request: ReleaseRequest): string {
 }
 
 export function stateText(lang: Lang, request: ReleaseRequest): string {
-  const round = request.state === 'retry_pending' ? request.execution.retry : null;
+  const round = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
   return t(lang, `request.state.${request.state}` as MessageKey, {
     have: round ? round.approvals.length : request.approvals.length,
     need: round ? round.requiredApprovals : request.requiredApprovals,
@@ -146,8 +146,8 @@ export function buildRequestCard(
     facts.push({ title: t(lang, 'request.approvals'), value: approvalText(lang, a) });
   }
   const execution = 'execution' in request ? request.execution : null;
-  const round = execution?.retry;
-  if (round) {
+  for (const round of [execution?.retry, execution?.pendingRetry]) {
+    if (!round) continue;
     facts.push({
       title: t(lang, 'request.retry_by'),
       value: `${plainText(round.by.name)} · ${formatTime(lang, round.at)} – ${t(lang, `request.retry_why.${round.why}`)}`,
@@ -278,7 +278,7 @@ export function buildConfirmCard(
 ): AdaptiveCardJson {
   const { request, version, fresh, worse, effect } = facts;
   const data = { requestId: request.id, version };
-  const round = request.state === 'retry_pending' ? request.execution.retry : null;
+  const round = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
   const belowPolicy =
     !fresh.evaluation.meets || (round ? round.requiredApprovals : request.requiredApprovals) === 2 || worse;
   const onRecord = round ? round.justification : request.justification;

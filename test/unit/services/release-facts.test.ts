@@ -287,7 +287,7 @@ describe('retries are decisions too', () => {
       await core.service.act(callers.operator, r.request.id, (await current(r.request.id)).version, 'retry_failed'),
     );
     assert.ok(retry.request.state === 'retry_pending');
-    assert.equal(retry.request.execution.retry!.requiredApprovals, 2);
+    assert.equal(retry.request.execution.pendingRetry!.requiredApprovals, 2);
     refusedWith(
       await core.service.act(callers.approver2, r.request.id, retry.version, 'approve'),
       'justification_required',
@@ -331,7 +331,10 @@ describe('cheap refusals', () => {
     core = await startReleaseCore({ unpatchedClients: { 'ags:05382060': 2 } });
     const r = created(await ask(RHEIN_SIEG));
     assert.equal(r.request.requiredApprovals, 2);
-    refusedWith(await core.service.act(callers.approver1, r.request.id, r.version, 'approve'), 'justification_required');
+    refusedWith(
+      await core.service.act(callers.approver1, r.request.id, r.version, 'approve'),
+      'justification_required',
+    );
     const first = ok(
       await core.service.act(callers.approver2, r.request.id, r.version, 'approve', { justification: JUSTIFICATION }),
     );
