@@ -2,7 +2,9 @@ import { backoffDelay } from '../domain/backoff.ts';
 import { describeError, messageOf } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
+import type { DomainState } from '../domain/model.ts';
 import type { DomainChange, GatewayPort } from '../domain/ports.ts';
+import type { ExecutionRequest, GatewayChange } from '../domain/release-request.ts';
 import { sharedDomains } from '../domain/request-overlap.ts';
 import type { OutboxItem, Store } from '../domain/store-port.ts';
 import { createInFlight } from './create-in-flight.ts';
@@ -14,10 +16,11 @@ import { outboxKey, type ReleaseService } from './release-service.ts';
 // per-domain status with its outbox rows, so whatever point a crash interrupted — before the call,
 // after the gateway applied it, after the outcome was recorded — a restart finishes it once.
 //
-// Facts, not memory (docs/decisions/release-workflow.md): before the first call for a domain the
-// executor reads the domain; one already in the requested state is recorded "bereits in Kraft" and is
-// not sent. A block's call for a domain waits while a release still has a call for it in flight, so the
-// last word is the block.
+// Facts, not memory (docs/decisions/release-workflow.md): each run reads the gateway's domains once; a
+// domain already in the requested state is recorded "bereits in Kraft" and is not sent. A block's call
+// for a domain waits while a release still has a call for it in flight, so the last word is the block;
+// a block whose domains a release still holds reads no snapshot (it could be overtaken by that release)
+// and sends every call.
 
 export interface ExecutorDeps {
   store: Store;
@@ -37,6 +40,15 @@ export interface ExecutorDeps {
 }
 
 const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
+
+type ExecutionRequestLike = Pick<ExecutionRequest, 'id' | 'kind' | 'execution'>;
+
+function inEffect(change: DomainChange, d: Pick<DomainState, 'inbound' | 'outbound'>): boolean {
+  return (
+    (change.inbound === undefined || d.inbound === change.inbound) &&
+    (change.outbound === undefined || d.outbound === change.outbound)
+  );
+}
 
 export function createReleaseExecutor(deps: ExecutorDeps) {
   const claimMs = deps.claimMs ?? 60_000;
@@ -68,8 +80,8 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     );
   }
 
-  /** True when a release still has a call in flight for this domain in a direction the block sets. */
-  async function releaseInFlight(requestId: string, change: DomainChange): Promise<boolean> {
+  /** True when a release still has a call in flight for one of these domains in a direction the block sets. */
+  async function releaseInFlight(requestId: string, change: GatewayChange, domains: readonly string[]) {
     if (change.inbound !== 'blocked' && change.outbound !== 'blocked') return false;
     const direction = change.inbound && change.outbound ? 'both' : change.inbound ? 'inbound' : 'outbound';
     const executing = await deps.store.listRequests({ states: ['executing'], limit: 1000 });
@@ -77,18 +89,23 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       if (s.id === requestId || s.kind !== 'release') return false;
       const other = deps.service.requestOf(s);
       if (other.state !== 'executing') return false;
-      if (other.execution.domains[change.domain]?.status !== 'pending') return false;
+      const pending = domains.filter((d) => other.execution.domains[d]?.status === 'pending');
       return (
-        sharedDomains({ direction, domains: [change.domain] }, { direction: other.direction, domains: [change.domain] })
-          .length > 0
+        sharedDomains({ direction, domains: pending }, { direction: other.direction, domains: pending }).length > 0
       );
     });
   }
 
-  async function executeItem(row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>, attempt: number): Promise<void> {
+  async function executeItem(
+    row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
+    attempt: number,
+    live: ReadonlyMap<string, DomainState> | null = null,
+  ): Promise<void> {
     const { key } = row;
     const nowIso = deps.now().toISOString();
-    if (await releaseInFlight(row.requestId, row.change as DomainChange)) {
+    const asked = row.change as DomainChange;
+    if (await releaseInFlight(row.requestId, asked, [asked.domain])) {
+      // After the wait the snapshot is stale: the call is sent (the gateway is idempotent).
       later(backoffDelay(Math.min(attempt, 5), retry, random), () =>
         executeItem(row, attempt + 1).catch((e) =>
           deps.logger.error('block wait failed', { key, err: describeError(e) }),
@@ -100,13 +117,11 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     if (!item) return; // another replica has it, or it is settled already
     const change = item.change as DomainChange;
     try {
-      if (item.attempts === 1) {
-        // First call for this key: if the gateway already shows what is asked, nothing is sent.
-        const before = await currentState(change);
-        if (before?.reached) {
-          await recordSucceeded(item, { version: before.version, changed: false, replayed: false }, {}, true);
-          return;
-        }
+      const before = item.attempts === 1 ? live?.get(change.domain) : undefined;
+      if (before && inEffect(change, before)) {
+        // First call for this key and the gateway already shows what is asked: nothing is sent.
+        await recordSucceeded(item, { version: before.version, changed: false, replayed: false }, {}, true);
+        return;
       }
       const res = await deps.gateway.changeDomain(change);
       await recordSucceeded(item, { version: res.domain.version, changed: res.changed, replayed: res.replayed });
@@ -186,13 +201,39 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
   async function currentState(change: DomainChange): Promise<{ reached: boolean; version: number } | null> {
     try {
       const d = await deps.gateway.getDomain(change.domain);
-      const inbound = change.inbound === undefined || d.inbound === change.inbound;
-      const outbound = change.outbound === undefined || d.outbound === change.outbound;
-      return { reached: inbound && outbound, version: d.version };
+      return { reached: inEffect(change, d), version: d.version };
     } catch (error) {
       // Cannot tell: the refusal stands (recorded as failed; "Fehlgeschlagene wiederholen" tries again).
       deps.logger.warn('could not read the domain after a refused change', {
         domain: change.domain,
+        err: describeError(error),
+      });
+      return null;
+    }
+  }
+
+  /** The gateway's domains now, for this run's first calls; null when unreadable or not safe to use. */
+  async function snapshot(request: ExecutionRequestLike): Promise<ReadonlyMap<string, DomainState> | null> {
+    const pending = Object.entries(request.execution.domains).filter(
+      ([, d]) => d.status === 'pending' && d.attempts === 1,
+    );
+    if (pending.length === 0) return null;
+    const change = request.execution.change;
+    if (
+      request.kind === 'block' &&
+      (await releaseInFlight(
+        request.id,
+        change,
+        pending.map(([d]) => d),
+      ))
+    )
+      return null;
+    try {
+      return new Map((await deps.gateway.listDomains()).map((d) => [d.domain, d]));
+    } catch (error) {
+      // Without the facts every call is sent; the gateway keeps what is already in effect as it is.
+      deps.logger.warn('could not read the gateway before executing', {
+        requestId: request.id,
         err: describeError(error),
       });
       return null;
@@ -204,6 +245,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     if (current?.request.state !== 'executing') return;
     const { request } = current;
     const rows = new Map((await deps.store.listOutboxForRequest(requestId)).map((r) => [r.key, r]));
+    const live = await snapshot(request);
     const work: Promise<void>[] = [];
     for (const [domain, exec] of Object.entries(request.execution.domains)) {
       if (exec.status !== 'pending') continue;
@@ -221,7 +263,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
             .then(() => {}),
         );
       } else {
-        work.push(executeItem(row, 0));
+        work.push(executeItem(row, 0, live));
       }
     }
     await Promise.all(work);
