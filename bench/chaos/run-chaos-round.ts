@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStore } from '../../src/adapters/store/create-store.ts';
+import type { ReleaseRequest } from '../../src/domain/release-request.ts';
 import { mulberry32 } from '../../src/sim/prng.ts';
 import { startSimServer } from '../../src/sim/server.ts';
 import { collectText, LocalConnector } from '../../src/teams/local-connector.ts';
@@ -11,7 +12,7 @@ import { clearSimFaults, type SimFault, setSimFault } from '../../test/fakes/set
 import { type BotChild, spawnBotChild } from '../../test/fakes/spawn-bot-child.ts';
 import { advanceToMondayAfternoon, writeTestRoles } from '../../test/helpers/release-helpers.ts';
 import type { TestBot } from '../../test/helpers/start-test-bot.ts';
-import { type Anomalies, countAnomalies, type StoredRequestView } from './count-anomalies.ts';
+import { type Anomalies, countAnomalies, type DecisionView, type StoredRequestView } from './count-anomalies.ts';
 
 // One chaos round: a simulator and a fake Bot Connector in this process, the bot in a child process
 // on its own SQLite DATA_DIR. Workers ask for releases and blocks and decide them (sometimes two
@@ -48,6 +49,7 @@ export interface RoundResult {
     misrecorded: number;
     lostDecisions: number;
     refusedAfterApplied: number;
+    changedWithoutDecision: number;
   };
   auditChain: { ok: boolean; count: number };
 }
@@ -217,7 +219,15 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       const requestId = pick([...created]);
       const view = await click('request.view', { requestId, version: 1 }, users.operator);
       const ref = refOf(view, 'request.retry');
-      if (ref) await decide('request.retry', ref, users.operator);
+      if (!ref) return;
+      const asked = await decide('request.retry', ref, users.operator);
+      // Below the policy or after the lifetime a retry waits for four eyes again: sometimes given.
+      if (!/Wiederholung wartet auf Genehmigung/.test(textOf(asked)) || rng() < 0.3) return;
+      const justification = 'Wiederholung geprüft: Restrisiko akzeptiert (Chaos-Test)';
+      for (const who of [users.approver1, users.approver2]) {
+        const current = refOf(await click('request.view', ref, who), 'request.approve');
+        if (current) await decide('request.confirm', { ...current, justification }, who);
+      }
     },
     async status() {
       await say(`status ${pick([...nordScopes, ...suedScopes])}`, users.viewer);
@@ -317,6 +327,7 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       state: s.state,
       domains: execution ? Object.fromEntries(entries.map(([d, x]) => [d, x.status])) : null,
       errors: Object.fromEntries(entries.map(([d, x]) => [d, x.error])),
+      decision: decisionOf((s.data as { request: ReleaseRequest }).request),
     };
   });
   const changes = [];
@@ -359,6 +370,7 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       misrecorded: anomalies.misrecorded.length,
       lostDecisions: anomalies.lostDecisions.length,
       refusedAfterApplied: anomalies.refusedAfterApplied.length,
+      changedWithoutDecision: anomalies.changedWithoutDecision.length,
     },
     auditChain: { ok: auditChain.ok, count: auditChain.count },
   };
@@ -367,4 +379,27 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       `lost ${result.counts.lost}, duplicated ${result.counts.duplicated}, stuck ${result.counts.stuck}`,
   );
   return result;
+}
+
+/** Who decided a stored request, as the anomaly count checks it. */
+function decisionOf(r: ReleaseRequest): DecisionView {
+  const execution = 'execution' in r ? r.execution : null;
+  const retry = execution?.retry;
+  return {
+    kind: r.kind,
+    requesterId: r.requester.id,
+    requiredApprovals: r.requiredApprovals,
+    approvers: r.approvals.map((a) => a.by.id),
+    confirmed: r.confirmation !== null,
+    retry: retry
+      ? {
+          round: execution?.round ?? 1,
+          by: retry.by.id,
+          required: retry.requiredApprovals,
+          approvers: retry.approvals.map((a) => a.by.id),
+        }
+      : null,
+    lateRetries:
+      r.kind === 'release' ? r.history.filter((h) => h.what === 'retry_started' && h.at >= r.expiresAt).length : 0,
+  };
 }

@@ -70,7 +70,12 @@ for (let i = 0; i < options.runs; i++) {
 }
 
 const anomalyCount = (r: RoundResult) =>
-  r.counts.lost + r.counts.duplicated + r.counts.stuck + r.counts.misrecorded + r.counts.lostDecisions;
+  r.counts.lost +
+  r.counts.duplicated +
+  r.counts.stuck +
+  r.counts.misrecorded +
+  r.counts.lostDecisions +
+  r.counts.changedWithoutDecision;
 const failed = rounds.filter((r) => anomalyCount(r) > 0 || !r.auditChain.ok);
 
 console.log(
@@ -90,6 +95,7 @@ console.log(
       { header: 'duplicated', align: 'right' },
       { header: 'stuck', align: 'right' },
       { header: 'misrecorded', align: 'right' },
+      { header: 'changed without a valid decision', align: 'right' },
       '409 after applied',
       'audit chain',
       'settled s',
@@ -102,7 +108,9 @@ console.log(
       r.requests.acknowledged,
       r.requests.byState.executed ?? 0,
       r.requests.byState.partially_failed ?? 0,
-      (r.requests.byState.pending ?? 0) + (r.requests.byState.awaiting_confirmation ?? 0),
+      (r.requests.byState.pending ?? 0) +
+        (r.requests.byState.awaiting_confirmation ?? 0) +
+        (r.requests.byState.retry_pending ?? 0),
       r.kills,
       r.posts.failed,
       r.counts.lost,
@@ -110,6 +118,7 @@ console.log(
       r.counts.duplicated,
       r.counts.stuck,
       r.counts.misrecorded,
+      r.counts.changedWithoutDecision,
       r.counts.refusedAfterApplied,
       r.auditChain.ok ? `ok (${r.auditChain.count})` : 'BROKEN',
       r.settleMs === null ? `> ${options.settleMs / 1000}` : (r.settleMs / 1000).toFixed(1),
@@ -122,7 +131,7 @@ for (const r of failed) {
 }
 console.log(
   failed.length === 0
-    ? `\nall ${rounds.length} rounds: 0 lost, 0 lost decisions, 0 duplicated, 0 stuck, 0 misrecorded, audit chain intact`
+    ? `\nall ${rounds.length} rounds: 0 lost, 0 lost decisions, 0 duplicated, 0 stuck, 0 misrecorded, 0 changed without a valid decision, audit chain intact`
     : `\n${failed.length} of ${rounds.length} rounds found anomalies`,
 );
 
@@ -137,6 +146,7 @@ const path = await writeJsonResult(values.out!, 'chaos', {
     duplicated: rounds.reduce((n, r) => n + r.counts.duplicated, 0),
     stuck: rounds.reduce((n, r) => n + r.counts.stuck, 0),
     misrecorded: rounds.reduce((n, r) => n + r.counts.misrecorded, 0),
+    changedWithoutDecision: rounds.reduce((n, r) => n + r.counts.changedWithoutDecision, 0),
     refusedAfterApplied: rounds.reduce((n, r) => n + r.counts.refusedAfterApplied, 0),
     auditChainsBroken: rounds.filter((r) => !r.auditChain.ok).length,
   },
