@@ -256,6 +256,5 @@ describe('the stale retry', () => {
       users.operator,
     );
     assert.match(view.text, /übersprungen – seither geändert/);
-    void done;
   });
 });
