@@ -238,12 +238,7 @@ describe('the stale retry', () => {
       users.approver1,
     );
     current = (await t.bot.release.get(ref!.requestId))!;
-    const done = await click(
-      t,
-      'request.confirm',
-      { requestId: ref!.requestId, version: current.version },
-      users.approver2,
-    );
+    await click(t, 'request.confirm', { requestId: ref!.requestId, version: current.version }, users.approver2);
     assert.ok(await t.bot.executor.idle(20_000));
     const end = (await t.bot.release.get(ref!.requestId))!.request;
     assert.equal(end.state, 'executed');
