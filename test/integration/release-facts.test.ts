@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { invoke, message, post, users } from '../fakes/activities.ts';
+import { silentLogger } from '../../src/domain/logger.ts';
+import { requestBlockCard } from '../../src/teams/release-routes.ts';
+import { invoke, message, post, tenantId, users } from '../fakes/activities.ts';
 import { cardOf, replyText } from '../fakes/fake-bot-connector.ts';
 import { setSimFault } from '../fakes/set-sim-fault.ts';
 import {
@@ -196,6 +198,43 @@ describe('facts, not memory', () => {
     assert.match(second.text, new RegExp(JUSTIFICATION.slice(0, 20)));
     assert.match(second.text, /Zweite Sicht: Risiko vertretbar/);
     assert.ok(await t.bot.executor.idle(20_000));
+  });
+});
+
+describe('the alert’s block', () => {
+  test('blocks exactly the alert’s domains, posted as its own card that is tracked like every request card', async () => {
+    const posted: Array<Record<string, unknown>> = [];
+    const result = await requestBlockCard(
+      { service: t.bot.release, cards: t.bot.cards, logger: silentLogger },
+      {
+        caller: { aadObjectId: users.operator.aadObjectId, userId: users.operator.id, name: 'Olaf Operator', tenantId },
+        conversationId: 'a:alerts-olpe',
+        scopeId: 'kr-olpe',
+        domains: ['wenden.de', 'drolshagen.de'],
+        direction: 'inbound',
+        reason: 'Spam-Welle Kreis Olpe',
+        lang: 'de',
+        post: async (card) => {
+          posted.push(card);
+          return 'act-alert-block';
+        },
+      },
+    );
+    assert.deepEqual(result, { posted: true, count: 2 });
+    assert.equal(posted.length, 1);
+    assertValidCard(posted[0]);
+    const text = replyText({ attachments: [{ content: posted[0] }] });
+    assert.match(text, /Wirklich sperren\? 2 Domänen, externe Mail eingehend/);
+    const ref = refOf(posted[0]);
+    const request = (await t.bot.release.get(ref.requestId))!.request;
+    assert.deepEqual([...request.scope.domains].sort(), ['drolshagen.de', 'wenden.de']);
+    assert.deepEqual(await t.bot.store.listRequestCards(ref.requestId), [
+      { conversationId: 'a:alerts-olpe', activityId: 'act-alert-block' },
+    ]);
+    await click(t, 'request.confirm_block', { ...ref }, users.operator);
+    assert.ok(await t.bot.executor.idle(20_000));
+    assert.equal((await domainState('wenden.de')).inbound, 'blocked');
+    assert.equal((await domainState('kirchhundem.de')).inbound, 'held', 'a Kreis domain the alert did not name');
   });
 });
 
