@@ -331,7 +331,16 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       const full = await scopeFor(ref);
       const only = input.domains ? new Set(input.domains.map((d) => d.toLowerCase())) : null;
       const scope = only ? { ...full, domains: full.domains.filter((d) => only.has(d)) } : full;
-      return await exclusively(actor.tenantId, () => createChecked(actor, ref, scope, input));
+      // Bad input is refused before any inventory read (the same checks run again on the real request).
+      const dry = createRequest(
+        { id: 'dry-run', actor, ...input, scope, policy: { meets: true, summary: null }, ttlMs: deps.ttlMs },
+        nowIso(),
+      );
+      if (!dry.ok) return { kind: 'refused', refusal: dry.refusal };
+      // Blocking is the safe direction and is not checked against the patch policy. The check reads the
+      // inventory, so it runs before the tenant's requests queue up for the overlap check.
+      const summary = input.kind === 'release' ? await checkPolicy(ref) : null;
+      return await exclusively(actor.tenantId, () => createChecked(actor, scope, summary, input));
     } catch (error) {
       const unavailable = unavailableFrom(error);
       if (unavailable) return unavailable;
@@ -341,8 +350,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
 
   async function createChecked(
     actor: Actor,
-    ref: Scope,
     scope: RequestScope,
+    summary: PolicySummary | null,
     input: {
       kind: RequestKind;
       direction: ReleaseDirection;
@@ -350,85 +359,81 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       justification?: string | null;
     },
   ): Promise<RequestOutcome> {
-    {
-      const open = await holdingRequests(actor.tenantId);
-      const verdict = checkOverlap(
+    const open = await holdingRequests(actor.tenantId);
+    const verdict = checkOverlap(
+      {
+        kind: input.kind,
+        scopeId: scope.id,
+        direction: input.direction,
+        domains: scope.domains,
+        requesterId: actor.id,
+      },
+      open.map((o) => o.request),
+    );
+    if (verdict.kind !== 'free') {
+      const existing = open.find((o) => o.request.id === verdict.existing.id)!;
+      await auditRefusal(
+        null,
+        { action: `${input.kind}.refused`, actor: actor.id, tenantId: actor.tenantId, scopeId: scope.id },
         {
-          kind: input.kind,
-          scopeId: scope.id,
+          by: actor.name,
+          code: verdict.kind === 'duplicate' ? 'duplicate' : 'overlap',
+          existing: existing.request.id,
           direction: input.direction,
-          domains: scope.domains,
-          requesterId: actor.id,
+          ...(verdict.kind === 'conflict' ? { domains: verdict.domains.length } : {}),
         },
-        open.map((o) => o.request),
       );
-      if (verdict.kind !== 'free') {
-        const existing = open.find((o) => o.request.id === verdict.existing.id)!;
-        await auditRefusal(
-          null,
-          { action: `${input.kind}.refused`, actor: actor.id, tenantId: actor.tenantId, scopeId: scope.id },
-          {
-            by: actor.name,
-            code: verdict.kind === 'duplicate' ? 'duplicate' : 'overlap',
-            existing: existing.request.id,
-            direction: input.direction,
-            ...(verdict.kind === 'conflict' ? { domains: verdict.domains.length } : {}),
-          },
-        );
-        return verdict.kind === 'duplicate'
-          ? { kind: 'existing', request: existing.request, version: existing.version }
-          : { kind: 'conflict', existing: existing.request, version: existing.version, domains: verdict.domains };
-      }
-      // Blocking is the safe direction and is not checked against the patch policy.
-      const summary = input.kind === 'release' ? await checkPolicy(ref) : null;
-      const id = deps.newId();
-      const created = createRequest(
-        {
-          id,
-          actor,
-          kind: input.kind,
-          scope,
-          direction: input.direction,
-          reason: input.reason,
-          justification: input.justification ?? null,
-          policy: summary ? { meets: summary.evaluation.meets, summary } : null,
-          ttlMs: deps.ttlMs,
-          retryWindowMs: deps.retryWindowMs ?? deps.ttlMs,
-        },
-        nowIso(),
-      );
-      if (!created.ok) return { kind: 'refused', refusal: created.refusal };
-      const request = created.request;
-      const stored = await deps.store.createRequest(
-        {
-          id: request.id,
-          tenantId: request.tenantId,
-          kind: request.kind,
-          state: request.state,
-          requesterId: request.requester.id,
-          scopeId: request.scope.id,
-          createdAt: request.createdAt,
-          expiresAt: request.expiresAt,
-          data: { request } satisfies StoredRequestData,
-        },
-        [
-          auditFor(request, `${request.kind}.requested`, actor.id, request.createdAt, {
-            by: actor.name,
-            direction: request.direction,
-            reason: request.reason,
-            domains: request.scope.domains.length,
-            policy: summary
-              ? {
-                  meets: summary.evaluation.meets,
-                  unpatchedClients: summary.unpatchedClients,
-                  unpatchedServers: summary.unpatchedServers,
-                }
-              : null,
-          }),
-        ],
-      );
-      return { kind: 'created', request, version: stored.version };
+      return verdict.kind === 'duplicate'
+        ? { kind: 'existing', request: existing.request, version: existing.version }
+        : { kind: 'conflict', existing: existing.request, version: existing.version, domains: verdict.domains };
     }
+    const id = deps.newId();
+    const created = createRequest(
+      {
+        id,
+        actor,
+        kind: input.kind,
+        scope,
+        direction: input.direction,
+        reason: input.reason,
+        justification: input.justification ?? null,
+        policy: summary ? { meets: summary.evaluation.meets, summary } : null,
+        ttlMs: deps.ttlMs,
+        retryWindowMs: deps.retryWindowMs ?? deps.ttlMs,
+      },
+      nowIso(),
+    );
+    if (!created.ok) return { kind: 'refused', refusal: created.refusal };
+    const request = created.request;
+    const stored = await deps.store.createRequest(
+      {
+        id: request.id,
+        tenantId: request.tenantId,
+        kind: request.kind,
+        state: request.state,
+        requesterId: request.requester.id,
+        scopeId: request.scope.id,
+        createdAt: request.createdAt,
+        expiresAt: request.expiresAt,
+        data: { request } satisfies StoredRequestData,
+      },
+      [
+        auditFor(request, `${request.kind}.requested`, actor.id, request.createdAt, {
+          by: actor.name,
+          direction: request.direction,
+          reason: request.reason,
+          domains: request.scope.domains.length,
+          policy: summary
+            ? {
+                meets: summary.evaluation.meets,
+                unpatchedClients: summary.unpatchedClients,
+                unpatchedServers: summary.unpatchedServers,
+              }
+            : null,
+        }),
+      ],
+    );
+    return { kind: 'created', request, version: stored.version };
   }
 
   return {
