@@ -155,12 +155,12 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       // timeout leaves an attempt open), and the repeat then refused before the gateway's idempotency
       // check (a rotated token: 401/403). The domain's state decides what is recorded.
       const refusal = { requestId: item.requestId, domain: item.domain, code, err: message };
-      const now = await currentState(change);
-      if (now?.reached) {
+      const found = await currentState(change);
+      if (found?.reached) {
         deps.logger.warn('gateway refused a change that is in effect: recorded as done', refusal);
         await recordSucceeded(
           item,
-          { version: now.version, changed: null, replayed: false, verifiedAfterError: code },
+          { version: found.version, changed: null, replayed: false, verifiedAfterError: code },
           { gatewayError: message },
         );
         deps.onGatewayChanged?.([item.domain]);
@@ -173,7 +173,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       // The version it failed at: a retry skips the domain when somebody changed it since.
       await deps.service.applySystemEvent(
         item.requestId,
-        { type: 'domain_failed', domain: item.domain, error: code, observedVersion: now?.version ?? null },
+        { type: 'domain_failed', domain: item.domain, error: code, observedVersion: found?.version ?? null },
         { gatewayError: message },
       );
     }

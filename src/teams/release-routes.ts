@@ -63,7 +63,7 @@ const createData = z.object({
 });
 
 /** The pointer to the request that already holds some of these domains (or the same request again). */
-export function overlapText(lang: Lang, outcome: RequestOutcome): string | null {
+function overlapText(lang: Lang, outcome: RequestOutcome): string | null {
   if (outcome.kind === 'existing') return t(lang, 'release.existing', { id: outcome.request.id });
   if (outcome.kind !== 'conflict') return null;
   const r = outcome.existing;
