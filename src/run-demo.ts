@@ -30,6 +30,9 @@ export async function runDemo(config: Config, opts: { playground: boolean }): Pr
       requestTtlMs: config.useEmbeddedSimulator
         ? requestTtlOnSimClock(config.requestTtlMs, speed)
         : config.requestTtlMs,
+      requestRetryWindowMs: config.useEmbeddedSimulator
+        ? requestTtlOnSimClock(config.requestRetryWindowMs, speed)
+        : config.requestRetryWindowMs,
       sim: { ...config.sim, speed },
       // The Playground's team has the approvers' channel "Freigaben" (.m365agentsplayground.yml).
       approversConversation: config.approversConversation ?? DEMO_APPROVERS_CHANNEL,

@@ -6,6 +6,7 @@ import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startSimServer } from '../../src/sim/server.ts';
+import type { ScenarioName } from '../../src/sim/simulator.ts';
 import { type RunningLagebot, startLagebot } from '../../src/start-lagebot.ts';
 import { FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 
@@ -23,11 +24,19 @@ export interface TestBot {
 
 export async function startTestBot(
   env: Record<string, string> = {},
-  simOptions: { devices?: number } = {},
-  // requestsOnSimClock: as the demo runs (src/run-demo.ts), requests stamped with the simulator's clock.
-  options: { now?: () => Date; requestsOnSimClock?: boolean } = {},
+  simOptions: { devices?: number; scenario?: ScenarioName; seed?: number } = {},
+  // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
+  // request TTL must when a test moves sim time. requestsOnSimClock: as the demo runs (src/run-demo.ts),
+  // only requests are stamped with the simulator's clock.
+  options: { now?: () => Date; onSimClock?: boolean; requestsOnSimClock?: boolean } = {},
 ): Promise<TestBot> {
-  const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
+  const sim = await startSimServer({
+    port: 0,
+    speed: 0,
+    seed: simOptions.seed ?? 42,
+    devices: simOptions.devices,
+    scenario: simOptions.scenario,
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
   const config = loadConfig({
     PORT: '0',
@@ -47,11 +56,12 @@ export async function startTestBot(
   try {
     // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
     const logger = createLogger(config.logLevel);
-    const { requestsOnSimClock, ...startOptions } = options;
+    const { onSimClock, requestsOnSimClock, ...rest } = options;
     bot = await startLagebot(config, {
       logger,
       executorRetry: { baseMs: 20, maxMs: 200 },
-      ...startOptions,
+      ...(onSimClock ? { now: () => new Date(sim.sim.now()) } : {}),
+      ...rest,
       ...(requestsOnSimClock
         ? {
             requestsOnBackEndClock: true,
