@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import { type AlertService, createAlertService } from './services/manage-alerts.
 import { type AuditLogReader, createAuditLogReader } from './services/read-audit-log.ts';
 import { createReleaseService, type ReleaseService, readRequest } from './services/release-service.ts';
 import { createStatusService, type StatusService } from './services/report-status.ts';
+import { createTypedDecisions, type TypedDecisions } from './services/typed-decisions.ts';
 import { createSpamWatcher, type SpamWatcher } from './services/watch-spam.ts';
 import { startSimServer } from './sim/server.ts';
 import { parseDirectionAndReason } from './teams/command-parser.ts';
@@ -82,6 +83,7 @@ interface Services {
   status: StatusService;
   audit: AuditLogReader;
   release: ReleaseService;
+  typed: TypedDecisions;
   executor: ReleaseExecutor;
   cards: RequestCardTracker;
   delivery: AlertDelivery;
@@ -281,6 +283,13 @@ function createServices(
     parseDirectionAndReason,
     onTransition: (request) => cards.schedule(request.id),
   });
+  const typed = createTypedDecisions({
+    release,
+    store,
+    now,
+    newCode: () => String(randomInt(0, 1_000_000)).padStart(6, '0'),
+    logger,
+  });
   const executor = createReleaseExecutor({
     store,
     gateway,
@@ -324,7 +333,7 @@ function createServices(
     await delivery.drain(5000);
   });
   const audit = createAuditLogReader({ store, regions });
-  return { status, audit, release, executor, cards, delivery, alerts, watcher, roles };
+  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, roles };
 }
 
 /** The Teams app behind POST /api/messages, with health, readiness and metrics. */
@@ -358,6 +367,7 @@ async function startHttp(
     userRateLimit: config.userRateLimit,
     release: {
       service: services.release,
+      typed: services.typed,
       // After the invoke response is on its way: the click is answered at once ("wird ausgeführt"),
       // the gateway calls follow, well inside Teams' invoke timeout (bench/release).
       execute: (requestId) => setImmediate(() => void services.executor.run(requestId)),

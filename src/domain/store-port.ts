@@ -396,6 +396,11 @@ export interface Store {
   readSpamDetectorState(): Promise<VersionedDocument | null>;
   writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
 
+  // One-time codes of typed approvals of a request (src/domain/decision-code.ts parses them). ifEtag null:
+  // only if there are none yet; otherwise only on the eTag read, so a code is redeemed once across replicas.
+  readDecisionCodes(requestId: string): Promise<VersionedDocument | null>;
+  writeDecisionCodes(requestId: string, data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
+
   // teams-ai turn state (src/teams/store-turn-storage.ts). Writes are all-or-nothing.
   readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>>;
   writeTurnState(items: TurnStateWrite[]): Promise<TurnStateWriteResult>;

@@ -233,6 +233,7 @@ function toLease(r: SqlRow): Lease {
 const documentKeys = {
   requestCards: (requestId: string) => `request-cards:${requestId}`,
   spamDetector: 'spam-detector',
+  decisionCodes: (requestId: string) => `decision-codes:${requestId}`,
   turn: (key: string) => `turn:${key}`,
 };
 
@@ -922,6 +923,15 @@ export class SqlStore implements Store {
 
   async writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
     const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+    return etag === null ? { ok: false } : { ok: true, etag };
+  }
+
+  readDecisionCodes(requestId: string): Promise<VersionedDocument | null> {
+    return this.#readDocument(documentKeys.decisionCodes(requestId));
+  }
+
+  async writeDecisionCodes(requestId: string, data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
+    const etag = await this.#writeDocument(this.#db, documentKeys.decisionCodes(requestId), data, ifEtag);
     return etag === null ? { ok: false } : { ok: true, etag };
   }
 

@@ -228,4 +228,32 @@ export const de = {
   'alerts.all_regions': 'alle Regionen',
   'duration.minutes': '{m} min',
   'duration.hours': '{h} h {m} min',
+  'help.typed':
+    'Vom Handy entscheiden: `genehmigen r-…` → `bestätigen r-… <Code>`, `ablehnen r-… <Grund>`, `zurückziehen r-…`, `wiederholen r-…`',
+  'typed.from_phone': 'Vom Handy',
+  'typed.verb.approve': 'genehmigen',
+  'typed.verb.confirm': 'bestätigen',
+  'typed.verb.retry': 'wiederholen',
+  'typed.usage': 'Bitte die Antragsnummer angeben, z. B. `{example}`. Offene Anträge zeigt `anträge`.',
+  'typed.confirm_title': 'Bitte bestätigen · Antrag {id}',
+  'typed.confirm_with': 'Bestätigen Sie mit `{command}` – der Code gilt nur für Sie, nur einmal und bis {time}.',
+  'typed.justification_placeholder': '<Rechtfertigung>',
+  'typed.justification_hint': 'Unterhalb der Richtlinie gehört eine Rechtfertigung dazu (mindestens {min} Zeichen).',
+  'typed.justification_missing':
+    'Unterhalb der Richtlinie braucht die Bestätigung eine Rechtfertigung (mindestens {min} Zeichen): `bestätigen {id} <Code> <Rechtfertigung>`. Der Code bleibt gültig; es wurde nichts geändert.',
+  'typed.code.missing':
+    'Bitte den Code angeben: `bestätigen {id} <Code>`. Einen Code bekommen Sie mit `genehmigen {id}`.',
+  'typed.code.malformed': 'Ein Code hat sechs Ziffern, z. B. `bestätigen {id} 123456`. Es wurde nichts geändert.',
+  'typed.code.no_code':
+    'Für Sie gibt es zu diesem Antrag keinen offenen Code; es wurde nichts geändert. Erst `genehmigen {id}` senden.',
+  'typed.code.wrong_code': 'Der Code stimmt nicht; es wurde nichts geändert.',
+  'typed.code.used': 'Dieser Code wurde schon verwendet; es wurde nichts geändert.',
+  'typed.code.other_person': 'Dieser Code wurde für eine andere Person ausgestellt; es wurde nichts geändert.',
+  'typed.code.outdated':
+    'Der Antrag hat sich seit diesem Code geändert; es wurde nichts geändert. Bitte erneut `genehmigen {id}` senden.',
+  'typed.code.expired': 'Der Code ist mit dem Antrag abgelaufen; es wurde nichts geändert.',
+  'typed.code.too_many_tries':
+    'Zu viele falsche Codes; dieser Code gilt nicht mehr und es wurde nichts geändert. Bitte erneut `genehmigen {id}` senden.',
+  'typed.verb.reject': 'ablehnen',
+  'typed.verb.withdraw': 'zurückziehen',
 } as const;

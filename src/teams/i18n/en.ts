@@ -225,4 +225,30 @@ export const en: Record<MessageKey, string> = {
   'alerts.all_regions': 'all regions',
   'duration.minutes': '{m} min',
   'duration.hours': '{h} h {m} min',
+  'help.typed':
+    'Decide from a phone: `approve r-…` → `confirm r-… <code>`, `reject r-… <reason>`, `withdraw r-…`, `retry r-…`',
+  'typed.from_phone': 'From a phone',
+  'typed.verb.approve': 'approve',
+  'typed.verb.confirm': 'confirm',
+  'typed.verb.retry': 'retry',
+  'typed.usage': 'Please give the request id, e.g. `{example}`. `requests` lists the open ones.',
+  'typed.confirm_title': 'Please confirm · request {id}',
+  'typed.confirm_with': 'Confirm with `{command}` – the code is for you only, valid once and until {time}.',
+  'typed.justification_placeholder': '<justification>',
+  'typed.justification_hint': 'Below the policy a justification is required (at least {min} characters).',
+  'typed.justification_missing':
+    'Below the policy the confirmation needs a justification (at least {min} characters): `confirm {id} <code> <justification>`. The code stays valid; nothing was changed.',
+  'typed.code.missing': 'Please add the code: `confirm {id} <code>`. `approve {id}` gives you one.',
+  'typed.code.malformed': 'A code has six digits, e.g. `confirm {id} 123456`. Nothing was changed.',
+  'typed.code.no_code': 'You have no open code for this request; nothing was changed. Send `approve {id}` first.',
+  'typed.code.wrong_code': 'The code is wrong; nothing was changed.',
+  'typed.code.used': 'This code has been used already; nothing was changed.',
+  'typed.code.other_person': 'This code was issued to someone else; nothing was changed.',
+  'typed.code.outdated':
+    'The request changed since this code was issued; nothing was changed. Please send `approve {id}` again.',
+  'typed.code.expired': 'The code expired with the request; nothing was changed.',
+  'typed.code.too_many_tries':
+    'Too many wrong codes: this code is void and nothing was changed. Please send `approve {id}` again.',
+  'typed.verb.reject': 'reject',
+  'typed.verb.withdraw': 'withdraw',
 };

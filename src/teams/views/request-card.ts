@@ -113,6 +113,8 @@ export function buildRequestCard(
     facts.push({ title: t(lang, 'request.expires'), value: formatTime(lang, request.expiresAt) });
   }
   facts.push({ title: t(lang, 'request.id'), value: request.id });
+  const typed = typedCommandFor(request);
+  if (typed) facts.push({ title: t(lang, 'typed.from_phone'), value: `\`${t(lang, typed)} ${request.id}\`` });
 
   const policy = request.policyAtRequest?.summary as PolicySummary | undefined;
   const policyText = policy
@@ -198,6 +200,19 @@ export function buildRequestCard(
   return card;
 }
 
+/** The typed command that does on a phone what the card's main button does (Action.Execute does not work there). */
+export function typedCommandFor(request: ReleaseRequest): MessageKey | null {
+  if (request.state === 'pending' && request.kind === 'release') return 'typed.verb.approve';
+  if (request.state === 'awaiting_confirmation') return 'typed.verb.confirm';
+  if (request.state === 'partially_failed') return 'typed.verb.retry';
+  return null;
+}
+
+/** Confirming this needs a justification on record (the card's form field, the typed confirmation's tail). */
+export function belowPolicy(facts: ConfirmFacts): boolean {
+  return !facts.fresh.evaluation.meets || facts.request.requiredApprovals === 2 || facts.worse;
+}
+
 export function buildConfirmCard(
   facts: ConfirmFacts,
   lang: Lang,
@@ -205,8 +220,7 @@ export function buildConfirmCard(
 ): AdaptiveCardJson {
   const { request, version, fresh, worse } = facts;
   const data = { requestId: request.id, version };
-  const belowPolicy = !fresh.evaluation.meets || request.requiredApprovals === 2 || worse;
-  const askJustification = belowPolicy && !request.justification;
+  const askJustification = belowPolicy(facts) && !request.justification;
   const buttons = worse
     ? [{ title: t(lang, 'btn.override'), verb: 'request.confirm_override', style: 'destructive', data }]
     : [{ title: t(lang, 'btn.confirm'), verb: 'request.confirm', style: 'positive', data }];

@@ -1059,6 +1059,22 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           assert.deepEqual(await store.readSpamDetectorState(), { etag: second.etag, data: { v: 1, n: 2 } });
         }));
 
+      test('decision codes: one document per request, redeemed once when two stores race on one eTag', () =>
+        withStore(async (store, h) => {
+          assert.equal(await store.readDecisionCodes('r-1'), null);
+          const first = await store.writeDecisionCodes('r-1', { codes: [{ code: '123456' }] }, null);
+          assert.ok(first.ok);
+          assert.deepEqual(await store.writeDecisionCodes('r-1', { codes: [] }, null), { ok: false });
+          const other = await h.open();
+          const results = await Promise.all([
+            store.writeDecisionCodes('r-1', { codes: [{ code: '123456', usedAt: 'a' }] }, first.etag),
+            other.writeDecisionCodes('r-1', { codes: [{ code: '123456', usedAt: 'b' }] }, first.etag),
+          ]);
+          assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
+          assert.equal(await store.readDecisionCodes('r-2'), null);
+          assert.deepEqual(await store.readTurnState(['decision-codes:r-1']), {});
+        }));
+
       test('each use has its own key space: turn state never sees the other documents', () =>
         withStore(async (store) => {
           await store.addRequestCard('r-1', { conversationId: 'c', activityId: 'a' });
