@@ -66,6 +66,27 @@ const duration = (fallback: string) =>
       }),
   );
 
+// A duration, or 0/off for "never" (null).
+const durationOrOff = (fallback: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        if (/^\s*(0|off|aus|false|no)\s*$/i.test(v)) return null;
+        const ms = parseDuration(v);
+        if (ms === null) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected a duration such as 15m, 1h or 900 (seconds), or 0/off',
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
 const onOff = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
@@ -144,6 +165,11 @@ const envSchema = z.object({
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
+  // Reminders, escalation and the daily report (README "Reminders, escalation and reports").
+  APPROVAL_REMINDER: durationOrOff('15m'),
+  APPROVAL_REMINDER_MAX: positiveInt(3, 'a number of reminders', 100),
+  APPROVAL_ESCALATION: durationOrOff('1h'),
+  CATCH_UP_WINDOW: duration('2h'),
   SPAM_WATCH_INTERVAL_SECONDS: positiveInt(60, 'a number of seconds', 86_400),
   STATUS_CACHE_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(3600).default(15)),
   SIM_SPEED: z.preprocess(
@@ -237,6 +263,15 @@ export interface Config {
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
+  nudges: {
+    /** null: no reminders (APPROVAL_REMINDER=0/off). */
+    reminderMs: number | null;
+    reminderMax: number;
+    /** null: no escalation. */
+    escalationMs: number | null;
+    /** A report missed by at most this much (the bot was down) is sent late; later it is skipped. */
+    catchUpWindowMs: number;
+  };
   spamWatchIntervalSeconds: number;
   statusCacheSeconds: number;
   sim: { speed: number | undefined; devices: number; seed: number; scenario: 'feb-2024' | 'all-patched' | 'empty' };
@@ -326,6 +361,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,
+    nudges: {
+      reminderMs: e.APPROVAL_REMINDER,
+      reminderMax: e.APPROVAL_REMINDER_MAX,
+      escalationMs: e.APPROVAL_ESCALATION,
+      catchUpWindowMs: e.CATCH_UP_WINDOW,
+    },
     spamWatchIntervalSeconds: e.SPAM_WATCH_INTERVAL_SECONDS,
     statusCacheSeconds: e.STATUS_CACHE_SECONDS,
     sim: { speed: e.SIM_SPEED, devices: e.SIM_DEVICES, seed: e.SIM_SEED, scenario: e.SIM_SCENARIO },

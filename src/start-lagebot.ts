@@ -14,7 +14,7 @@ import { createStore } from './adapters/store/create-store.ts';
 import type { Config } from './config.ts';
 import { proactiveConversationId } from './domain/conversation-id.ts';
 import { describeError } from './domain/describe-error.ts';
-import type { GatewayPort, InventoryPort, ProactiveSender } from './domain/ports.ts';
+import type { GatewayPort, InventoryPort, PeopleDirectory, ProactiveSender } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
 import { projectRoot } from './project-root.ts';
@@ -22,6 +22,7 @@ import { type AuditAnchoring, createAuditAnchoring } from './services/anchor-aud
 import { type AlertDelivery, createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
 import { type AlertService, createAlertService } from './services/manage-alerts.ts';
+import { createRequestNudges, type RequestNudges } from './services/nudge-requests.ts';
 import { type AuditLogReader, createAuditLogReader } from './services/read-audit-log.ts';
 import { createReleaseService, type ReleaseService, readRequest } from './services/release-service.ts';
 import { createStatusService, type StatusService } from './services/report-status.ts';
@@ -33,10 +34,12 @@ import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/request-card-tracker.ts';
+import { createRosterNames } from './teams/roster-names.ts';
 import { createTurnStorage } from './teams/store-turn-storage.ts';
 import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
+import { createNudgeMessages } from './teams/views/nudge-messages.ts';
 
 // The composition root, in four steps: the back ends (URLs, or the embedded simulator), the services
 // over them and the store, the HTTP server with the Teams app, and the sweeps. Each step registers how
@@ -66,6 +69,8 @@ export interface RunningLagebot {
   cards: RequestCardTracker;
   watcher: SpamWatcher;
   alertDelivery: AlertDelivery;
+  /** Reminders, escalations and requester notes: `tick()` plans and sends what is due (the sweep calls it). */
+  nudges: RequestNudges;
   close(): Promise<void>;
 }
 
@@ -89,6 +94,7 @@ interface Services {
   delivery: AlertDelivery;
   alerts: AlertService;
   watcher: SpamWatcher;
+  nudges: RequestNudges;
   roles: RolesConfig;
 }
 
@@ -122,9 +128,16 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         async (anchor) => void (await sender.send(conversation, buildAuditAnchorCard(anchor, lang))),
       );
     }
+    const people = createRosterNames({
+      adapter,
+      appId: config.bot.appId,
+      store,
+      approversConversation: config.approversConversation,
+      logger,
+    });
     const services = createServices(
       config,
-      { logger, metrics, now, backEnds, store, sender, executorRetry: options.executorRetry },
+      { logger, metrics, now, backEnds, store, sender, people, executorRetry: options.executorRetry },
       closers,
     );
     const { url, port } = await startHttp(
@@ -145,6 +158,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       cards: services.cards,
       watcher: services.watcher,
       alertDelivery: services.delivery,
+      nudges: services.nudges,
       close,
     };
   } catch (error) {
@@ -258,6 +272,7 @@ function createServices(
     backEnds: BackEnds;
     store: Store;
     sender: ProactiveSender;
+    people: PeopleDirectory;
     executorRetry: StartOptions['executorRetry'];
   },
   closers: Closers,
@@ -270,6 +285,21 @@ function createServices(
   // The tracker reads requests from the store, not through the release service, which tells it about
   // every transition: created first, it needs nothing created after it.
   const cards = createRequestCardTracker({ store, sender, read: (id) => readRequest(store, id), roles, logger });
+  const sendQueue = createSendQueue({ sender, logger, onDepth: (n) => metrics.sendQueueDepth.set(n) });
+  const nudges = createRequestNudges({
+    store,
+    sender: sendQueue,
+    people: deps.people,
+    render: createNudgeMessages(config.language === 'en' ? 'en' : 'de', roles),
+    roles,
+    approversConversation: config.approversConversation,
+    reminderMs: config.nudges.reminderMs,
+    reminderMax: config.nudges.reminderMax,
+    escalationMs: config.nudges.escalationMs,
+    holder: config.replicaId,
+    now,
+    logger,
+  });
   const release = createReleaseService({
     store,
     inventory,
@@ -281,7 +311,10 @@ function createServices(
     newId: () => `r-${randomUUID().slice(0, 8)}`,
     logger,
     parseDirectionAndReason,
-    onTransition: (request) => cards.schedule(request.id),
+    onTransition: async (request) => {
+      cards.schedule(request.id);
+      await nudges.onTransition(request);
+    },
   });
   const typed = createTypedDecisions({
     release,
@@ -307,7 +340,6 @@ function createServices(
     await executor.close();
     await cards.flush();
   });
-  const sendQueue = createSendQueue({ sender, logger, onDepth: (n) => metrics.sendQueueDepth.set(n) });
   const delivery = createAlertDelivery({
     store,
     sender: sendQueue,
@@ -333,7 +365,7 @@ function createServices(
     await delivery.drain(5000);
   });
   const audit = createAuditLogReader({ store, regions });
-  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, roles };
+  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, nudges, roles };
 }
 
 /** The Teams app behind POST /api/messages, with health, readiness and metrics. */
@@ -426,13 +458,14 @@ async function startSweeps(
   closers: Closers,
 ): Promise<void> {
   const { logger } = deps;
-  const { release, executor, watcher } = deps.services;
+  const { release, executor, watcher, nudges } = deps.services;
   if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
   const resumed = await executor.resumeAll();
   if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
   const sweep = setInterval(() => {
     release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: describeError(error) }));
     executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: describeError(error) }));
+    nudges.tick().catch((error) => logger.warn('reminder sweep failed', { err: describeError(error) }));
   }, config.sweepIntervalMs);
   sweep.unref();
   closers.push(async () => clearInterval(sweep));

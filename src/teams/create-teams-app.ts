@@ -36,7 +36,7 @@ export interface TeamsAppDeps {
   metrics: Metrics;
   status: StatusService;
   audit: AuditLogReader;
-  store: Pick<Store, 'upsertConversation'>;
+  store: Pick<Store, 'upsertConversation' | 'notePerson'>;
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
@@ -77,6 +77,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       context.activity.entities = (context.activity.entities ?? []).filter((e) => e.type !== 'clientInfo');
     }
     await rememberConversation(context, deps, remembered);
+    await rememberPerson(context, deps, remembered);
     const type = context.activity.type;
     if (type === ActivityTypes.Message || type === ActivityTypes.Invoke) {
       const decision = limiter.check(caller.aadObjectId ?? caller.userId);
@@ -208,6 +209,39 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
 // bench/release measured it on the click path. `remembered` is per app (one store), conversation →
 // when and what was written.
 const REMEMBER_AGAIN_MS = 3_600_000;
+
+/**
+ * Who wrote, for the names in mentions and — in a 1:1 chat — where an escalation can reach them
+ * (docs/decisions/nudges.md). Throttled like the conversation: once an hour unless something changed.
+ */
+async function rememberPerson(
+  context: TurnContext,
+  deps: TeamsAppDeps,
+  remembered: Map<string, { at: number; fingerprint: string }>,
+): Promise<void> {
+  const caller = callerOf(context);
+  if (!caller.aadObjectId || !caller.tenantId || !caller.name) return;
+  const personal = caller.conversationType === 'personal' ? caller.conversationKey : null;
+  const key = `person:${caller.aadObjectId}`;
+  const fingerprint = JSON.stringify([caller.tenantId, caller.userId, caller.name, personal]);
+  const now = deps.now().getTime();
+  const seen = remembered.get(key);
+  // A turn elsewhere keeps the stored 1:1 conversation, so only a new one, a new name or the hour counts.
+  if (seen && (seen.fingerprint === fingerprint || personal === null) && now - seen.at < REMEMBER_AGAIN_MS) return;
+  try {
+    await deps.store.notePerson({
+      aadObjectId: caller.aadObjectId,
+      tenantId: caller.tenantId,
+      userId: caller.userId,
+      name: caller.name,
+      personalConversationId: personal,
+      seenAt: deps.now().toISOString(),
+    });
+    remembered.set(key, { at: now, fingerprint });
+  } catch (error) {
+    deps.logger.warn('could not remember who wrote', { err: describeError(error) });
+  }
+}
 
 async function rememberConversation(
   context: TurnContext,

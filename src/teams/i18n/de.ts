@@ -256,4 +256,20 @@ export const de = {
     'Zu viele falsche Codes; dieser Code gilt nicht mehr und es wurde nichts geändert. Bitte erneut `genehmigen {id}` senden.',
   'typed.verb.reject': 'ablehnen',
   'typed.verb.withdraw': 'zurückziehen',
+  'nudge.and': 'und',
+  'nudge.approvers': 'Freigebende',
+  'nudge.reminder':
+    'Erinnerung {n} von {max}: {who} – Antrag {id} ({title}) wartet seit {since} auf eine Entscheidung.',
+  'nudge.link': '[Zum Antrag]({url})',
+  'nudge.typed': 'Vom Handy: `genehmigen {id}`',
+  'nudge.escalation': 'Eskalation: dieser Antrag wartet seit {since} auf eine Entscheidung.',
+  'nudge.unreachable':
+    '{who} konnte nicht benachrichtigt werden, Lagebot ist bei ihr/ihm nicht installiert (Eskalation von Antrag {id}).',
+  'nudge.note.executing': 'Ihr Antrag {id} ({title}) ist genehmigt und wird ausgeführt.',
+  'nudge.note.executed': 'Ihr Antrag {id} ({title}) ist genehmigt und ausgeführt.',
+  'nudge.note.partially_failed': 'Ihr Antrag {id} ({title}) ist genehmigt; einige Domänen sind fehlgeschlagen.',
+  'nudge.note.rejected': 'Ihr Antrag {id} ({title}) wurde abgelehnt.',
+  'nudge.note.reason': 'Grund: {reason}',
+  'nudge.note.expired': 'Ihr Antrag {id} ({title}) ist abgelaufen, ohne dass jemand entschieden hat.',
+  'nudge.note.superseded': 'Ihr Antrag {id} ({title}) wurde durch einen neueren Antrag ersetzt.',
 } as const;
