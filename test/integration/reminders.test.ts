@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { channel, message, personal, post, users } from '../fakes/activities.ts';
+import { channel, message, personal, post, tenantId, users } from '../fakes/activities.ts';
 import { type CapturedCall, cardOf, replyText } from '../fakes/fake-bot-connector.ts';
 import { advanceToMondayAfternoon, click, requestFrom } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
@@ -30,7 +30,7 @@ before(async () => {
       roles: {
         viewer: ['*'],
         operator: [users.operator.aadObjectId],
-        approver: [users.approver1.aadObjectId, users.approver2.aadObjectId],
+        approver: [users.approver1.aadObjectId, users.approver2.aadObjectId, 'aad-approver-3'],
       },
       escalation: [users.approver1.aadObjectId, 'aad-never-seen'],
     }),
@@ -41,6 +41,8 @@ before(async () => {
     { now: () => new Date(nowMs) },
   );
   await advanceToMondayAfternoon(t);
+  // Bernd is in the approvers' team roster (TeamsInfo member lookup); Anna is not, but the bot saw her.
+  t.connector.members.set(users.approver2.aadObjectId, { ...users.approver2, tenantId });
   // The bot learns the approvers' channel, and Anna's 1:1 chat, from a message in each.
   for (const conversation of [approvers, personal(users.approver1)]) {
     const res = await post(
@@ -90,12 +92,13 @@ describe('reminders and escalation', () => {
       assert.match(body.text, new RegExp(`Vom Handy: \`genehmigen ${id}\``));
       assert.match(body.text, /\[Zum Antrag\]\(https:\/\/teams\.microsoft\.com\/l\/message\//);
       const mentions = body.entities.filter((e) => e.type === 'mention');
-      // Anna was seen (name and Teams id from her activity); Bernd never wrote: his id stands in.
+      // Bernd from the roster, Anna from her last activity, the third approver (never seen) by id.
       assert.deepEqual(
         mentions.map((m) => m.mentioned),
         [
           { id: users.approver1.id, name: users.approver1.name },
-          { id: users.approver2.aadObjectId, name: users.approver2.aadObjectId },
+          { id: users.approver2.id, name: users.approver2.name },
+          { id: 'aad-approver-3', name: 'aad-approver-3' },
         ],
       );
       for (const m of mentions) assert.ok(body.text.includes(m.text), `${m.text} is in the text`);

@@ -272,4 +272,9 @@ export const de = {
   'nudge.note.reason': 'Grund: {reason}',
   'nudge.note.expired': 'Ihr Antrag {id} ({title}) ist abgelaufen, ohne dass jemand entschieden hat.',
   'nudge.note.superseded': 'Ihr Antrag {id} ({title}) wurde durch einen neueren Antrag ersetzt.',
+  'alert.mentions': 'Zur Kenntnis: {who}',
+  'alerts.list_mentions': 'erwähnt: {who}',
+  'alerts.mention_outside':
+    '{names} gehört nicht zu diesem Mandanten oder ist hier nicht bekannt; es wurde nichts gespeichert.',
+  'alerts.mentions_stored': 'Bei Alarmen werden erwähnt: {names}.',
 } as const;

@@ -183,12 +183,19 @@ describe('alert service: subscriptions', () => {
     await env.store.muteScope(A, 'vb-sued', new Date(NOW + 3_600_000).toISOString());
     await env.store.muteScope(A, 'vb-nord', new Date(NOW - 60_000).toISOString());
     assert.deepEqual(await env.service.list(A), [
-      { scopeId: 'vb-nord', name: 'Nordverband', createdAt: new Date(NOW).toISOString(), mutedUntil: null },
+      {
+        scopeId: 'vb-nord',
+        name: 'Nordverband',
+        createdAt: new Date(NOW).toISOString(),
+        mutedUntil: null,
+        mentions: [],
+      },
       {
         scopeId: 'vb-sued',
         name: 'Südverband',
         createdAt: new Date(NOW).toISOString(),
         mutedUntil: new Date(NOW + 3_600_000).toISOString(),
+        mentions: [],
       },
     ]);
     assert.deepEqual(await env.service.unsubscribe(A, '', viewer), { kind: 'all', count: 2 });
