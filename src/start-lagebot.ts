@@ -19,6 +19,7 @@ import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
 import { projectRoot } from './project-root.ts';
 import { type AuditAnchoring, createAuditAnchoring } from './services/anchor-audit-log.ts';
+import { createDailyReports, type DailyReports } from './services/daily-report.ts';
 import { type AlertDelivery, createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
 import { type AlertService, createAlertService } from './services/manage-alerts.ts';
@@ -40,6 +41,7 @@ import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
 import { createNudgeMessages } from './teams/views/nudge-messages.ts';
+import { buildReportCard } from './teams/views/report-card.ts';
 
 // The composition root, in four steps: the back ends (URLs, or the embedded simulator), the services
 // over them and the store, the HTTP server with the Teams app, and the sweeps. Each step registers how
@@ -71,6 +73,8 @@ export interface RunningLagebot {
   alertDelivery: AlertDelivery;
   /** Reminders, escalations and requester notes: `tick()` plans and sends what is due (the sweep calls it). */
   nudges: RequestNudges;
+  /** Daily reports: `tick()` plans and sends the reports due (the sweep calls it). */
+  reports: DailyReports;
   close(): Promise<void>;
 }
 
@@ -95,6 +99,7 @@ interface Services {
   alerts: AlertService;
   watcher: SpamWatcher;
   nudges: RequestNudges;
+  reports: DailyReports;
   roles: RolesConfig;
 }
 
@@ -159,6 +164,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       watcher: services.watcher,
       alertDelivery: services.delivery,
       nudges: services.nudges,
+      reports: services.reports,
       close,
     };
   } catch (error) {
@@ -365,7 +371,21 @@ function createServices(
     await delivery.drain(5000);
   });
   const audit = createAuditLogReader({ store, regions });
-  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, nudges, roles };
+  const reports = createDailyReports({
+    store,
+    inventory,
+    gateway,
+    regions,
+    roles,
+    sender: sendQueue,
+    render: buildReportCard,
+    // The back ends' clock: in the demo the simulator's, so the February days are reported one by one.
+    now: gatewayNow,
+    catchUpWindowMs: config.nudges.catchUpWindowMs,
+    holder: config.replicaId,
+    logger,
+  });
+  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, nudges, reports, roles };
 }
 
 /** The Teams app behind POST /api/messages, with health, readiness and metrics. */
@@ -395,6 +415,7 @@ async function startHttp(
     allowedTenants: config.allowedTenants,
     now,
     alerts: services.alerts,
+    reports: services.reports,
     language: config.language,
     userRateLimit: config.userRateLimit,
     release: {
@@ -458,7 +479,7 @@ async function startSweeps(
   closers: Closers,
 ): Promise<void> {
   const { logger } = deps;
-  const { release, executor, watcher, nudges } = deps.services;
+  const { release, executor, watcher, nudges, reports } = deps.services;
   if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
   const resumed = await executor.resumeAll();
   if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
@@ -466,6 +487,7 @@ async function startSweeps(
     release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: describeError(error) }));
     executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: describeError(error) }));
     nudges.tick().catch((error) => logger.warn('reminder sweep failed', { err: describeError(error) }));
+    reports.tick().catch((error) => logger.warn('report sweep failed', { err: describeError(error) }));
   }, config.sweepIntervalMs);
   sweep.unref();
   closers.push(async () => clearInterval(sweep));

@@ -1,6 +1,7 @@
 import { normalizeName } from '../domain/normalize-name.ts';
 import { editDistance } from '../domain/region-index.ts';
 import type { ReleaseDirection } from '../domain/release-request.ts';
+import { parseReportTime } from '../domain/report-slot.ts';
 
 // Chat text → one command. Pure and transport-free (no teams-ai import) so the routes only call it.
 // The parser knows verbs, not places: scopes stay raw text for the service to resolve against the
@@ -24,6 +25,10 @@ export type ParsedCommand =
   | { kind: 'reject'; requestId: string | null; reason: string | null }
   | { kind: 'withdraw'; requestId: string | null }
   | { kind: 'retry'; requestId: string | null }
+  // `bericht an [HH:MM] [werktags] <scope>`; badTime: what was typed where a time was meant, if not one.
+  | { kind: 'report_on'; localTime: string | null; badTime: string | null; weekdaysOnly: boolean; scopeText: string }
+  | { kind: 'report_off' }
+  | { kind: 'report_now' }
   // word: what was typed (first word, or "alarme xyz"); suggestion: the command probably meant.
   | { kind: 'unknown'; word: string; suggestion: string | null }
   | { kind: 'too_long'; length: number };
@@ -46,7 +51,8 @@ type Verb =
   | 'confirm'
   | 'reject'
   | 'withdraw'
-  | 'retry';
+  | 'retry'
+  | 'report';
 
 // Keys are normalizeName()d, so "Anträge", "ANTRAEGE" and "antraege" are one entry.
 const VERBS: Record<string, Verb> = {
@@ -81,6 +87,9 @@ const VERBS: Record<string, Verb> = {
   withdraw: 'withdraw',
   wiederholen: 'retry',
   retry: 'retry',
+  bericht: 'report',
+  lagebericht: 'report',
+  report: 'report',
 };
 // How a suggestion is spelled back to the user: the documented form of the verb they came close to.
 const DISPLAY: Record<string, string> = {
@@ -145,6 +154,8 @@ export function parseCommand(text: string): ParsedCommand {
       return { kind: 'withdraw', requestId: requestIdOf(rest[0]) };
     case 'retry':
       return { kind: 'retry', requestId: requestIdOf(rest[0]) };
+    case 'report':
+      return parseReport(first, rest);
     case undefined:
       return { kind: 'unknown', word: first, suggestion: suggestVerb(verbKey) };
   }
@@ -182,6 +193,37 @@ function cleanText(text: string): string {
 }
 
 const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", '#39': "'" };
+
+const REPORT_NOW = new Set(['jetzt', 'now', 'sofort']);
+const WEEKDAYS = new Set(['werktags', 'weekdays', 'wochentags', 'mo fr']);
+
+function parseReport(first: string, rest: string[]): ParsedCommand {
+  if (rest.length === 0) return { kind: 'report_now' };
+  const sub = normalizeName(rest[0]!);
+  if (ALERT_OFF.has(sub)) return { kind: 'report_off' };
+  if (REPORT_NOW.has(sub)) return { kind: 'report_now' };
+  if (ALERT_ON.has(sub)) {
+    let words = rest.slice(1);
+    let localTime: string | null = null;
+    let badTime: string | null = null;
+    let weekdaysOnly = false;
+    // Time and "werktags" in either order before the scope.
+    for (let i = 0; i < 2 && words.length > 0; i++) {
+      const w = words[0]!;
+      if (WEEKDAYS.has(normalizeName(w))) {
+        weekdaysOnly = true;
+        words = words.slice(1);
+      } else if (/^\d{1,4}([:.]\d*)?$/.test(w) || /^\d*[:.]\d+$/.test(w)) {
+        localTime = parseReportTime(w);
+        if (localTime === null) badTime = w;
+        words = words.slice(1);
+      }
+    }
+    return { kind: 'report_on', localTime, badTime, weekdaysOnly, scopeText: words.join(' ') };
+  }
+  const english = /^report/i.test(first);
+  return { kind: 'unknown', word: `${first} ${rest[0]}`, suggestion: english ? 'report on' : 'bericht an' };
+}
 
 function parseAlerts(first: string, rest: string[]): ParsedCommand {
   if (rest.length === 0) return { kind: 'alerts_list' };

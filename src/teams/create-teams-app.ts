@@ -8,6 +8,7 @@ import { proactiveReference } from '../domain/conversation-id.ts';
 import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
+import type { DailyReports } from '../services/daily-report.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
 import type { AuditLogReader } from '../services/read-audit-log.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
@@ -18,6 +19,7 @@ import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { type Lang, t } from './i18n.ts';
 import { type ReleaseRouteDeps, registerReleaseRoutes, requestBlockCard } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { reportCommands } from './report-routes.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildAuditCard } from './views/audit-card.ts';
@@ -41,6 +43,7 @@ export interface TeamsAppDeps {
   now: () => Date;
   release: ReleaseRouteDeps;
   alerts: AlertService;
+  reports: DailyReports;
   userRateLimit?: { capacity: number; refillPerSecond: number };
   /** auto: from the client's locale; de/en: fixed (BOT_LANGUAGE). */
   language?: 'auto' | 'de' | 'en';
@@ -145,6 +148,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
     },
     ...release.commands,
     ...alerts.commands,
+    ...reportCommands(deps.reports),
   };
 
   app.activity(ActivityTypes.Message, async (context) => {

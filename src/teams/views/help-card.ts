@@ -15,6 +15,7 @@ export function buildHelpCard(lang: Lang, unknownWord?: string): AdaptiveCardJso
       t(lang, 'help.block'),
       t(lang, 'help.requests'),
       t(lang, 'help.typed'),
+      t(lang, 'help.report'),
       t(lang, 'help.alerts'),
     ],
     language: t(lang, 'help.language'),

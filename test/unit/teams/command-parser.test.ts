@@ -40,6 +40,28 @@ describe('parseCommand', () => {
     ['wiederholen r-788db484', { kind: 'retry', requestId: 'r-788db484' }],
     ['retry r-788db484', { kind: 'retry', requestId: 'r-788db484' }],
     ['bestätigne r-788db484', { kind: 'unknown', word: 'bestätigne', suggestion: 'bestätigen' }],
+    // daily report
+    [
+      'bericht an Südverband',
+      { kind: 'report_on', localTime: null, badTime: null, weekdaysOnly: false, scopeText: 'Südverband' },
+    ],
+    [
+      'bericht an 7:30 werktags Kreis Olpe',
+      { kind: 'report_on', localTime: '07:30', badTime: null, weekdaysOnly: true, scopeText: 'Kreis Olpe' },
+    ],
+    [
+      'report on weekdays 06.45 all',
+      { kind: 'report_on', localTime: '06:45', badTime: null, weekdaysOnly: true, scopeText: 'all' },
+    ],
+    [
+      'bericht an 25:00 Südverband',
+      { kind: 'report_on', localTime: null, badTime: '25:00', weekdaysOnly: false, scopeText: 'Südverband' },
+    ],
+    ['bericht aus', { kind: 'report_off' }],
+    ['report off', { kind: 'report_off' }],
+    ['bericht jetzt', { kind: 'report_now' }],
+    ['bericht', { kind: 'report_now' }],
+    ['bericht morgen', { kind: 'unknown', word: 'bericht morgen', suggestion: 'bericht an' }],
     // mentions, HTML and entities from Teams
     ['<at>Lagebot</at> status Olpe', { kind: 'status', scopeText: 'Olpe' }],
     ['<at id="0">Lagebot</at>&nbsp;status&nbsp;Kreis&nbsp;Olpe', { kind: 'status', scopeText: 'Kreis Olpe' }],
