@@ -377,6 +377,7 @@ function createServices(
     gateway,
     regions,
     roles,
+    people: deps.people,
     sender: sendQueue,
     render: buildReportCard,
     // The back ends' clock: in the demo the simulator's, so the February days are reported one by one.

@@ -2,7 +2,7 @@ import type { Caller } from '../domain/caller.ts';
 import { describeError, messageOf } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { RegionCompliance } from '../domain/model.ts';
-import type { GatewayPort, InventoryPort, ProactiveSender } from '../domain/ports.ts';
+import type { GatewayPort, InventoryPort, PeopleDirectory, ProactiveSender } from '../domain/ports.ts';
 import {
   choicesOf,
   domainMatcher,
@@ -45,6 +45,7 @@ export interface ReportView {
   at: string;
   previousAt: string | null;
   regions: ReportRegionLine[];
+  /** waitingFor: the names of the approvers who have not decided yet. */
   openRequests: Array<{ id: string; scopeName: string; direction: string; since: string; waitingFor: string[] }>;
   alerts: Array<{ scopeName: string; openedAt: string; open: boolean }>;
   mail: { domains: number; inboundOpen: number; outboundOpen: number; changed: string[] };
@@ -82,6 +83,7 @@ export interface DailyReportDeps {
   gateway: GatewayPort;
   regions: () => Promise<RegionIndex>;
   roles: RolesConfig;
+  people: PeopleDirectory;
   sender: ProactiveSender;
   render: (view: ReportView, lang: 'de' | 'en') => Record<string, unknown>;
   /** The clock reports follow: the simulator's in the demo, so the February days are reported one by one. */
@@ -175,16 +177,22 @@ export function createDailyReports(deps: DailyReportDeps) {
     const changed = before ? domains.filter((d) => before.mail[d.domain] !== mail[d.domain]).map((d) => d.domain) : [];
     const open = await deps.store.listRequests({ tenantId: schedule.tenantId, states: ['pending'], limit: 50 });
     const approvers = listedMembers(deps.roles, 'approver');
-    const openRequests = open
-      .map(releaseOf)
-      .filter((r) => r.kind === 'release' && r.scope.domains.some((d) => inScope(d)))
-      .map((r) => ({
-        id: r.id,
-        scopeName: r.scope.name,
-        direction: r.direction,
-        since: r.createdAt,
-        waitingFor: approvers.filter((a) => a !== r.requester.id && !r.approvals.some((x) => x.by.id === a)),
-      }));
+    const openRequests = await Promise.all(
+      open
+        .map(releaseOf)
+        .filter((r) => r.kind === 'release' && r.scope.domains.some((d) => inScope(d)))
+        .map(async (r) => ({
+          id: r.id,
+          scopeName: r.scope.name,
+          direction: r.direction,
+          since: r.createdAt,
+          waitingFor: await Promise.all(
+            approvers
+              .filter((a) => a !== r.requester.id && !r.approvals.some((x) => x.by.id === a))
+              .map(async (a) => (await deps.people.nameOf(a)).name),
+          ),
+        })),
+    );
     const dayAgo = new Date(deps.now().getTime() - 24 * 3_600_000).toISOString();
     const alerts = (await deps.store.listAlerts({ limit: 200 }))
       .filter((a) => a.openedAt >= dayAgo && (scope.kind === 'all' || sameTree(index, scope, a.scopeId)))

@@ -114,7 +114,12 @@ describe('daily situation report', () => {
   test('werktags, bericht jetzt and bericht aus', async () => {
     const weekdays = channel('lage-bericht-werktags');
     assert.match(await sayIn(weekdays, 'bericht an 07:30 werktags Kreis Olpe'), /Werktag.*07:30/);
-    assert.match(await sayIn(weekdays, 'bericht jetzt'), /Lagebericht Kreis Olpe/);
+    const asked = await sayIn(weekdays, 'freigabe Kreis Olpe eingehend Rathaus braucht Mail');
+    const id = /r-[0-9a-f]{8}/.exec(asked)![0];
+    const now = await sayIn(weekdays, 'bericht jetzt');
+    assert.match(now, /Lagebericht Kreis Olpe/);
+    // The open request and who it waits for (neither approver has written to the bot: their ids).
+    assert.match(now, new RegExp(`${id}: Kreis Olpe, eingehend, .* wartet auf aad-approver-1, aad-approver-2`));
     assert.match(await sayIn(weekdays, 'bericht aus'), /abgestellt/);
     assert.deepEqual(await t.bot.store.listReportSchedules(weekdays.id), []);
   });

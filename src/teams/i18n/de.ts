@@ -287,7 +287,7 @@ export const de = {
   'report.newly_meets_list': 'Erfüllen jetzt die Freigabe-Richtlinie: {names}',
   'report.requests': 'Offene Anträge',
   'report.no_requests': 'Keine offenen Anträge.',
-  'report.request': '{id}: {scope}, {direction}, seit {since} – wartet auf {count} Freigebende',
+  'report.request': '{id}: {scope}, {direction}, seit {since} – wartet auf {who}',
   'report.alerts': 'Spam-Alarme der letzten 24 Stunden',
   'report.no_alerts': 'Keine.',
   'report.alert_open': 'läuft noch',

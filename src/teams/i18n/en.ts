@@ -280,7 +280,7 @@ export const en: Record<MessageKey, string> = {
   'report.newly_meets_list': 'Now meet the release policy: {names}',
   'report.requests': 'Open requests',
   'report.no_requests': 'No open requests.',
-  'report.request': '{id}: {scope}, {direction}, since {since} – waiting for {count} approvers',
+  'report.request': '{id}: {scope}, {direction}, since {since} – waiting for {who}',
   'report.alerts': 'Spam alerts of the last 24 hours',
   'report.no_alerts': 'None.',
   'report.alert_open': 'still running',

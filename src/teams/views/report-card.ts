@@ -44,7 +44,7 @@ export function buildReportCard(view: ReportView, lang: Lang): AdaptiveCardJson 
         scope: plainText(r.scopeName),
         direction: directionText(lang, r.direction as 'inbound' | 'outbound' | 'both'),
         since: formatTime(lang, r.since),
-        count: r.waitingFor.length,
+        who: r.waitingFor.length > 0 ? plainText(r.waitingFor.join(', ')) : t(lang, 'nudge.approvers'),
       }),
     );
   }

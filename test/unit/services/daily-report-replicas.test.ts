@@ -59,6 +59,7 @@ async function replica(holder: string, now: () => Date, sent: Array<{ holder: st
       return buildRegionIndex(list.items, list.levels);
     },
     roles: { viewer: ['*'], operator: [], approver: [] },
+    people: { nameOf: async (id) => ({ id, name: id }) },
     sender: {
       async send(_conversationId, card) {
         sent.push({ holder, view: card as unknown as ReportView });

@@ -55,6 +55,21 @@ describe('typed decisions', () => {
     });
   });
 
+  test('bestätigen <Antrag> without a code confirms a block awaiting confirmation, as the card does', async () => {
+    const outcome = await core.service.requestFromWords(
+      callers.operator,
+      'block',
+      'Regierungsbezirk Arnsberg beides Spam-Welle'.split(' '),
+    );
+    assert.equal(outcome.kind, 'created');
+    const id = (outcome as Extract<typeof outcome, { kind: 'created' }>).request.id;
+    const byViewer = await typed.confirm(callers.viewer, id, null, null);
+    assert.equal(byViewer.kind === 'refused' && byViewer.refusal.code, 'not_operator');
+    const confirmed = await typed.confirm(callers.operator, id, null, null);
+    assert.equal(confirmed.kind, 'ok');
+    assert.equal((await core.service.get(id))!.request.state, 'executing');
+  });
+
   test('wiederholen retries the failed domains of a request typed by an operator', async () => {
     const id = await requested();
     assert.equal((await typed.issue(callers.approver2, id)).kind, 'code');
