@@ -174,7 +174,11 @@ export function createRequestNudges(deps: NudgeDeps) {
         {
           key: nudgeKeys.reminder(request.id, n + 1),
           kind: 'reminder',
-          dueAt: new Date(Date.parse(request.createdAt) + (n + 1) * deps.reminderMs).toISOString(),
+          // On the request's own rhythm, but never sooner than one interval from now: a bot that was down
+          // sends the reminder it missed, not three in a row.
+          dueAt: new Date(
+            Math.max(Date.parse(request.createdAt) + (n + 1) * deps.reminderMs, deps.now().getTime() + deps.reminderMs),
+          ).toISOString(),
           payload: { requestId: request.id, n: n + 1 },
         },
         nowIso(),

@@ -21,10 +21,13 @@ export interface RosterNamesDeps {
 }
 
 const CACHE_MS = 60 * 60_000;
+// Someone the roster does not know is asked again after this, not on every reminder.
+const MISS_CACHE_MS = 10 * 60_000;
 const LOOKUP_TIMEOUT_MS = 3000;
 
 export function createRosterNames(deps: RosterNamesDeps): PeopleDirectory {
   const cache = new Map<string, { person: MentionedPerson; at: number }>();
+  const misses = new Map<string, number>();
   const nowMs = deps.nowMs ?? Date.now;
 
   async function fromRoster(aadObjectId: string): Promise<MentionedPerson | null> {
@@ -61,14 +64,20 @@ export function createRosterNames(deps: RosterNamesDeps): PeopleDirectory {
     async nameOf(aadObjectId: string): Promise<MentionedPerson> {
       const cached = cache.get(aadObjectId);
       if (cached && nowMs() - cached.at < CACHE_MS) return cached.person;
-      try {
-        const person = await withTimeout(fromRoster(aadObjectId));
-        if (person) {
-          cache.set(aadObjectId, { person, at: nowMs() });
-          return person;
+      const missedAt = misses.get(aadObjectId);
+      if (missedAt === undefined || nowMs() - missedAt >= MISS_CACHE_MS) {
+        try {
+          const person = await withTimeout(fromRoster(aadObjectId));
+          if (person) {
+            cache.set(aadObjectId, { person, at: nowMs() });
+            misses.delete(aadObjectId);
+            return person;
+          }
+        } catch (error) {
+          deps.logger.debug('roster lookup failed; using the last activity seen', { err: describeError(error) });
         }
-      } catch (error) {
-        deps.logger.debug('roster lookup failed; using the last activity seen', { err: describeError(error) });
+        if (misses.size > 10_000) misses.clear();
+        misses.set(aadObjectId, nowMs());
       }
       try {
         const seen = await deps.store.getPerson(aadObjectId);

@@ -140,4 +140,17 @@ describe('reminders and escalation', () => {
     assert.deepEqual(await tickAfter(5), [], 'no reminder at 15 minutes');
     assert.deepEqual(await tickAfter(60), [], 'no escalation, and the line only once');
   });
+
+  test('a bot that missed the slots sends one reminder, not three in a row', async () => {
+    t.connector.reset();
+    const { text } = await requestFrom(t, 'freigabe Märkischer Kreis eingehend Alles gepatcht', users.operator);
+    const id = /r-[0-9a-f]{8}/.exec(text)![0];
+    const isReminder = (c: CapturedCall) =>
+      /Erinnerung \d von 3/.test(String((c.activity as { text?: string }).text)) &&
+      String((c.activity as { text?: string }).text).includes(id);
+    minutes(50);
+    assert.equal((await tickAfter(0)).filter(isReminder).length, 1);
+    assert.equal((await tickAfter(1)).filter(isReminder).length, 0, 'not the missed 30- and 45-minute ones too');
+    assert.equal((await tickAfter(14)).filter(isReminder).length, 1, 'the next one an interval later');
+  });
 });
