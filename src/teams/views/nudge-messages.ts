@@ -28,10 +28,10 @@ export function messageLink(card: { conversationId: string; activityId: string }
 }
 
 function message(template: string, mentions: MentionedPerson[], card?: AdaptiveCardJson): MentionMessage {
-  // Braces in user text must not read as mention slots.
   return { type: 'lagebot.mention_message', template, mentions, ...(card ? { card } : {}) };
 }
 
+// Braces in user text (a scope name, a rejection reason) must not read as mention slots.
 const noBraces = (s: string) => s.replace(/[{}]/g, '');
 
 export function createNudgeMessages(lang: Lang, roles: RolesConfig): NudgeRenderer {
