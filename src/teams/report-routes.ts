@@ -8,7 +8,6 @@ import { callerOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import { plainText } from './views/plain-text.ts';
 import { buildReportCard } from './views/report-card.ts';
-import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 // `bericht an [HH:MM] [werktags] <scope>`, `bericht aus`, `bericht jetzt`: parse → daily-report service →
 // a notice or the report card. Bad input (a time that is none, a scope nobody knows) is answered and
@@ -57,10 +56,20 @@ export function reportCommands(
           await sendCard(context, buildNoticeCard(t(lang, 'reports.scope_missing')));
           return 'missing';
         case 'ambiguous':
-        case 'unknown':
-          // The buttons would run `status`; the text says what to type instead.
-          await sendCard(context, buildScopeChoiceCard(lang, r.input, r.kind, r.choices));
+        case 'unknown': {
+          // No buttons: a choice card's buttons would run `status`, and the time typed would be lost.
+          const input = plainText(r.input.slice(0, 80));
+          const lead = t(lang, r.kind === 'ambiguous' ? 'scope.ambiguous' : 'scope.unknown', { input });
+          const names = r.choices.slice(0, 5).map((c) => plainText(`${c.name} (${c.level[lang]})`));
+          const hint = names.length > 0 ? t(lang, 'reports.scope_choices', { names: names.join(', ') }) : '';
+          await sendCard(
+            context,
+            buildNoticeCard(`${lead} ${hint} ${t(lang, 'reports.scope_missing')}`.replace(/\s+/g, ' ').trim(), {
+              color: 'Attention',
+            }),
+          );
           return r.kind;
+        }
         case 'forbidden':
           await sendCard(context, buildNoticeCard(t(lang, 'reports.forbidden'), { color: 'Attention' }));
           return 'forbidden';

@@ -62,7 +62,11 @@ describe('daily situation report', () => {
     const bad = channel('lage-bericht-bad');
     assert.match(await sayIn(bad, 'bericht an 25:00 Südverband'), /„25:00“ ist keine Uhrzeit.*nichts gespeichert/);
     assert.match(await sayIn(bad, 'bericht an 8:61 Südverband'), /keine Uhrzeit/);
-    assert.match(await sayIn(bad, 'bericht an 08:00 Atlantis'), /Atlantis/);
+    assert.match(await sayIn(bad, 'bericht an 08:00 Atlantis'), /Die Region „Atlantis“ kenne ich nicht/);
+    assert.match(
+      await sayIn(bad, 'bericht an 08:00 Olpe'),
+      /„Olpe“ ist nicht eindeutig.*In Frage kommen: .*Olpe \(Kreis\)/,
+    );
     assert.match(await sayIn(bad, 'bericht an 08:00'), /Für welche Region/);
     assert.deepEqual(await t.bot.store.listReportSchedules(bad.id), []);
     assert.match(await sayIn(bad, 'bericht jetzt'), /kein täglicher Lagebericht/);

@@ -306,4 +306,5 @@ export const de = {
     'Für diesen Chat ist kein täglicher Lagebericht eingerichtet. `bericht an 08:00 <Region>` richtet einen ein.',
   'reports.forbidden': 'Dafür brauchen Sie mindestens die Rolle „Leser“.',
   'help.report': 'Täglicher Lagebericht: `bericht an 08:00 werktags Südverband`, `bericht jetzt`, `bericht aus`',
+  'reports.scope_choices': 'In Frage kommen: {names}.',
 } as const;

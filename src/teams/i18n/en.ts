@@ -298,4 +298,5 @@ export const en: Record<MessageKey, string> = {
   'reports.none': 'This chat has no daily report. `report on 08:00 <region>` sets one up.',
   'reports.forbidden': 'You need at least the viewer role for that.',
   'help.report': 'Daily situation report: `report on 08:00 weekdays Südverband`, `report now`, `report off`',
+  'reports.scope_choices': 'Candidates: {names}.',
 };
