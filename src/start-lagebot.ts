@@ -314,6 +314,8 @@ function createServices(
     roles,
     now,
     ttlMs: config.requestTtlMs,
+    retryWindowMs: config.requestRetryWindowMs,
+    holder: config.replicaId,
     newId: () => `r-${randomUUID().slice(0, 8)}`,
     logger,
     parseDirectionAndReason,
@@ -341,6 +343,8 @@ function createServices(
       cards.markRetrying(requestId, [domain]);
       cards.schedule(requestId);
     },
+    // Own writes are seen at once: the next `status` reads the gateway again.
+    onGatewayChanged: () => status.gatewayChanged(),
   });
   closers.push(async () => {
     await executor.close();

@@ -9,6 +9,8 @@ export interface DecisionCode {
   version: number;
   /** The fresh policy was worse than at request time: confirming is the override path. */
   override: boolean;
+  /** Below the policy with no justification on record: the confirmation must bring one. */
+  justificationRequired?: boolean;
   issuedAt: string;
   /** Codes die with the request. */
   expiresAt: string;

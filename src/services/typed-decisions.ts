@@ -39,6 +39,15 @@ export type ConfirmOutcome =
 // A handful of rounds is plenty: two writers on one request's codes at the same moment is already rare.
 const WRITE_ROUNDS = 10;
 
+/** As the card's confirmation view decides it: below the policy, and no justification on record yet. */
+function justificationRequired(facts: ConfirmFacts): boolean {
+  const { request, fresh, worse } = facts;
+  const round = request.state === 'retry_pending' ? (request.execution.pendingRetry ?? null) : null;
+  const below = !fresh.evaluation.meets || (round ? round.requiredApprovals : request.requiredApprovals) === 2 || worse;
+  const onRecord = round ? round.justification : request.justification;
+  return below && !onRecord;
+}
+
 export function createTypedDecisions(deps: TypedDecisionDeps) {
   const nowIso = () => deps.now().toISOString();
 
@@ -72,6 +81,7 @@ export function createTypedDecisions(deps: TypedDecisionDeps) {
         personId,
         version: facts.version,
         override: facts.worse,
+        justificationRequired: justificationRequired(facts),
         issuedAt: nowIso(),
         expiresAt: facts.request.expiresAt!,
         usedAt: null,
@@ -125,9 +135,7 @@ export function createTypedDecisions(deps: TypedDecisionDeps) {
           return { kind: 'code_refused', reason: redeemed.reason };
         }
         // Below the policy the justification is part of the typed confirmation, as on the card's form.
-        const needsJustification =
-          !current.request.justification && (current.request.requiredApprovals === 2 || redeemed.code.override);
-        if (needsJustification && !justification) return { kind: 'justification_missing' };
+        if (redeemed.code.justificationRequired && !justification) return { kind: 'justification_missing' };
         // Used before it is acted on: of two replicas redeeming the same code, one write wins.
         const used = await deps.store.writeDecisionCodes(requestId, { codes: redeemed.codes }, doc!.etag);
         if (!used.ok) continue;
