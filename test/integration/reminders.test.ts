@@ -143,7 +143,7 @@ describe('reminders and escalation', () => {
 
   test('a bot that missed the slots sends one reminder, not three in a row', async () => {
     t.connector.reset();
-    const { text } = await requestFrom(t, 'freigabe Märkischer Kreis eingehend Alles gepatcht', users.operator);
+    const { text } = await requestFrom(t, 'freigabe Kreis Olpe eingehend Rathaus braucht Mail', users.operator);
     const id = /r-[0-9a-f]{8}/.exec(text)![0];
     const isReminder = (c: CapturedCall) =>
       /Erinnerung \d von 3/.test(String((c.activity as { text?: string }).text)) &&
@@ -152,5 +152,21 @@ describe('reminders and escalation', () => {
     assert.equal((await tickAfter(0)).filter(isReminder).length, 1);
     assert.equal((await tickAfter(1)).filter(isReminder).length, 0, 'not the missed 30- and 45-minute ones too');
     assert.equal((await tickAfter(14)).filter(isReminder).length, 1, 'the next one an interval later');
+  });
+
+  test('a release superseded by a block: its requester gets one line, no more reminders', async () => {
+    t.connector.reset();
+    const { text } = await requestFrom(t, 'freigabe Siegen-Wittgenstein ausgehend Alles geprüft', users.operator);
+    const id = /r-[0-9a-f]{8}/.exec(text)![0];
+    const block = await requestFrom(t, 'sperren Siegen-Wittgenstein ausgehend Spam-Welle', users.operator);
+    await click(t, 'request.confirm_block', { ...block.ref! }, users.operator);
+    assert.ok(await t.bot.executor.idle(20_000));
+    assert.equal((await t.bot.release.get(id))!.request.state, 'superseded');
+    const posted = await tickAfter(0);
+    const note = posted.filter((c) => c.conversationId === personal(users.operator).id);
+    assert.equal(note.length, 1, posted.map((c) => c.conversationId).join(', '));
+    assert.match(String((note[0]!.activity as { text: string }).text), new RegExp(`Ihr Antrag ${id} .* ist überholt`));
+    const later = await tickAfter(20);
+    assert.equal(later.filter((c) => String((c.activity as { text?: string }).text ?? '').includes(id)).length, 0);
   });
 });

@@ -307,7 +307,7 @@ export const de = {
   'nudge.note.rejected': 'Ihr Antrag {id} ({title}) wurde abgelehnt.',
   'nudge.note.reason': 'Grund: {reason}',
   'nudge.note.expired': 'Ihr Antrag {id} ({title}) ist abgelaufen, ohne dass jemand entschieden hat.',
-  'nudge.note.superseded': 'Ihr Antrag {id} ({title}) wurde durch einen neueren Antrag ersetzt.',
+  'nudge.note.superseded': 'Ihr Antrag {id} ({title}) ist überholt: eine bestätigte Sperre deckt ihn ab.',
   'alert.mentions': 'Zur Kenntnis: {who}',
   'alerts.list_mentions': 'erwähnt: {who}',
   'alerts.mention_outside':

@@ -300,7 +300,7 @@ export const en: Record<MessageKey, string> = {
   'nudge.note.rejected': 'Your request {id} ({title}) was rejected.',
   'nudge.note.reason': 'Reason: {reason}',
   'nudge.note.expired': 'Your request {id} ({title}) expired without a decision.',
-  'nudge.note.superseded': 'Your request {id} ({title}) was superseded by a newer request.',
+  'nudge.note.superseded': 'Your request {id} ({title}) was superseded by a confirmed block.',
   'alert.mentions': 'For your attention: {who}',
   'alerts.list_mentions': 'mentions: {who}',
   'alerts.mention_outside': '{names} is not in this tenant or not known here; nothing was stored.',
