@@ -745,7 +745,10 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     for (const s of blocks) {
       const block = releaseOf(s);
       if (block.kind !== 'block' || !block.confirmation) continue;
-      if (block.confirmation.at < since) continue;
+      // Strictly later: on a frozen clock (a test, the demo at SIM_SPEED=0) a block confirmed before the
+      // request was made carries the same instant, and it must not end a request it already preceded. A
+      // block confirmed while the request existed has superseded it directly (supersedeCovered).
+      if (block.confirmation.at <= since) continue;
       if (sharedDomains(shapeOf(request), shapeOf(block)).length > 0) return block;
     }
     return null;
