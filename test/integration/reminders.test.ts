@@ -158,6 +158,8 @@ describe('reminders and escalation', () => {
     t.connector.reset();
     const { text } = await requestFrom(t, 'freigabe Siegen-Wittgenstein ausgehend Alles geprüft', users.operator);
     const id = /r-[0-9a-f]{8}/.exec(text)![0];
+    // A block overtakes only a release requested before its confirmation: a minute later on this clock.
+    minutes(1);
     const block = await requestFrom(t, 'sperren Siegen-Wittgenstein ausgehend Spam-Welle', users.operator);
     await click(t, 'request.confirm_block', { ...block.ref! }, users.operator);
     assert.ok(await t.bot.executor.idle(20_000));
