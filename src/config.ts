@@ -66,6 +66,27 @@ const duration = (fallback: string) =>
       }),
   );
 
+// A duration, or 0/off for "never" (null).
+const durationOrOff = (fallback: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        if (/^\s*(0|off|aus|false|no)\s*$/i.test(v)) return null;
+        const ms = parseDuration(v);
+        if (ms === null) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected a duration such as 15m, 1h or 900 (seconds), or 0/off',
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
 // A duration whose default is another setting's value (undefined here, resolved in loadConfig).
 const optionalDuration = () =>
   z.preprocess(
@@ -165,6 +186,11 @@ const envSchema = z.object({
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
+  // Reminders, escalation and the daily report (README "Reminders, escalation and reports").
+  APPROVAL_REMINDER: durationOrOff('15m'),
+  APPROVAL_REMINDER_MAX: positiveInt(3, 'a number of reminders', 100),
+  APPROVAL_ESCALATION: durationOrOff('1h'),
+  CATCH_UP_WINDOW: duration('2h'),
   // How long a partially failed request may be retried; unset = REQUEST_TTL.
   REQUEST_RETRY_WINDOW: optionalDuration(),
   SPAM_WATCH_INTERVAL_SECONDS: positiveInt(60, 'a number of seconds', 86_400),
@@ -260,6 +286,15 @@ export interface Config {
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
+  nudges: {
+    /** null: no reminders (APPROVAL_REMINDER=0/off). */
+    reminderMs: number | null;
+    reminderMax: number;
+    /** null: no escalation. */
+    escalationMs: number | null;
+    /** A report missed by at most this much (the bot was down) is sent late; later it is skipped. */
+    catchUpWindowMs: number;
+  };
   requestRetryWindowMs: number;
   spamWatchIntervalSeconds: number;
   statusCacheSeconds: number;
@@ -355,6 +390,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,
+    nudges: {
+      reminderMs: e.APPROVAL_REMINDER,
+      reminderMax: e.APPROVAL_REMINDER_MAX,
+      escalationMs: e.APPROVAL_ESCALATION,
+      catchUpWindowMs: e.CATCH_UP_WINDOW,
+    },
     requestRetryWindowMs: e.REQUEST_RETRY_WINDOW ?? e.REQUEST_TTL,
     spamWatchIntervalSeconds: e.SPAM_WATCH_INTERVAL_SECONDS,
     statusCacheSeconds: e.STATUS_CACHE_SECONDS,

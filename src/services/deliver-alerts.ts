@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
 import type { RegionIndex } from '../domain/region-index.ts';
 import type { SpikeEvent } from '../domain/spike-detector.ts';
-import type { Store, StoredAlert } from '../domain/store-port.ts';
+import type { MentionedPerson, Store, StoredAlert } from '../domain/store-port.ts';
 import { type AlertData, type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
 import { createInFlight } from './create-in-flight.ts';
 
@@ -93,7 +93,13 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       }
     }
     let mutedUntil: string | null = null;
+    const mentions: MentionedPerson[] = [];
     if (conversationId !== null) {
+      for (const sub of await store.listSubscriptions(conversationId)) {
+        // A test alert shows what a real one in this chat would: everybody its subscriptions mention.
+        if (data.kind !== 'test' && !data.audience.includes(sub.scopeId)) continue;
+        for (const m of sub.mentions) if (!mentions.some((x) => x.id === m.id)) mentions.push(m);
+      }
       const now = nowIso();
       for (const m of await store.listMutes(conversationId)) {
         if (m.until > now && data.muteScopes.includes(m.scopeId) && (mutedUntil === null || m.until > mutedUntil)) {
@@ -107,6 +113,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       status: alert.status,
       acks: acks.map((a) => ({ actor: a.actor, name: names.get(a.actor) ?? a.actor, at: a.at })),
       mutedUntil,
+      mentions,
     };
   }
 

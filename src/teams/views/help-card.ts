@@ -14,6 +14,8 @@ export function buildHelpCard(lang: Lang, unknownWord?: string): AdaptiveCardJso
       t(lang, 'help.release'),
       t(lang, 'help.block'),
       t(lang, 'help.requests'),
+      t(lang, 'help.typed'),
+      t(lang, 'help.report'),
       t(lang, 'help.alerts'),
     ],
     language: t(lang, 'help.language'),
