@@ -12,6 +12,8 @@ const usage = `Usage: lagebot <command> [options]
                            send one message to a running bot (or an in-process one) and print the reply
   package                  build build/lagebot.zip (Teams app package)
   audit verify             check the audit log's hash chain
+  conformance --gateway <url> [--inventory <url>] [--allow-changes --domain <d>]
+                           check a back end against api/*.openapi.yaml (table; exit 1 on a failure)
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -20,6 +22,11 @@ async function main(argv: string[]): Promise<number> {
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     console.log(usage);
     return command ? 0 : 1;
+  }
+  if (command === 'conformance') {
+    // Checks someone else's back end: needs none of the bot's configuration.
+    const { runConformance } = await import('./conformance/run-conformance.ts');
+    return runConformance(rest);
   }
   let config: Config;
   try {
