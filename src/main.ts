@@ -12,6 +12,7 @@ const usage = `Usage: lagebot <command> [options]
                            send one message to a running bot (or an in-process one) and print the reply
   package                  build build/lagebot.zip (Teams app package)
   audit verify             check the audit log's hash chain
+  gateway-agent            the gateway-control API over Postfix and rspamd, on the gateway host (GATEWAY_AGENT_PORT)
   conformance --gateway <url> [--inventory <url>] [--allow-changes --domain <d>]
                            check a back end against api/*.openapi.yaml (table; exit 1 on a failure)
 
@@ -27,6 +28,10 @@ async function main(argv: string[]): Promise<number> {
     // Checks someone else's back end: needs none of the bot's configuration.
     const { runConformance } = await import('./conformance/run-conformance.ts');
     return runConformance(rest);
+  }
+  if (command === 'gateway-agent') {
+    const { runGatewayAgent } = await import('./gateway-agent/run-gateway-agent.ts');
+    return runGatewayAgent(process.env);
   }
   let config: Config;
   try {
