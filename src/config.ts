@@ -393,3 +393,46 @@ export function loadGatewayAgentConfig(env: Record<string, string | undefined> =
     rspamd: { controllerUrl: e.RSPAMD_CONTROLLER_URL, logFile: e.RSPAMD_LOG_FILE },
   };
 }
+
+// `npm run mail-lab` (src/mail-lab/): a Postfix + rspamd + sink + gateway agent lab on loopback ports.
+const mailLabEnv = z.object({
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  MAIL_LAB_SMTP_PORT: port(2525),
+  MAIL_LAB_HTTP_PORT: port(3981),
+  MAIL_LAB_SINK_PORT: port(2526),
+  MAIL_LAB_RSPAMD_PORT: port(11432),
+  GATEWAY_AGENT_PORT: port(3980),
+  GATEWAY_API_TOKEN: optionalString,
+  GATEWAY_DOMAINS_FILE: optionalString,
+});
+
+export interface MailLabConfig {
+  dir: string;
+  ports: { smtp: number; http: number; sinkSmtp: number; agent: number; rspamd: number };
+  token: string | undefined;
+  domainsFile: string | undefined;
+}
+
+export function loadMailLabConfig(env: Record<string, string | undefined> = process.env): MailLabConfig {
+  const parsed = mailLabEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  return {
+    dir: join(e.DATA_DIR, 'mail-lab'),
+    ports: {
+      smtp: e.MAIL_LAB_SMTP_PORT,
+      http: e.MAIL_LAB_HTTP_PORT,
+      sinkSmtp: e.MAIL_LAB_SINK_PORT,
+      agent: e.GATEWAY_AGENT_PORT,
+      rspamd: e.MAIL_LAB_RSPAMD_PORT,
+    },
+    token: e.GATEWAY_API_TOKEN,
+    domainsFile: e.GATEWAY_DOMAINS_FILE,
+  };
+}
