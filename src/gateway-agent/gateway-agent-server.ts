@@ -79,12 +79,19 @@ export async function startGatewayAgentServer(
     return given.length === expected.length && timingSafeEqual(given, expected);
   };
 
+  // One check at a time, shared by every request that arrives meanwhile; reads reuse a result for a
+  // second. Mutations do not rely on it alone: the agent checks Postfix again before each batch.
   let healthCache: { at: number; problem: string | null } | null = null;
+  let checking: Promise<string | null> | null = null;
   const ensureHealthy = async (fresh: boolean) => {
-    if (fresh || !healthCache || Date.now() - healthCache.at > 1000)
-      healthCache = { at: Date.now(), problem: await agent.health() };
-    if (healthCache.problem)
-      throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': '5' });
+    if (fresh || !healthCache || Date.now() - healthCache.at > 1000) {
+      checking ??= agent.health().finally(() => {
+        checking = null;
+      });
+      const problem = await checking;
+      healthCache = { at: Date.now(), problem };
+    }
+    if (healthCache.problem) throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': '5' });
   };
 
   async function handle(req: IncomingMessage): Promise<Reply> {

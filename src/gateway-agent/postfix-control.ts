@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QueuedMessage } from './held-mail.ts';
 
@@ -38,12 +38,18 @@ export function createPostfixControl(opts: { configDir: string; mapDir: string; 
       );
       if (input !== undefined) child.stdin?.end(input);
     });
+  // `postfix status` is a shell script: a few ms alone, seconds when a busy host runs dozens at once.
+  // The master's pid file under the queue directory says the same (what postfix-script itself checks).
+  let queueDirectory: Promise<string> | null = null;
   return {
     async running() {
       try {
-        await run('postfix', ['status']);
+        queueDirectory ??= run('postconf', ['-h', 'queue_directory']).then((r) => r.stdout.trim());
+        const pid = Number((await readFile(join(await queueDirectory, 'pid', 'master.pid'), 'utf8')).trim());
+        process.kill(pid, 0);
         return true;
       } catch {
+        queueDirectory = null;
         return false;
       }
     },
