@@ -91,7 +91,8 @@ export async function startGatewayAgentServer(
       const problem = await checking;
       healthCache = { at: Date.now(), problem };
     }
-    if (healthCache.problem) throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': '5' });
+    if (healthCache.problem)
+      throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': '5' });
   };
 
   async function handle(req: IncomingMessage): Promise<Reply> {

@@ -251,8 +251,13 @@ export function createGatewayAgent(opts: GatewayAgentOptions): GatewayAgent {
     }
     opts.state.commit({ rows: [...working.values()].filter((r) => r !== rows.get(r.domain)), audit, answers });
     rows = working;
-    if (opened)
-      await releaseOpen().catch((e: Error) => log(`release after change failed, the sweep retries: ${e.message}`));
+    // The change is done when Postfix enforces it; the held mail it lets out follows as the next
+    // serialized step (the sweep retries it if Postfix refuses), so callers do not wait for the queue.
+    if (opened) {
+      void exclusive(releaseOpen).catch((e: Error) =>
+        log(`release after change failed, the sweep retries: ${e.message}`),
+      );
+    }
     return outcomes;
   };
 
