@@ -39,7 +39,20 @@ export async function startPostfix(l: LabLayout): Promise<void> {
 
 export async function stopPostfix(l: LabLayout): Promise<void> {
   if (!(await postfixRunning(l))) return;
+  const pidFile = join(l.queue, 'pid', 'master.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : null;
   await run('/usr/sbin/postfix', ['-c', l.postfixConfig, 'stop']);
+  // `postfix stop` signals the master and returns; stopped means the master is gone.
+  if (pid) await waitFor('the Postfix master to exit', async () => !alive(pid), 30_000);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function rspamdPid(l: LabLayout): number | null {
