@@ -142,7 +142,7 @@ try {
     [`agent change call, ${concurrency} concurrent p95`, formatMs(change?.p95), '', ''],
     [`agent change call, ${concurrency} concurrent max`, formatMs(change?.max), '', ''],
   ];
-  console.log(`\n${formatTable(['measure', { header: 'value', align: 'right' }, 'target', ''], rows)}\n`);
+  console.log(`\n${formatTable(['measure', { header: 'ms', align: 'right' }, 'target ms', ''], rows)}\n`);
   const path = await writeJsonResult(values.out as string, 'mail-lab', {
     messages,
     releaseMs,

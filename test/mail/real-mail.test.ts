@@ -13,7 +13,8 @@ import {
 import type { LabLayout } from '../../src/mail-lab/lab-layout.ts';
 import { agentConfig, type RunningLab, startMailLab, startPostfix, stopPostfix } from '../../src/mail-lab/mail-lab.ts';
 import { GTUBE, sendMail } from '../../src/mail-lab/send-mail.ts';
-import { users } from '../fakes/activities.ts';
+import { channel, message, post, users } from '../fakes/activities.ts';
+import { replyText } from '../fakes/fake-bot-connector.ts';
 import { advanceToMondayAfternoon, click, requestFrom, writeTestRoles } from '../helpers/release-helpers.ts';
 import { startTestBot } from '../helpers/start-test-bot.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
@@ -147,6 +148,55 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
     assert.equal(atSink(subject), false);
     assert.equal((await change('finnentrop.de', { inbound: 'open' })).status, 200);
     await waitUntil(() => atSink(subject), 'delivered once both are open', 30_000);
+  });
+
+  test('a GTUBE wave in four Kreis Olpe domains over two minutes → the channel that follows the Südverband gets the alert', async () => {
+    const t = await startTestBot({
+      ROLES_FILE: writeTestRoles(),
+      GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
+      GATEWAY_API_TOKEN: token,
+      UPSTREAM_TIMEOUT_MS: '20000',
+    });
+    try {
+      const ops = channel('lage-suedverband');
+      const subscribe = await post(
+        t.botUrl,
+        message('alarme an Südverband', { serviceUrl: t.connector.url, user: users.operator, conversation: ops }),
+      );
+      assert.equal(subscribe.status, 200);
+      await t.connector.waitFor((calls) => calls.some((c) => /Spam-Alarme für Südverband/.test(replyText(c.activity))));
+      // Warm-up with the agent's history (quiet minutes), as the watcher does on its first poll.
+      assert.equal((await t.bot.watcher.pollOnce()).backfilled, true);
+      const wave = ['drolshagen.de', 'kreis-olpe.de', 'lennestadt.de', 'wenden.de'];
+      // Two whole minutes of 25 messages per domain: start right after a minute begins.
+      const minute = () => Math.floor(Date.now() / 60_000);
+      const first = minute() + 1;
+      await waitUntil(() => minute() >= first, 'the next minute', 70_000, 200);
+      for (const m of [first, first + 1]) {
+        await waitUntil(() => minute() >= m, `minute ${m}`, 70_000, 200);
+        for (let i = 0; i < 25; i++) {
+          const answers = await Promise.all(
+            wave.map((d) => send([`info@${d}`], `Gewinnspiel ${m}-${i}`, 'spam@spam.example', GTUBE)),
+          );
+          assert.ok(
+            answers.every((a) => a.code === 554),
+            'rspamd rejects GTUBE',
+          );
+        }
+      }
+      await waitUntil(() => minute() > first + 1, 'the wave minutes to complete', 70_000, 200);
+      let opened = false;
+      for (let poll = 0; poll < 3 && !opened; poll++) {
+        opened = (await t.bot.watcher.pollOnce()).events.some((e) => e.type === 'opened');
+      }
+      assert.ok(opened, 'the watcher opened an alert');
+      assert.ok(await t.bot.alertDelivery.drain(20_000));
+      const cards = t.connector.calls.filter((c) => c.method === 'POST' && /Spam-Welle/.test(replyText(c.activity)));
+      assert.deepEqual([...new Set(cards.map((c) => c.conversationId))], [ops.id]);
+      assert.match(replyText(cards[0]?.activity), /Kreis Olpe/);
+    } finally {
+      await t.close();
+    }
   });
 
   test('a GTUBE wave into the Kreis Olpe domains is rejected and counted per domain and minute', async () => {
