@@ -133,8 +133,10 @@ export async function startDeliverySink(opts: {
     delivered,
     close: async () => {
       for (const s of sockets) s.destroy();
-      await Promise.all([new Promise((r) => smtp.close(r)), new Promise((r) => http.close(r))]);
+      const closed = Promise.all([new Promise((r) => smtp.close(r)), new Promise((r) => http.close(r))]);
+      // Keep-alive HTTP clients would hold close() open otherwise.
       http.closeAllConnections();
+      await closed;
     },
   };
 }
