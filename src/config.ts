@@ -160,8 +160,8 @@ const envSchema = z.object({
   SIM_SCENARIO: z.preprocess(
     emptyToUndefined,
     z
-      .enum(['feb-2024', 'all-patched', 'empty'], {
-        errorMap: () => ({ message: 'expected feb-2024, all-patched or empty' }),
+      .enum(['feb-2024', 'all-patched', 'empty', 'land'], {
+        errorMap: () => ({ message: 'expected feb-2024, all-patched, empty or land' }),
       })
       .default('feb-2024'),
   ),
@@ -239,7 +239,12 @@ export interface Config {
   requestTtlMs: number;
   spamWatchIntervalSeconds: number;
   statusCacheSeconds: number;
-  sim: { speed: number | undefined; devices: number; seed: number; scenario: 'feb-2024' | 'all-patched' | 'empty' };
+  sim: {
+    speed: number | undefined;
+    devices: number;
+    seed: number;
+    scenario: 'feb-2024' | 'all-patched' | 'empty' | 'land';
+  };
   playground: { enabled: boolean; port: number };
   logLevel: Env['LOG_LEVEL'];
   replicaId: string;

@@ -2,23 +2,36 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { createStore } from '../../src/adapters/store/create-store.ts';
+import type { Store } from '../../src/domain/store-port.ts';
+import { SPAM_WATCHER_LEASE, spamWatcherLeaseTtlMs } from '../../src/services/watch-spam.ts';
 import { mulberry32 } from '../../src/sim/prng.ts';
 import { startSimServer } from '../../src/sim/server.ts';
 import { collectText, LocalConnector } from '../../src/teams/local-connector.ts';
-import { invoke, message, type TestUser, users } from '../../test/fakes/activities.ts';
+import { type ConversationSpec, channel, invoke, message, type TestUser, users } from '../../test/fakes/activities.ts';
 import { clearSimFaults, type SimFault, setSimFault } from '../../test/fakes/set-sim-fault.ts';
-import { type BotChild, spawnBotChild } from '../../test/fakes/spawn-bot-child.ts';
+import { type BotChild, spawnReplicaChild } from '../../test/fakes/spawn-bot-child.ts';
 import { advanceToMondayAfternoon, writeTestRoles } from '../../test/helpers/release-helpers.ts';
 import type { TestBot } from '../../test/helpers/start-test-bot.ts';
+import { waitUntil } from '../../test/helpers/wait-until.ts';
+import { type AlertAnomalies, type AlertPost, countAlertAnomalies } from './count-alert-anomalies.ts';
 import { type Anomalies, countAnomalies, type StoredRequestView } from './count-anomalies.ts';
 
-// One chaos round: a simulator and a fake Bot Connector in this process, the bot in a child process
-// on its own SQLite DATA_DIR. Workers ask for releases and blocks and decide them (sometimes two
-// approvers at once, sometimes a double click) while the gateway misbehaves (errors, lost answers,
-// no answers, slowness, refusals) and the bot is SIGKILLed and started again. Then the faults are
-// cleared, the bot is killed and restarted one last time (it must resume what it left), and once
-// nothing is executing any more the store and the gateway's audit are compared.
+// One chaos round: a simulator and a fake Bot Connector in this process, the bot in `replicas` child
+// processes on one store (a SQLite DATA_DIR for one replica, a fresh PostgreSQL database for any
+// number). Every activity goes to a replica picked at random, as the Bot Service spreads them.
+// Workers ask for releases and blocks and decide them (sometimes two approvers at once, sometimes a
+// double click) while the gateway misbehaves (errors, lost answers, no answers, slowness, refusals)
+// and a replica is SIGKILLed and started again — the first kill hits the spam watcher's leaseholder,
+// and the time until another replica polls is measured. Two channels subscribe to spam alerts; a
+// spam wave hits a random Kreis during the run. Then the faults are cleared, a replica is killed and
+// restarted one last time (what it left must be finished), and once nothing is executing and every
+// alert is delivered the store, the gateway's audit and the alert cards received are compared.
+//
+// The replicas run their spam watchers on the simulator's clock (test/helpers/replica-child.ts): it
+// stands still while the first leader warms the detector up and then runs at `simSpeed`, so the
+// lease's TTL (30 s of watcher time) is 30 s / simSpeed of real time.
 
 export interface RoundOptions {
   seed: number;
@@ -28,7 +41,22 @@ export interface RoundOptions {
   settleMs: number;
   kills: number;
   devices: number;
+  replicas: number;
+  store: 'sqlite' | 'postgres';
+  /** PostgreSQL server for store 'postgres': each round creates a database on it and drops it after. */
+  databaseUrl: string;
+  /** Simulated minutes per real minute during the round (the spam watchers' clock). */
+  simSpeed: number;
   log: (line: string) => void;
+}
+
+export interface TakeoverResult {
+  victim: string;
+  /** The replica that polled next, null if none did within 4 × TTL. */
+  by: string | null;
+  realMs: number | null;
+  /** The same in the watcher's clock (realMs × simSpeed), to compare with the lease's TTL. */
+  watcherMs: number | null;
 }
 
 export interface RoundResult {
@@ -39,8 +67,23 @@ export interface RoundResult {
   flows: Record<string, number>;
   faults: Record<string, number>;
   kills: number;
+  replicas: number;
+  store: 'sqlite' | 'postgres';
   requests: { created: number; acknowledged: number; byState: Record<string, number> };
   anomalies: Anomalies;
+  alertAnomalies: AlertAnomalies;
+  alerts: {
+    waves: string[];
+    opened: number;
+    cardsPosted: number;
+    watcherWarmUpMs: number;
+    /** Every alert card posted, ms after the round started, next to the kills. */
+    posts: Array<AlertPost & { atMs: number }>;
+    kills: Array<{ victim: string; atMs: number; heldLease: boolean }>;
+  };
+  /** Kills of the spam watcher's leaseholder and who took over how fast; leaseTtlMs in the watcher's clock. */
+  takeovers: TakeoverResult[];
+  leaseTtlMs: number;
   counts: {
     lost: number;
     duplicated: number;
@@ -48,9 +91,13 @@ export interface RoundResult {
     misrecorded: number;
     lostDecisions: number;
     refusedAfterApplied: number;
+    alertsTwice: number;
+    alertsMissing: number;
   };
   auditChain: { ok: boolean; count: number };
 }
+
+const WATCH_INTERVAL_SECONDS = 1;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,31 +107,60 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
   const between = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 
+  if (o.store === 'sqlite' && o.replicas > 1) throw new Error('several replicas need --store postgres');
   const sim = await startSimServer({ port: 0, speed: 0, seed: o.seed, devices: o.devices });
   await advanceToMondayAfternoon({ simUrl: sim.url } as TestBot);
   const connector = await new LocalConnector().start();
-  // Index replies by the activity they answer; drop the captured calls so a long round stays small.
+  // Index replies by the activity they answer, note every alert card posted; drop the captured calls
+  // so a long round stays small.
   const replies = new Map<string, Record<string, unknown>>();
+  const alertPosts: Array<AlertPost & { at: number }> = [];
   connector.responder = (call) => {
     if (call.method === 'POST' && call.activity.type === 'message' && typeof call.activity.replyToId === 'string') {
       replies.set(call.activity.replyToId, call.activity);
+    }
+    if (call.method === 'POST') {
+      const attachments = (call.activity.attachments as Array<{ content?: Record<string, unknown> }>) ?? [];
+      const actions = (attachments[0]?.content?.actions as Array<{ verb?: string; data?: { alertId?: string } }>) ?? [];
+      const ack = actions.find((a) => a.verb === 'alert.ack' && typeof a.data?.alertId === 'string');
+      if (ack) alertPosts.push({ alertId: ack.data!.alertId!, conversationId: call.conversationId, at: Date.now() });
     }
     connector.calls.length = 0;
     return null;
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-chaos-'));
+  const dbName = `lagebot_chaos_${process.pid}_${o.seed}_${Date.now().toString(36)}`;
+  let dbUrl: string | null = null;
+  if (o.store === 'postgres') {
+    const admin = new pg.Client({ connectionString: o.databaseUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+    const url = new URL(o.databaseUrl);
+    url.pathname = `/${dbName}`;
+    dbUrl = url.toString();
+  }
   const env = {
-    DATA_DIR: dataDir,
-    INVENTORY_API_URL: `${sim.url}/inventory/v1`,
-    GATEWAY_API_URL: `${sim.url}/gateway/v1`,
+    ...(dbUrl ? { DATABASE_URL: dbUrl } : { DATA_DIR: dataDir }),
     ROLES_FILE: writeTestRoles(),
     UPSTREAM_TIMEOUT_MS: '1000',
-    // Restarts keep their claims: the same replica id, as a restarted pod with the same name has.
-    REPLICA_ID: 'chaos',
+    SPAM_WATCH_INTERVAL_SECONDS: String(WATCH_INTERVAL_SECONDS),
+  };
+  const leaseTtlMs = spamWatcherLeaseTtlMs(WATCH_INTERVAL_SECONDS * 1000);
+  // Restarts keep their claims: the same replica id, as a restarted pod with the same name has.
+  const ids = Array.from({ length: o.replicas }, (_, i) => `chaos-${i + 1}`);
+  const spawn = (id: string) => spawnReplicaChild(sim.url, { ...env, REPLICA_ID: id });
+  const simControl = async (path: string, body: unknown) => {
+    const res = await fetch(`${sim.url}/sim/v1/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`POST /sim/v1/${path}: ${res.status} ${await res.text()}`);
   };
 
   const domains = (await (await fetch(`${sim.url}/gateway/v1/domains`)).json()) as {
-    items: Array<{ domain: string; verband: string }>;
+    items: Array<{ domain: string; kreis: string; verband: string }>;
   };
   const nordDomains = domains.items.filter((d) => d.verband === 'vb-nord').map((d) => d.domain);
   const allDomains = domains.items.map((d) => d.domain);
@@ -92,7 +168,10 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
   const suedScopes = ['Kreis Olpe', 'Kreis Siegen-Wittgenstein'];
   const directions = ['eingehend', 'ausgehend', 'beides'];
 
-  let bot: BotChild | null = await spawnBotChild(env);
+  const bots = new Map<string, BotChild | null>();
+  for (const [i, child] of (await Promise.all(ids.map(spawn))).entries()) bots.set(ids[i]!, child);
+  const store: Store = await createStore(dbUrl ? { databaseUrl: dbUrl } : { dataDir });
+  const alive = () => [...bots.values()].filter((b): b is BotChild => b?.isAlive() === true);
   let kills = 0;
   const posts = { ok: 0, failed: 0 };
   const flows: Record<string, number> = {};
@@ -101,7 +180,9 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
   const acknowledged = new Set<string>();
 
   async function postTo(activity: Record<string, unknown>): Promise<unknown | null> {
-    const url = bot?.isAlive() ? bot.url : null;
+    // Whichever replica the Bot Service would pick; one being restarted gets nothing.
+    const up = alive();
+    const url = up.length > 0 ? pick(up).url : null;
     if (!url) {
       posts.failed++;
       return null;
@@ -127,8 +208,12 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
   }
 
   /** A chat message; the card of the reply, or null. */
-  async function say(text: string, user: TestUser): Promise<Record<string, unknown> | null> {
-    const activity = message(text, { serviceUrl: connector.url, user });
+  async function say(
+    text: string,
+    user: TestUser,
+    conversation?: ConversationSpec,
+  ): Promise<Record<string, unknown> | null> {
+    const activity = message(text, { serviceUrl: connector.url, user, ...(conversation ? { conversation } : {}) });
     if ((await postTo(activity)) === null) return null;
     const reply = replies.get(activity.id);
     replies.delete(activity.id);
@@ -250,10 +335,35 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
     ['refused_409', () => ({ target: 'gateway', mode: 'error', status: 409, count: between(1, 3) })],
   ];
 
+  // Two channels subscribe to spam alerts; the first leader warms its detector up on the frozen clock.
+  const alertChannels = new Map<string, ConversationSpec>([
+    ['vb-nord', channel('chaos-nord')],
+    ['vb-sued', channel('chaos-sued')],
+  ]);
+  for (const [verband, conversation] of alertChannels) {
+    const name = verband === 'vb-nord' ? 'Nordverband' : 'Südverband';
+    // No faults yet, but a replica may still be starting: ask again until the store has it.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await say(`alarme an ${name}`, users.operator, conversation);
+      if ((await store.listSubscriptions(conversation.id)).length > 0) break;
+    }
+  }
+  const warmUpStart = Date.now();
+  await waitUntil(
+    async () => (await store.readSpamDetectorState()) !== null,
+    'the spam detector warmed up',
+    300_000,
+    200,
+  );
+  const watcherWarmUpMs = Date.now() - warmUpStart;
+  await simControl('clock', { speed: o.simSpeed });
+  const waves: Array<{ regionId: string; conversationIds: string[] }> = [];
+  const kreise = [...new Map(domains.items.map((d) => [d.kreis, d.verband])).entries()];
+
   const chaosEnd = Date.now() + o.chaosMs;
   const workers = Array.from({ length: o.workers }, async () => {
     while (Date.now() < chaosEnd) {
-      if (!bot?.isAlive()) {
+      if (alive().length === 0) {
         await sleep(200);
         continue;
       }
@@ -272,40 +382,79 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       await sleep(between(800, 2500));
     }
   })();
+  // A spam wave on a random Kreis, early enough in the chaos phase to be alerted in it.
+  const waver = (async () => {
+    await sleep(between(0, Math.floor(o.chaosMs / 3)));
+    const [kreis, verband] = pick(kreise);
+    await simControl('spam', { region: kreis, factor: 10, minutes: 30 });
+    waves.push({ regionId: kreis, conversationIds: [alertChannels.get(verband)!.id] });
+  })();
+  const takeovers: TakeoverResult[] = [];
+  // When each replica was killed and whether it held the watcher's lease: to line alert posts up with.
+  const killLog: Array<{ victim: string; at: number; heldLease: boolean }> = [];
+  const killOne = async (victimId: string, restartAfterMs: number) => {
+    const victim = bots.get(victimId);
+    bots.set(victimId, null);
+    const holder = (await store.getLease(SPAM_WATCHER_LEASE).catch(() => null))?.holder;
+    await victim?.kill();
+    const killedAt = Date.now();
+    kills++;
+    killLog.push({ victim: victimId, at: killedAt, heldLease: holder === victimId });
+    if (holder === victimId && o.replicas > 1) {
+      // Until another replica holds the lease: it acquires it at the start of its poll.
+      let by: string | null = null;
+      const deadline = killedAt + (4 * leaseTtlMs) / o.simSpeed;
+      while (by === null && Date.now() < deadline) {
+        const lease = await store.getLease(SPAM_WATCHER_LEASE).catch(() => null);
+        if (lease && lease.holder !== victimId && bots.get(lease.holder)?.isAlive()) by = lease.holder;
+        else await sleep(25);
+      }
+      const realMs = by === null ? null : Date.now() - killedAt;
+      takeovers.push({ victim: victimId, by, realMs, watcherMs: realMs === null ? null : realMs * o.simSpeed });
+    }
+    await sleep(restartAfterMs);
+    bots.set(victimId, await spawn(victimId));
+  };
   const killer = (async () => {
-    // One kill in each of `kills` equal slices of the chaos phase, so restarts do not bunch up.
+    // One kill in each of `kills` equal slices of the chaos phase, so restarts do not bunch up. The
+    // first one hits the spam watcher's leaseholder, the others a replica picked at random.
     const chaosStart = chaosEnd - o.chaosMs;
     const at = Array.from({ length: o.kills }, (_, i) => chaosStart + ((i + 0.1 + 0.7 * rng()) / o.kills) * o.chaosMs);
-    for (const when of at) {
+    for (const [n, when] of at.entries()) {
       await sleep(Math.max(0, when - Date.now()));
       if (Date.now() >= chaosEnd) break;
-      const victim = bot;
-      bot = null;
-      await victim?.kill();
-      kills++;
-      await sleep(between(200, 1000));
-      bot = await spawnBotChild(env);
+      const holder = (await store.getLease(SPAM_WATCHER_LEASE).catch(() => null))?.holder;
+      const victimId = n === 0 && holder !== undefined && bots.has(holder) ? holder : pick(ids);
+      await killOne(victimId, between(200, 1000));
     }
   })();
-  await Promise.all([...workers, faulter, killer]);
+  await Promise.all([...workers, faulter, killer, waver]);
 
   // Faults off; the last restart must finish what the killed processes left.
   await clearSimFaults(sim.url);
-  await bot?.kill();
-  kills++;
-  bot = await spawnBotChild(env);
-  const store = await createStore({ dataDir });
+  await killOne(pick(ids), 0);
   const settleStart = Date.now();
   let settleMs: number | null = null;
+  const channelIds = new Set([...alertChannels.values()].map((c) => c.id));
+  const settled = async () => {
+    if ((await store.listRequests({ states: ['executing'], limit: 1 })).length > 0) return false;
+    // Every wave alerted in its channel, and every delivery out of pending.
+    const alerts = await store.listAlerts({ limit: 1000 });
+    for (const wave of waves) {
+      const ids = new Set(alerts.filter((a) => groupOf(a.data) === wave.regionId).map((a) => a.id));
+      if (!alertPosts.some((p) => ids.has(p.alertId) && wave.conversationIds.includes(p.conversationId))) return false;
+    }
+    const deliveries = await store.listDeliveries();
+    return deliveries.every((d) => !channelIds.has(d.conversationId) || d.status !== 'pending');
+  };
   while (Date.now() - settleStart < o.settleMs) {
-    const executing = await store.listRequests({ states: ['executing'], limit: 1 });
-    if (executing.length === 0) {
+    if (await settled()) {
       settleMs = Date.now() - settleStart;
       break;
     }
     await sleep(250);
   }
-  await bot.stop();
+  await Promise.all(alive().map((b) => b.stop()));
 
   const stored = await store.listRequests({ limit: 100_000 });
   const requests: StoredRequestView[] = stored.map((s) => {
@@ -334,11 +483,26 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
     // Only the injected 409s of `refused_409` give this code (the bot sends no If-Match).
     refusalCodes: ['UPSTREAM_CONFLICT'],
   });
+  const storedAlerts = await store.listAlerts({ limit: 1000 });
+  const alertAnomalies = countAlertAnomalies({
+    posts: alertPosts,
+    deliveries: (await store.listDeliveries())
+      .filter((d) => channelIds.has(d.conversationId))
+      .map((d) => ({ alertId: d.alertId, conversationId: d.conversationId })),
+    alerts: storedAlerts.map((a) => ({ id: a.id, groupId: groupOf(a.data) })),
+    waves,
+  });
   const auditChain = await store.verifyAuditChain();
   await store.close();
   await connector.close();
   await sim.close();
   rmSync(dataDir, { recursive: true, force: true });
+  if (o.store === 'postgres') {
+    const admin = new pg.Client({ connectionString: o.databaseUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
 
   const byState: Record<string, number> = {};
   for (const r of requests) byState[r.state] = (byState[r.state] ?? 0) + 1;
@@ -350,8 +514,21 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
     flows,
     faults,
     kills,
+    replicas: o.replicas,
+    store: o.store,
     requests: { created: created.size, acknowledged: acknowledged.size, byState },
     anomalies,
+    alertAnomalies,
+    alerts: {
+      waves: waves.map((w) => w.regionId),
+      opened: storedAlerts.length,
+      cardsPosted: alertPosts.length,
+      watcherWarmUpMs,
+      posts: alertPosts.map(({ at, ...p }) => ({ ...p, atMs: at - started })),
+      kills: killLog.map(({ at, ...k }) => ({ ...k, atMs: at - started })),
+    },
+    takeovers,
+    leaseTtlMs,
     counts: {
       lost: anomalies.lost.length,
       duplicated: anomalies.duplicated.length,
@@ -359,12 +536,22 @@ export async function runChaosRound(o: RoundOptions): Promise<RoundResult> {
       misrecorded: anomalies.misrecorded.length,
       lostDecisions: anomalies.lostDecisions.length,
       refusedAfterApplied: anomalies.refusedAfterApplied.length,
+      alertsTwice: alertAnomalies.twice.length,
+      alertsMissing: alertAnomalies.missing.length,
     },
     auditChain: { ok: auditChain.ok, count: auditChain.count },
   };
   o.log(
     `run seed ${o.seed}: ${created.size} requests, ${kills} kills, ` +
-      `lost ${result.counts.lost}, duplicated ${result.counts.duplicated}, stuck ${result.counts.stuck}`,
+      `lost ${result.counts.lost}, duplicated ${result.counts.duplicated}, stuck ${result.counts.stuck}, ` +
+      `alerts twice ${result.counts.alertsTwice}, missing ${result.counts.alertsMissing}, ` +
+      `takeover ${takeovers.map((t) => (t.watcherMs === null ? 'none' : `${t.watcherMs / 1000} s`)).join(', ') || '-'}`,
   );
   return result;
+}
+
+/** The region an alert is told for (StoredAlert.data, src/services/alert-data.ts). */
+function groupOf(data: unknown): string {
+  const group = (data as { group?: { id?: unknown }; kreis?: { id?: unknown } } | null) ?? {};
+  return String(group.group?.id ?? group.kreis?.id ?? '');
 }

@@ -1,3 +1,4 @@
+import { scenarioName } from '../../src/contracts/sim.ts';
 import { startSimServer } from '../../src/sim/server.ts';
 import { announceReady, serveParent } from '../lib/serve-parent.ts';
 import type { GatewayApplication } from './summarize-gateway-changes.ts';
@@ -9,12 +10,13 @@ import type { GatewayApplication } from './summarize-gateway-changes.ts';
 // resolution (performance.timeOrigin + performance.now()), comparable with the parent's.
 // It also times its own compliance computation: the bot's confirmation waits for one, and the
 // bot's clock alone cannot tell the simulator's work from its own blocked event loop.
-// Usage (forked by run.ts): sim-process.ts <devices> [seed]. Requests: 'regions', 'domains',
+// Usage (forked by run.ts, run-bezirk.ts): sim-process.ts <devices> [seed] [scenario]. Requests: 'regions', 'domains',
 // 'drain-changes' (the applications since the last drain), 'compliance-stats' (and reset), 'stop'.
 
 const devices = Number(process.argv[2] ?? 10_400);
 const seed = Number(process.argv[3] ?? 20240215);
-const server = await startSimServer({ port: 0, speed: 0, seed, devices });
+const scenario = scenarioName.parse(process.argv[4] ?? 'feb-2024');
+const server = await startSimServer({ port: 0, speed: 0, seed, devices, scenario });
 const { sim } = server;
 
 let applied: GatewayApplication[] = [];

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { regionId } from './inventory.ts';
 
 // Simulator controls under /sim/v1 (not part of either provider's API).
-export const scenarioName = z.enum(['feb-2024', 'all-patched', 'empty']);
+export const scenarioName = z.enum(['feb-2024', 'all-patched', 'empty', 'land']);
 export const resetRequest = z.object({ scenario: scenarioName.default('feb-2024'), seed: z.number().int().optional() });
 export const clockRequest = z
   .object({

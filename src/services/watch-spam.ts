@@ -40,6 +40,11 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 
 export const SPAM_WATCHER_LEASE = 'spam-watcher';
 
+/** How long the lease lasts without a poll (in the watcher's clock): three intervals, at least 30 s. */
+export function spamWatcherLeaseTtlMs(intervalMs: number): number {
+  return Math.max(3 * intervalMs, 30_000);
+}
+
 export interface SpamWatcherDeps {
   store: Store;
   gateway: GatewayPort;
@@ -101,7 +106,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   const backfillMinutes = deps.backfillMinutes ?? 3 * 24 * 60;
   const maxPollMinutes = Math.min(deps.maxPollMinutes ?? 180, MAX_RANGE_MINUTES);
   const batchSize = Math.max(1, deps.backfillDomainsPerBatch ?? 200);
-  const leaseTtlMs = deps.leaseTtlMs ?? Math.max(3 * deps.intervalMs, 30_000);
+  const leaseTtlMs = deps.leaseTtlMs ?? spamWatcherLeaseTtlMs(deps.intervalMs);
   const persistEvery = deps.persistEveryMinutes ?? 5;
   const domainsTtlMs = deps.domainsTtlMs ?? 10 * MINUTE;
   const { store, gateway, logger } = deps;
@@ -146,11 +151,24 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     return lastIndex;
   }
 
+  // A domain's alert group per region index: the index is rebuilt only when the region list changes,
+  // and looking the owner up normalises the name every time (10,000 domains a poll).
+  let groups: { index: RegionIndex; of: Map<string, string | null> } | null = null;
+  function groupOf(index: RegionIndex, domain: string): string | null {
+    if (groups?.index !== index) groups = { index, of: new Map() };
+    let group = groups.of.get(domain);
+    if (group === undefined) {
+      group = alertGroupOf(index, domain);
+      groups.of.set(domain, group);
+    }
+    return group;
+  }
+
   function inputsOf(series: SpamSeries[], index: RegionIndex): { inputs: DomainSpamInput[]; unknown: number } {
     const inputs: DomainSpamInput[] = [];
     let unknown = 0;
     for (const s of series) {
-      const group = alertGroupOf(index, s.domain);
+      const group = groupOf(index, s.domain);
       if (group === null) {
         unknown++;
         continue;

@@ -61,8 +61,9 @@ export function splitFleet(devices: number): { clients: number; servers: number 
 
 export function createFleet(geo: Geography, opts: { seed: number; devices: number }): Fleet {
   const { clients, servers } = splitFleet(opts.devices);
-  const leaves = geo.nodes.map((n, i) => (n.kind === 'verband' ? -1 : i)).filter((i) => i >= 0);
-  const isKreis = (i: number) => geo.nodes[i]!.kind === 'kreis';
+  // Devices belong to the Kreis administrations and the towns; the levels above only group.
+  const leaves = geo.nodes.map((_, i) => (geo.kreisOf[i]! < 0 ? -1 : i)).filter((i) => i >= 0);
+  const isKreis = (i: number) => geo.kreisOf[i] === i;
   const pop = (i: number) => geo.nodes[i]!.population ?? 0;
 
   const clientCount = apportion(

@@ -12,7 +12,7 @@ import type {
   SpamMetricsWire,
 } from '../contracts/gateway.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import type { Geography } from './geography.ts';
+import { type Geography, isWithin } from './geography.ts';
 import { MINUTE_MS, type ScenarioName } from './schedule.ts';
 import { badRequest, notFound, SimError } from './sim-error.ts';
 import type { SpamCounts, Traffic } from './traffic.ts';
@@ -133,16 +133,23 @@ export function createGatewayModel(
     if (d === undefined) throw notFound('domain_not_found', `unknown domain '${name}'`, { domain: name });
     return d;
   };
-  const regionOfKind = (id: string, kind: 'kommune' | 'kreis' | 'verband'): void => {
+  // The filters name levels by their place relative to the Kreise (geography.ts), whatever the
+  // estate calls them: a town below a Kreis, the Kreis, the grouping just above.
+  const LEVEL_TEST = {
+    municipality: (r: number) => geo.kreisOf[r]! >= 0 && geo.kreisOf[r] !== r,
+    kreis: (r: number) => geo.kreisOf[r] === r,
+    verband: (r: number) => geo.verbandOf[r] === r,
+  };
+  const regionAt = (id: string, level: keyof typeof LEVEL_TEST): void => {
     const r = geo.index.get(id);
-    if (r === undefined || geo.nodes[r]!.kind !== kind) {
-      throw notFound('region_not_found', `no ${kind} with id '${id}'`, { region: id });
+    if (r === undefined || !LEVEL_TEST[level](r)) {
+      throw notFound('region_not_found', `no ${level} with id '${id}'`, { region: id });
     }
   };
   const filterDomains = (f: RegionFilter): number[] => {
-    if (f.municipality !== undefined) regionOfKind(f.municipality, 'kommune');
-    if (f.kreis !== undefined) regionOfKind(f.kreis, 'kreis');
-    if (f.verband !== undefined) regionOfKind(f.verband, 'verband');
+    if (f.municipality !== undefined) regionAt(f.municipality, 'municipality');
+    if (f.kreis !== undefined) regionAt(f.kreis, 'kreis');
+    if (f.verband !== undefined) regionAt(f.verband, 'verband');
     const out: number[] = [];
     geo.domains.forEach((d, i) => {
       if (f.municipality !== undefined && d.municipality !== f.municipality) return;
@@ -438,14 +445,10 @@ export function createGatewayModel(
       } else {
         const r = geo.index.get(target.region ?? '');
         if (r === undefined) throw notFound('region_not_found', `unknown region '${target.region}'`);
-        const node = geo.nodes[r]!;
-        ds = filterDomains(
-          node.kind === 'kommune'
-            ? { municipality: node.id }
-            : node.kind === 'kreis'
-              ? { kreis: node.id }
-              : { verband: node.id },
-        );
+        ds = [];
+        geo.domains.forEach((d, i) => {
+          if (isWithin(geo, d.owner, r)) ds.push(i);
+        });
       }
       const from = Math.floor(nowMs / MINUTE_MS);
       // The spike only changes minutes from now on; queue growth already accounted stays valid.

@@ -197,14 +197,28 @@ export interface DomainInfo {
   peakPerMinute: number; // legitimate inbound mail per minute at the weekday peak
 }
 
+// Both estates (Südwestfalen here, the state-wide one in land-geography.ts) share one shape: the
+// nodes that own devices and mail domains are the Kreise (their administrations) and the towns
+// below them; everything above a Kreis only groups. The gateway's wire names the grouping level
+// just above the Kreis "verband" whatever the estate calls it.
 export interface Geography {
-  nodes: RegionNodeWire[]; // verbände, then each Kreis followed by its towns
+  nodes: RegionNodeWire[]; // parents before their children
   index: Map<string, number>; // region id -> node index
-  kreisOf: Int16Array; // node -> its Kreis node (itself for a Kreis, -1 for a Verband)
-  verbandOf: Int16Array; // node -> its Verband node
-  hostPrefix: string[]; // node -> "OE-ATT" (town) / "OE-KV" (Kreis administration) / "" (Verband)
+  parent: Int32Array; // node -> its parent node, -1 for a root
+  kreisOf: Int16Array; // node -> its Kreis node (itself for a Kreis, -1 above the Kreise)
+  verbandOf: Int16Array; // node -> its node on the level just above the Kreise (itself there, -1 above)
+  hostPrefix: string[]; // node -> "OE-ATT" (town) / "OE-KV" (Kreis administration) / "" (grouping)
   domains: DomainInfo[]; // sorted by name
   domainIndex: Map<string, number>;
+}
+
+/** The parts of a Geography an estate lays out; assembleGeography derives the rest. */
+export interface EstateLayout {
+  nodes: RegionNodeWire[];
+  kreisOf: number[];
+  verbandOf: number[];
+  hostPrefix: string[];
+  weight: number[]; // inhabitant-equivalents behind the node's first domain (0 for a grouping)
 }
 
 /** "Wickede (Ruhr)" -> "wickede-ruhr", "Lüdenscheid" -> "luedenscheid". */
@@ -299,8 +313,14 @@ export function buildGeography(extraDomains = 0): Geography {
     });
   }
 
+  return assembleGeography({ nodes, kreisOf, verbandOf, hostPrefix, weight }, extraDomains);
+}
+
+/** Index, parent links and the sorted domain list of a laid-out estate, plus `extraDomains` synthetic ones. */
+export function assembleGeography(layout: EstateLayout, extraDomains: number): Geography {
+  const { nodes, kreisOf, verbandOf, hostPrefix, weight } = layout;
   // Synthetic extra domains for benchmarks, dealt round-robin over the towns.
-  const towns = nodes.map((n, i) => (n.kind === 'kommune' ? i : -1)).filter((i) => i >= 0);
+  const towns = nodes.map((_, i) => (kreisOf[i]! >= 0 && kreisOf[i] !== i ? i : -1)).filter((i) => i >= 0);
   for (let e = 0; e < extraDomains && towns.length > 0; e++) {
     const owner = towns[e % towns.length]!;
     const name = `d${String(e).padStart(5, '0')}.${nodes[owner]!.domains[0]}`;
@@ -316,7 +336,7 @@ export function buildGeography(extraDomains = 0): Geography {
       domains.push({
         name,
         owner,
-        municipality: node.kind === 'kommune' ? node.id : null,
+        municipality: kreisOf[owner] !== owner ? node.id : null,
         kreis: k.id,
         verband: nodes[verbandOf[owner]!]!.id,
         peakPerMinute: inhabitants * MAIL_PER_INHABITANT,
@@ -327,6 +347,7 @@ export function buildGeography(extraDomains = 0): Geography {
   return {
     nodes,
     index,
+    parent: Int32Array.from(nodes, (n) => (n.parentId === null ? -1 : index.get(n.parentId)!)),
     kreisOf: Int16Array.from(kreisOf),
     verbandOf: Int16Array.from(verbandOf),
     hostPrefix,
@@ -337,7 +358,8 @@ export function buildGeography(extraDomains = 0): Geography {
 
 /** Is node `inner` the node `outer` itself or below it? */
 export function isWithin(geo: Geography, inner: number, outer: number): boolean {
-  return inner === outer || geo.kreisOf[inner] === outer || geo.verbandOf[inner] === outer;
+  for (let n = inner; n >= 0; n = geo.parent[n]!) if (n === outer) return true;
+  return false;
 }
 
 function sumPopulation(k: KreisSeed): number {

@@ -100,11 +100,16 @@ const LIST_CACHE = 16;
 export function createInventoryModel(geo: Geography, fleet: Fleet, schedule: Schedule): InventoryModel {
   const snapshots = new Map<number, Snapshot>();
   const lists = new Map<string, Uint32Array>();
-  // Per leaf node the nodes whose counts include it: itself, its Kreis, its Verband.
-  const ancestors = geo.nodes.map((n, i) =>
-    n.kind === 'kommune' ? [i, geo.kreisOf[i]!, geo.verbandOf[i]!] : n.kind === 'kreis' ? [i, geo.verbandOf[i]!] : [i],
-  );
-  const children = geo.nodes.map((n) => geo.nodes.flatMap((c, j) => (c.parentId === n.id ? [j] : [])));
+  // Per node the nodes whose counts include it: itself and every node above it.
+  const ancestors = geo.nodes.map((_, i) => {
+    const up: number[] = [];
+    for (let n = i; n >= 0; n = geo.parent[n]!) up.push(n);
+    return up;
+  });
+  const children = geo.nodes.map((): number[] => []);
+  geo.parent.forEach((p, j) => {
+    if (p >= 0) children[p]!.push(j);
+  });
 
   const snapshot = (minute: number): Snapshot => {
     const hit = snapshots.get(minute);

@@ -19,7 +19,7 @@ import { drawInt, mulberry32 } from './prng.ts';
 // an offline window [offFrom, offUntil) they are last seen at offFrom and after 7 days unseen
 // their state is `unknown`.
 
-export type ScenarioName = 'feb-2024' | 'all-patched' | 'empty';
+export type ScenarioName = 'feb-2024' | 'all-patched' | 'empty' | 'land';
 
 export const NEVER = 0x7fffffff;
 export const MINUTE_MS = 60_000;
@@ -106,8 +106,45 @@ export function createSchedule(geo: Geography, fleet: Fleet, scenario: ScenarioN
     }
   } else if (scenario === 'feb-2024') {
     scheduleFeb2024(geo, fleet, s, rng);
+  } else if (scenario === 'land') {
+    scheduleLand(geo, fleet, s, rng);
   }
   return s;
+}
+
+// The state-wide estate (land-geography.ts) rolls the same two patches out, Kreis by Kreis. Most
+// Kreise are through within three days; one in six is a straggler whose IT gets to a quarter of its
+// clients only in the second week, with more failed first attempts; laptops away since before the
+// incident come back over two weeks wherever they are.
+const LAND_STRAGGLER_SHARE = 1 / 6;
+const LAND_STRAGGLER_CLIENTS = 0.25;
+
+function scheduleLand(geo: Geography, fleet: Fleet, s: Schedule, rng: () => number): void {
+  const straggler = new Uint8Array(geo.nodes.length);
+  geo.nodes.forEach((_, i) => {
+    if (geo.kreisOf[i] === i && rng() < LAND_STRAGGLER_SHARE) straggler[i] = 1;
+  });
+  for (let i = 0; i < fleet.size; i++) {
+    if (s.patch[i] === PATCH_EXCHANGE) {
+      s.inst1[i] = E + drawInt(rng, -40 * H, 48 * H);
+      s.boot1[i] = s.inst1[i]! + drawInt(rng, 15, 90);
+      if (rng() < 0.08) s.fail1[i] = s.inst1[i]! - drawInt(rng, 2 * H, 12 * H);
+      continue;
+    }
+    if (s.patch[i] !== PATCH_OUTLOOK) continue;
+    const late = straggler[geo.kreisOf[fleet.node[i]!]!] === 1 && rng() < LAND_STRAGGLER_CLIENTS;
+    let inst = late ? E + drawInt(rng, 5 * DAY, 13 * DAY) : E + drawInt(rng, -20 * H, 60 * H);
+    let fail = rng() < (late ? 0.2 : 0.03) ? inst - drawInt(rng, H, 3 * DAY) : NEVER;
+    if (rng() < (fleet.role[i] === ROLE_LAPTOP ? 0.04 : 0.005)) {
+      s.offFrom[i] = E - drawInt(rng, 2 * DAY, 20 * DAY);
+      s.offUntil[i] = E + drawInt(rng, 20 * H, 14 * DAY);
+      inst = Math.max(inst, s.offUntil[i]! + drawInt(rng, 30, 180));
+      fail = NEVER;
+    }
+    s.fail1[i] = fail;
+    s.inst1[i] = inst;
+    s.boot1[i] = inst + drawInt(rng, 10, 8 * H);
+  }
 }
 
 function scheduleFeb2024(geo: Geography, fleet: Fleet, s: Schedule, rng: () => number): void {

@@ -34,6 +34,7 @@ import {
   type PatchStatePageWire,
   type PatchStateQuery,
 } from './inventory-model.ts';
+import { buildLandGeography, LAND_LEVELS } from './land-geography.ts';
 import { mulberry32 } from './prng.ts';
 import { createSchedule, SCENARIO_START_MS, type ScenarioName } from './schedule.ts';
 import { createSimClock, type SimClock } from './sim-clock.ts';
@@ -105,6 +106,7 @@ export interface Simulator {
 }
 
 interface World {
+  levels: RegionLevelWire[];
   fleet: Fleet;
   inventory: InventoryModel;
   traffic: Traffic;
@@ -119,12 +121,23 @@ export function createSimulator(opts: SimOptions = {}): Simulator {
     devices: opts.devices ?? DEFAULT_DEVICES,
     extraDomains: opts.extraDomains ?? 0,
   };
-  const geo: Geography = buildGeography(settings.extraDomains);
   const clock: SimClock = createSimClock(SCENARIO_START_MS, opts.speed ?? 1, opts.realNow ?? Date.now);
-  // The fleet depends only on (seed, size); keep it across resets to the same seed.
+  // The state-wide scenario has its own estate, invented from the seed; every other scenario plays
+  // on Südwestfalen. Estate and fleet depend only on (estate, seed, size): keep them across resets.
+  const estateOf = (scenario: ScenarioName, seed: number) => (scenario === 'land' ? `land/${seed}` : 'suedwestfalen');
+  let estate: { key: string; geo: Geography } | null = null;
+  const geographyFor = (scenario: ScenarioName, seed: number): Geography => {
+    const key = estateOf(scenario, seed);
+    if (estate?.key !== key) {
+      const geo =
+        scenario === 'land' ? buildLandGeography(seed, settings.extraDomains) : buildGeography(settings.extraDomains);
+      estate = { key, geo };
+    }
+    return estate.geo;
+  };
   const fleets = new Map<string, Fleet>();
-  const fleetFor = (seed: number, devices: number) => {
-    const key = `${seed}/${devices}`;
+  const fleetFor = (geo: Geography, seed: number, devices: number) => {
+    const key = `${estateOf(settings.scenario, seed)}/${seed}/${devices}`;
     let fleet = fleets.get(key);
     if (!fleet) {
       fleets.clear();
@@ -136,10 +149,12 @@ export function createSimulator(opts: SimOptions = {}): Simulator {
 
   const build = (): World => {
     const { seed, scenario } = settings;
-    const fleet = fleetFor(seed, scenario === 'empty' ? 0 : settings.devices);
+    const geo = geographyFor(scenario, seed);
+    const fleet = fleetFor(geo, seed, scenario === 'empty' ? 0 : settings.devices);
     const schedule = createSchedule(geo, fleet, scenario, seed);
     const traffic = createTraffic(geo, seed);
     return {
+      levels: scenario === 'land' ? LAND_LEVELS : SUEDWESTFALEN_LEVELS,
       fleet,
       inventory: createInventoryModel(geo, fleet, schedule),
       traffic,
@@ -178,7 +193,7 @@ export function createSimulator(opts: SimOptions = {}): Simulator {
     fleetSize: () => ({ devices: world.fleet.size, clients: world.fleet.clients, servers: world.fleet.servers }),
 
     regions: () => world.inventory.regions(),
-    levels: () => SUEDWESTFALEN_LEVELS,
+    levels: () => world.levels,
     patches: () => world.inventory.patches(),
     devices: (q) => world.inventory.devices(q, clock.now()),
     patchStates: (q) => world.inventory.patchStates(q, clock.now()),

@@ -19,8 +19,12 @@ export interface BotChild {
   stop(graceMs?: number): Promise<void>;
 }
 
-export function spawnBotChild(env: Record<string, string>, readyTimeoutMs = 60_000): Promise<BotChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/bot-child.ts'], {
+export function spawnBotChild(
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+  script = 'test/helpers/bot-child.ts',
+): Promise<BotChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,4 +75,13 @@ export function spawnBotChild(env: Record<string, string>, readyTimeoutMs = 60_0
       reject(new Error(`bot child exited (${code ?? signal}) before it was ready; stderr: ${err.slice(-2000)}`));
     });
   });
+}
+
+/** A replica on a shared simulator at `simUrl`, its spam watcher on the simulator's clock (test/helpers/replica-child.ts). */
+export function spawnReplicaChild(
+  simUrl: string,
+  env: Record<string, string>,
+  readyTimeoutMs = 60_000,
+): Promise<BotChild> {
+  return spawnBotChild({ ...env, REPLICA_SIM_URL: simUrl }, readyTimeoutMs, 'test/helpers/replica-child.ts');
 }

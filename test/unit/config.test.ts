@@ -54,7 +54,7 @@ describe('loadConfig', () => {
     assert.match(line!, /PORT="abc"/);
     assert.match(line!, /port/i);
     assert.match(problemsOf({ REQUEST_TTL: 'soon' })[0]!, /REQUEST_TTL="soon": expected a duration/);
-    assert.match(problemsOf({ SIM_SCENARIO: 'mars' })[0]!, /expected feb-2024, all-patched or empty/);
+    assert.match(problemsOf({ SIM_SCENARIO: 'mars' })[0]!, /expected feb-2024, all-patched, empty or land/);
     assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /DATABASE_URL=.*PostgreSQL URL/);
     assert.match(problemsOf({ PLAYGROUND: 'maybe' })[0]!, /PLAYGROUND="maybe": expected on or off/);
   });
