@@ -266,6 +266,9 @@ export async function startGatewayAgentServer(
     };
   }
 
+  // Longer than clients keep idle connections (undici: 4 s), so a client never reuses a connection the
+  // agent is closing at that moment (an ECONNRESET the bot would have to retry).
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
