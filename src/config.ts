@@ -66,6 +66,27 @@ const duration = (fallback: string) =>
       }),
   );
 
+// A duration whose default is another setting's value (undefined here, resolved in loadConfig).
+const optionalDuration = () =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return undefined;
+        const ms = parseDuration(v);
+        if (ms === null || ms <= 0) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected a duration such as 4h, 90m or 3600 (seconds)',
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
 const onOff = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
@@ -144,6 +165,8 @@ const envSchema = z.object({
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
+  // How long a partially failed request may be retried; unset = REQUEST_TTL.
+  REQUEST_RETRY_WINDOW: optionalDuration(),
   SPAM_WATCH_INTERVAL_SECONDS: positiveInt(60, 'a number of seconds', 86_400),
   STATUS_CACHE_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(3600).default(15)),
   SIM_SPEED: z.preprocess(
@@ -237,6 +260,7 @@ export interface Config {
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
+  requestRetryWindowMs: number;
   spamWatchIntervalSeconds: number;
   statusCacheSeconds: number;
   sim: {
@@ -331,6 +355,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,
+    requestRetryWindowMs: e.REQUEST_RETRY_WINDOW ?? e.REQUEST_TTL,
     spamWatchIntervalSeconds: e.SPAM_WATCH_INTERVAL_SECONDS,
     statusCacheSeconds: e.STATUS_CACHE_SECONDS,
     sim: { speed: e.SIM_SPEED, devices: e.SIM_DEVICES, seed: e.SIM_SEED, scenario: e.SIM_SCENARIO },

@@ -277,6 +277,8 @@ function createServices(
     roles,
     now,
     ttlMs: config.requestTtlMs,
+    retryWindowMs: config.requestRetryWindowMs,
+    holder: config.replicaId,
     newId: () => `r-${randomUUID().slice(0, 8)}`,
     logger,
     parseDirectionAndReason,
@@ -294,6 +296,8 @@ function createServices(
       cards.markRetrying(requestId, [domain]);
       cards.schedule(requestId);
     },
+    // Own writes are seen at once: the next `status` reads the gateway again.
+    onGatewayChanged: () => status.gatewayChanged(),
   });
   closers.push(async () => {
     await executor.close();

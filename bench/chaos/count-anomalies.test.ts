@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { countAnomalies, requestIdOfKey } from './count-anomalies.ts';
+import { countAnomalies, type DecisionView, requestIdOfKey, roundOfKey } from './count-anomalies.ts';
 
 const change = (requestId: string, domain: string) => ({ domain, idempotencyKey: `${requestId}:${domain}:apply` });
 
@@ -22,6 +22,7 @@ describe('countAnomalies', () => {
       stuck: [],
       misrecorded: [],
       refusedAfterApplied: [],
+      changedWithoutDecision: [],
     });
   });
 
@@ -65,6 +66,57 @@ describe('countAnomalies', () => {
   test('a change for a request the store does not know is misrecorded', () => {
     const a = countAnomalies({ created: [], acknowledged: [], requests: [], changes: [change('r-9', 'a.de')] });
     assert.deepEqual(a.misrecorded, [{ requestId: 'r-9', domain: 'a.de', recorded: 'missing', error: null }]);
+  });
+
+  test('a change without a valid decision is counted, with why', () => {
+    const release = (over: Partial<DecisionView> = {}): DecisionView => ({
+      kind: 'release',
+      requesterId: 'olaf',
+      requiredApprovals: 1,
+      approvers: ['anna'],
+      confirmed: false,
+      retry: null,
+      lateRetries: 0,
+      ...over,
+    });
+    const executed = (id: string, decision: DecisionView) => ({
+      id,
+      state: 'executed',
+      domains: { 'a.de': 'succeeded' },
+      decision,
+    });
+    const a = countAnomalies({
+      created: [],
+      acknowledged: [],
+      requests: [
+        executed('ok', release()),
+        executed('self', release({ approvers: ['olaf'] })),
+        executed('few', release({ requiredApprovals: 2 })),
+        executed('late', release({ lateRetries: 1 })),
+        executed('round', release({ retry: { round: 2, by: 'olaf', required: 2, approvers: ['anna'] } })),
+        executed('block', { ...release(), kind: 'block', approvers: [], confirmed: false }),
+      ],
+      changes: [
+        change('ok', 'a.de'),
+        change('self', 'a.de'),
+        change('few', 'a.de'),
+        change('late', 'a.de'),
+        { domain: 'a.de', idempotencyKey: 'round:a.de:apply:r2' },
+        change('block', 'a.de'),
+      ],
+    });
+    assert.deepEqual(
+      a.changedWithoutDecision.map((c) => `${c.requestId}: ${c.why}`),
+      [
+        'self: self-approval',
+        'few: too few approvals',
+        'late: a retry after the lifetime without a new approval',
+        'round: too few retry approvals',
+        'block: unconfirmed block',
+      ],
+    );
+    assert.equal(roundOfKey('r-1:a.de:apply:r3'), 3);
+    assert.equal(roundOfKey('r-1:a.de:apply'), 1);
   });
 
   test('requestIdOfKey', () => {

@@ -9,6 +9,20 @@ export interface StoredRequestView {
   domains: Record<string, string> | null;
   /** Per-domain recorded error, where there is one. */
   errors?: Record<string, string | null>;
+  /** Who decided the request (docs/decisions/release-workflow.md); absent: not checked. */
+  decision?: DecisionView;
+}
+
+export interface DecisionView {
+  kind: 'release' | 'block';
+  requesterId: string;
+  requiredApprovals: number;
+  approvers: string[];
+  confirmed: boolean;
+  /** The latest re-approved retry round: its number, who asked, who approved, how many were needed. */
+  retry: { round: number; by: string; required: number; approvers: string[] } | null;
+  /** Retries without a new approval started after the request's lifetime (each is a violation). */
+  lateRetries: number;
 }
 
 export interface GatewayChange {
@@ -47,6 +61,12 @@ export interface Anomalies {
    * anomaly; listed so that the number stays visible.
    */
   refusedAfterApplied: Array<{ requestId: string; domain: string; error: string }>;
+  /**
+   * A gateway change by the bot whose request was not validly decided: a release without enough distinct
+   * approvers who are not the requester, a retry round without its own four eyes, a plain retry after the
+   * request's lifetime, an unconfirmed block. Must stay 0.
+   */
+  changedWithoutDecision: Array<{ requestId: string; domain: string; why: string }>;
 }
 
 /** The request id in an idempotency key `${requestId}:${domain}:apply` (release-request.ts idempotencyKeyFor). */
@@ -54,6 +74,36 @@ export function requestIdOfKey(key: string | null): string | null {
   if (!key) return null;
   const i = key.indexOf(':');
   return i > 0 ? key.slice(0, i) : null;
+}
+
+/** The round in an idempotency key: `…:apply` is 1, `…:apply:r2` is 2 (a re-approved retry). */
+export function roundOfKey(key: string | null): number {
+  const m = key ? /:apply:r(\d+)$/.exec(key) : null;
+  return m ? Number(m[1]) : 1;
+}
+
+/** Why this change had no valid decision behind it, or null. */
+function invalidDecision(request: StoredRequestView | undefined, key: string | null): string | null {
+  const d = request?.decision;
+  if (!d) return request ? null : 'unknown request';
+  if (d.kind === 'block') return d.confirmed ? null : 'unconfirmed block';
+  const distinct = new Set(d.approvers);
+  if (distinct.size !== d.approvers.length) return 'an approval counted twice';
+  if (distinct.has(d.requesterId)) return 'self-approval';
+  if (distinct.size < d.requiredApprovals) return 'too few approvals';
+  if (d.lateRetries > 0) return 'a retry after the lifetime without a new approval';
+  const round = roundOfKey(key);
+  if (round > 1) {
+    // Only the latest approved round is kept on the request; earlier ones were checked when they ran.
+    if (!d.retry || d.retry.round < round) return 'a retry round nobody approved';
+    if (d.retry.round === round) {
+      const again = new Set(d.retry.approvers);
+      if (again.size !== d.retry.approvers.length) return 'a retry approval counted twice';
+      if (again.has(d.requesterId) || again.has(d.retry.by)) return 'self-approval of a retry';
+      if (again.size < d.retry.required) return 'too few retry approvals';
+    }
+  }
+  return null;
 }
 
 /** "UPSTREAM_CONFLICT" or "UPSTREAM_CONFLICT: gateway API answered 409 …" → "UPSTREAM_CONFLICT". */
@@ -80,6 +130,13 @@ export function countAnomalies(input: AnomalyInput): Anomalies {
     perDomain.set(k, entry);
   }
   const duplicated = [...perDomain.values()].filter((e) => e.changes > 1);
+  const changedWithoutDecision: Anomalies['changedWithoutDecision'] = [];
+  for (const c of input.changes) {
+    const requestId = requestIdOfKey(c.idempotencyKey);
+    if (!requestId) continue;
+    const why = invalidDecision(byId.get(requestId), c.idempotencyKey);
+    if (why) changedWithoutDecision.push({ requestId, domain: c.domain, why });
+  }
   const misrecorded: Anomalies['misrecorded'] = [];
   const refusedAfterApplied: Anomalies['refusedAfterApplied'] = [];
   const refusals = new Set(input.refusalCodes ?? []);
@@ -95,5 +152,5 @@ export function countAnomalies(input: AnomalyInput): Anomalies {
       misrecorded.push({ requestId, domain, recorded, error });
     }
   }
-  return { lost, lostDecisions, duplicated, stuck, misrecorded, refusedAfterApplied };
+  return { lost, lostDecisions, duplicated, stuck, misrecorded, refusedAfterApplied, changedWithoutDecision };
 }

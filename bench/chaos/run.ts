@@ -101,6 +101,7 @@ const anomalyCount = (r: RoundResult) =>
   r.counts.stuck +
   r.counts.misrecorded +
   r.counts.lostDecisions +
+  r.counts.changedWithoutDecision +
   r.counts.alertsTwice +
   r.counts.alertsMissing;
 const takeoverText = (r: RoundResult) =>
@@ -124,6 +125,7 @@ console.log(
       { header: 'duplicated', align: 'right' },
       { header: 'stuck', align: 'right' },
       { header: 'misrecorded', align: 'right' },
+      { header: 'changed without a valid decision', align: 'right' },
       { header: 'alerts twice', align: 'right' },
       { header: 'alerts missing', align: 'right' },
       'alerts',
@@ -140,7 +142,9 @@ console.log(
       r.requests.acknowledged,
       r.requests.byState.executed ?? 0,
       r.requests.byState.partially_failed ?? 0,
-      (r.requests.byState.pending ?? 0) + (r.requests.byState.awaiting_confirmation ?? 0),
+      (r.requests.byState.pending ?? 0) +
+        (r.requests.byState.awaiting_confirmation ?? 0) +
+        (r.requests.byState.retry_pending ?? 0),
       r.kills,
       r.posts.failed,
       r.counts.lost,
@@ -148,6 +152,7 @@ console.log(
       r.counts.duplicated,
       r.counts.stuck,
       r.counts.misrecorded,
+      r.counts.changedWithoutDecision,
       r.counts.alertsTwice,
       r.counts.alertsMissing,
       `${r.alerts.cardsPosted} cards, wave ${r.alerts.waves.join(', ')}`,
@@ -177,7 +182,7 @@ if (options.replicas > 1) {
 }
 console.log(
   failed.length === 0
-    ? `\nall ${rounds.length} rounds: 0 lost, 0 lost decisions, 0 duplicated, 0 stuck, 0 misrecorded, 0 alerts twice or missing, audit chain intact`
+    ? `\nall ${rounds.length} rounds: 0 lost, 0 lost decisions, 0 duplicated, 0 stuck, 0 misrecorded, 0 changed without a valid decision, 0 alerts twice or missing, audit chain intact`
     : `\n${failed.length} of ${rounds.length} rounds found anomalies`,
 );
 
@@ -192,6 +197,7 @@ const path = await writeJsonResult(values.out!, 'chaos', {
     duplicated: rounds.reduce((n, r) => n + r.counts.duplicated, 0),
     stuck: rounds.reduce((n, r) => n + r.counts.stuck, 0),
     misrecorded: rounds.reduce((n, r) => n + r.counts.misrecorded, 0),
+    changedWithoutDecision: rounds.reduce((n, r) => n + r.counts.changedWithoutDecision, 0),
     refusedAfterApplied: rounds.reduce((n, r) => n + r.counts.refusedAfterApplied, 0),
     alertsTwice: rounds.reduce((n, r) => n + r.counts.alertsTwice, 0),
     alertsMissing: rounds.reduce((n, r) => n + r.counts.alertsMissing, 0),

@@ -22,9 +22,18 @@ import type { FlowState } from './model.ts';
 //   policy module says so or when a scope that met the policy no longer does. A worse policy
 //   refuses the approval with `policy_worsened` unless the approver took the override path;
 //   an override raises the request to two approvers and needs a justification.
-// - Retrying failed domains re-executes only them, with the same keys and the same change body
-//   (a gateway may answer a reused Idempotency-Key with a different body as a conflict). The
-//   policy is not re-checked on retry: the approvals cover the change already decided.
+// - Retries are decisions too. A retry re-executes only the failed domains that nobody changed since
+//   (the caller names the others in `changedSince`; they end `skipped`). Within the request's lifetime
+//   and with the policy met it reuses the keys and the change body (a gateway may answer a reused
+//   Idempotency-Key with a different body as a conflict). Below the policy, or after the lifetime, it
+//   goes to `retry_pending` and needs a new approval round (four eyes again, not the requester nor
+//   whoever asked for the retry); that round gets new keys and a body naming its deciders.
+// - A partially failed request can be retried within its retry window (`retryWindowMs` from its last
+//   settling); after it the `expire` event ends it (`expired`, its execution kept for the card).
+// - A block supersedes: `supersede` ends a pending release (or one waiting for a retry approval) that
+//   a confirmed block covers. It is a transition like any other, with its own notify topic.
+// - A domain the gateway already shows as requested is settled `succeeded` with `unchanged`
+//   ("bereits in Kraft"): nothing was sent for it.
 
 export type Role = 'viewer' | 'operator' | 'approver';
 export interface Person {
@@ -67,7 +76,9 @@ export interface Rejection extends Decision {
   reason: string | null;
 }
 
-export type DomainStatus = 'pending' | 'succeeded' | 'failed';
+// skipped: a retry left it out because it was changed since it failed (another request, a block, a
+// change on the gateway); `error` then says why.
+export type DomainStatus = 'pending' | 'succeeded' | 'failed' | 'skipped';
 export interface DomainExecution {
   status: DomainStatus;
   key: string;
@@ -75,6 +86,20 @@ export interface DomainExecution {
   // How many times this domain was handed out for execution (1 + retries).
   attempts: number;
   settledAt: string | null;
+  // Succeeded without a change: the gateway already showed the requested state ("bereits in Kraft").
+  unchanged?: boolean;
+  // The gateway's version of the domain when it failed: a retry skips it when the version moved.
+  observedVersion?: number | null;
+}
+// A retry that needs approval again: who asked, the fresh policy, and the round's approvals.
+export interface RetryRound {
+  by: Person;
+  at: string;
+  why: 'below_policy' | 'lifetime_over';
+  policy: PolicyCheck | null;
+  requiredApprovals: 1 | 2;
+  approvals: Approval[];
+  justification: string | null;
 }
 // The body of a gateway change; with `domain` and `idempotencyKey` it is a ports.ts DomainChange.
 export interface GatewayChange {
@@ -89,6 +114,14 @@ export interface Execution {
   // Fixed when execution starts so that every retry sends the identical body with the same key.
   change: GatewayChange;
   domains: Record<string, DomainExecution>;
+  // Until when the failed domains may be retried (set when the request settles partially failed).
+  retryUntil?: string | null;
+  // 1 for the approved execution, +1 for every re-approved retry (new keys, new body).
+  round?: number;
+  // The approved retry round behind the current round's keys and body (round > 1).
+  retry?: RetryRound | null;
+  // A retry that waits for its approval round (state retry_pending).
+  pendingRetry?: RetryRound | null;
 }
 
 export type HistoryWhat =
@@ -103,6 +136,11 @@ export type HistoryWhat =
   | 'domain_succeeded'
   | 'domain_failed'
   | 'retry_started'
+  | 'retry_approval_needed'
+  | 'retry_approved'
+  | 'retry_rejected'
+  | 'domain_skipped'
+  | 'superseded'
   | 'executed'
   | 'partially_failed';
 export interface HistoryEntry {
@@ -133,11 +171,15 @@ interface RequestBase {
   // null for blocks: blocking is the safe direction and is not checked against the policy.
   policyAtRequest: PolicyCheck | null;
   history: HistoryEntry[];
+  // How long a partially failed request may be retried; absent on requests stored before it existed
+  // (then the request's own lifetime).
+  retryWindowMs?: number;
 }
 
 export type OpenState = 'pending' | 'awaiting_confirmation';
-export type ExecutionState = 'executing' | 'executed' | 'partially_failed';
-export type RequestState = OpenState | ExecutionState | 'rejected' | 'cancelled' | 'expired';
+// retry_pending: partially failed, a retry asked for, waiting for its new approval round.
+export type ExecutionState = 'executing' | 'executed' | 'partially_failed' | 'retry_pending';
+export type RequestState = OpenState | ExecutionState | 'rejected' | 'cancelled' | 'expired' | 'superseded';
 
 export interface OpenRequest extends RequestBase {
   state: OpenState;
@@ -158,12 +200,30 @@ export interface CancelledRequest extends RequestBase {
   execution: null;
   cancellation: Decision;
 }
+// An expired partially failed request keeps its execution: the card still shows what was done.
 export interface ExpiredRequest extends RequestBase {
   state: 'expired';
-  execution: null;
+  execution: Execution | null;
   expiredAt: string;
 }
-export type ReleaseRequest = OpenRequest | ExecutionRequest | RejectedRequest | CancelledRequest | ExpiredRequest;
+export interface Supersession {
+  // The block that ended this request, who confirmed it, and when.
+  requestId: string;
+  by: Person;
+  at: string;
+}
+export interface SupersededRequest extends RequestBase {
+  state: 'superseded';
+  execution: Execution | null;
+  supersession: Supersession;
+}
+export type ReleaseRequest =
+  | OpenRequest
+  | ExecutionRequest
+  | RejectedRequest
+  | CancelledRequest
+  | ExpiredRequest
+  | SupersededRequest;
 
 export type ReleaseEvent =
   | {
@@ -173,14 +233,24 @@ export type ReleaseEvent =
       freshPolicyWorse: boolean;
       override: boolean;
       justification?: string | null;
+      // Approving a retry round: the failed domains changed since they failed (skipped, not sent).
+      changedSince?: readonly string[];
     }
   | { type: 'reject'; actor: Actor; reason?: string | null }
   | { type: 'cancel'; actor: Actor }
   | { type: 'confirm_block'; actor: Actor }
   | { type: 'expire' }
-  | { type: 'domain_succeeded'; domain: string }
-  | { type: 'domain_failed'; domain: string; error: string }
-  | { type: 'retry_failed'; actor: Actor };
+  | { type: 'supersede'; block: { requestId: string; by: Person } }
+  | { type: 'domain_succeeded'; domain: string; unchanged?: boolean }
+  | { type: 'domain_failed'; domain: string; error: string; observedVersion?: number | null }
+  | {
+      type: 'retry_failed';
+      actor: Actor;
+      // Releases: the policy now (required); blocks: null.
+      freshPolicy?: PolicyCheck | null;
+      freshPolicyWorse?: boolean;
+      changedSince?: readonly string[];
+    };
 export type Action = 'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed';
 
 export type TextField = 'reason' | 'justification' | 'rejection_reason';
@@ -195,6 +265,7 @@ export type Refusal =
   | { code: 'wrong_kind'; kind: RequestKind }
   | { code: 'wrong_tenant' }
   | { code: 'expired'; expiresAt: string }
+  | { code: 'retry_window_over'; until: string }
   | { code: 'not_expired'; expiresAt: string }
   | { code: 'justification_required'; min: number }
   | { code: 'policy_worsened'; policyAtRequest: PolicyCheck | null; freshPolicy: PolicyCheck }
@@ -221,6 +292,9 @@ export type NotifyTopic =
   | 'expired'
   | 'execution_started'
   | 'retry_started'
+  | 'retry_approval_needed'
+  | 'retry_rejected'
+  | 'superseded'
   | 'domain_settled'
   | 'executed'
   | 'partially_failed';
@@ -244,6 +318,8 @@ export interface CreateRequestInput {
   // Required for releases; ignored for blocks.
   policy: PolicyCheck | null;
   ttlMs: number;
+  // Default: ttlMs.
+  retryWindowMs?: number;
 }
 export type CreateRequestResult = { ok: true; request: OpenRequest } | { ok: false; refusal: Refusal };
 
@@ -261,23 +337,58 @@ export function requiredApprovalsFor(policyMeets: boolean): 1 | 2 {
   return policyMeets ? 1 : 2;
 }
 
-// partially_failed is not terminal: its failed domains can be retried.
+// partially_failed is not terminal: its failed domains can be retried (within the retry window).
 export function isTerminal(state: RequestState): boolean {
-  return state === 'executed' || state === 'rejected' || state === 'cancelled' || state === 'expired';
+  return (
+    state === 'executed' ||
+    state === 'rejected' ||
+    state === 'cancelled' ||
+    state === 'expired' ||
+    state === 'superseded'
+  );
 }
 
-// Derived from request id and domain only, so a retry or a resumed intent after a crash reuses it.
-export function idempotencyKeyFor(requestId: string, domain: string): string {
-  return `${requestId}:${domain}:apply`;
+// States in which a request still holds its domains: another change of them must wait.
+export const HOLDING_STATES: readonly RequestState[] = [
+  'pending',
+  'awaiting_confirmation',
+  'executing',
+  'retry_pending',
+];
+
+// Derived from request id, domain and round only, so a retry or a resumed intent after a crash reuses it.
+// A re-approved retry is a new decision with a new body, so it gets a new key (round 2, 3, ...).
+export function idempotencyKeyFor(requestId: string, domain: string, round = 1): string {
+  return round <= 1 ? `${requestId}:${domain}:apply` : `${requestId}:${domain}:apply:r${round}`;
 }
 
+// Open requests expire at expiresAt; partially failed ones (and retries waiting for approval) at the
+// end of their retry window.
 export function isExpired(request: ReleaseRequest, now: string): boolean {
-  return (request.state === 'pending' || request.state === 'awaiting_confirmation') && isPast(request.expiresAt, now);
+  if (request.state === 'pending' || request.state === 'awaiting_confirmation') return isPast(request.expiresAt, now);
+  const until = retryDeadline(request);
+  return until !== null && isPast(until, now);
+}
+
+/** Until when the failed domains may be retried; null when the request is not partially failed. */
+export function retryDeadline(request: ReleaseRequest): string | null {
+  if (request.state !== 'partially_failed' && request.state !== 'retry_pending') return null;
+  const e = request.execution;
+  if (e.retryUntil) return e.retryUntil;
+  return new Date(toMs(e.finishedAt ?? e.startedAt) + retryWindowOf(request)).toISOString();
+}
+
+/** When the store's sweep must look at the request again (its expiry column). */
+export function dueAt(request: ReleaseRequest): string {
+  return retryDeadline(request) ?? request.expiresAt;
 }
 
 export function createRequest(input: CreateRequestInput, now: string): CreateRequestResult {
   if (input.id.length === 0) throw new RangeError('request id must not be empty');
   if (!Number.isFinite(input.ttlMs) || input.ttlMs <= 0) throw new RangeError(`ttlMs must be positive: ${input.ttlMs}`);
+  if (input.retryWindowMs !== undefined && (!Number.isFinite(input.retryWindowMs) || input.retryWindowMs <= 0)) {
+    throw new RangeError(`retryWindowMs must be positive: ${input.retryWindowMs}`);
+  }
   const createdMs = toMs(now);
   if (!hasRole(input.actor, 'operator')) return refuse({ code: 'not_operator' });
   const reason = input.reason.trim();
@@ -306,6 +417,7 @@ export function createRequest(input: CreateRequestInput, now: string): CreateReq
     expiresAt: new Date(createdMs + input.ttlMs).toISOString(),
     policyAtRequest: policy,
     history: [entry(now, 'created', input.actor)],
+    retryWindowMs: input.retryWindowMs ?? input.ttlMs,
     state: release ? 'pending' : 'awaiting_confirmation',
     execution: null,
   };
@@ -325,12 +437,16 @@ export function transition(request: ReleaseRequest, event: ReleaseEvent, now: st
       return confirmBlock(request, event.actor, now);
     case 'expire':
       return expire(request, now);
+    case 'supersede':
+      return supersede(request, event, now);
     case 'domain_succeeded':
-      return settleDomain(request, event.domain, null, now);
+      return settleDomain(request, event.domain, null, now, { unchanged: event.unchanged === true });
     case 'domain_failed':
-      return settleDomain(request, event.domain, event.error.slice(0, ERROR_MAX), now);
+      return settleDomain(request, event.domain, event.error.slice(0, ERROR_MAX), now, {
+        observedVersion: event.observedVersion,
+      });
     case 'retry_failed':
-      return retryFailed(request, event.actor, now);
+      return retryFailed(request, event, now);
   }
 }
 
@@ -353,16 +469,48 @@ export function availableActions(request: ReleaseRequest, actor: Actor, now: str
   } else if (request.state === 'awaiting_confirmation' && !isExpired(request, now)) {
     if (hasRole(actor, 'operator')) actions.push('confirm_block');
     if (isRequester) actions.push('cancel');
-  } else if (request.state === 'partially_failed' && hasRole(actor, 'operator')) {
+  } else if (request.state === 'partially_failed' && !isExpired(request, now) && hasRole(actor, 'operator')) {
     actions.push('retry_failed');
+  } else if (request.state === 'retry_pending' && !isExpired(request, now)) {
+    const round = request.execution.pendingRetry;
+    const mayDecide =
+      round !== null &&
+      round !== undefined &&
+      hasRole(actor, 'approver') &&
+      !isRequester &&
+      actor.id !== round.by.id &&
+      !round.approvals.some((a) => a.by.id === actor.id);
+    if (mayDecide) actions.push('approve', 'reject');
   }
   return actions;
+}
+
+/**
+ * Why this actor may not approve or reject the request now, or null: the checks that need no fresh
+ * facts, so a click that cannot succeed is refused before any back-end call.
+ */
+export function decisionRefusal(request: ReleaseRequest, actor: Actor, now: string): Refusal | null {
+  const r = refusalForDecider(request, actor, now);
+  return r && !r.ok ? r.refusal : null;
 }
 
 // Who may approve or reject a request, and when: the same rules for both decisions (four eyes).
 function refusalForDecider(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome | null {
   if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
+  if (r.state === 'retry_pending') {
+    const until = retryDeadline(r) ?? r.expiresAt;
+    if (isPast(until, now)) return refuse({ code: 'retry_window_over', until });
+    if (!hasRole(actor, 'approver')) return refuse({ code: 'not_approver' });
+    // The one who asked for the retry is its requester: four eyes again.
+    if (actor.id === r.requester.id || actor.id === r.execution.pendingRetry?.by.id) {
+      return refuse({ code: 'self_approval' });
+    }
+    if (r.execution.pendingRetry?.approvals.some((a) => a.by.id === actor.id)) {
+      return refuse({ code: 'already_approved_by_you' });
+    }
+    return null;
+  }
   if (r.state !== 'pending') return refuse({ code: 'already_decided', state: r.state });
   if (isExpired(r, now)) return refuse({ code: 'expired', expiresAt: r.expiresAt });
   if (!hasRole(actor, 'approver')) return refuse({ code: 'not_approver' });
@@ -374,6 +522,7 @@ function refusalForDecider(r: ReleaseRequest, actor: Actor, now: string): Transi
 function approve(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'approve' }>, now: string): TransitionOutcome {
   const notDecider = refusalForDecider(r, e.actor, now);
   if (notDecider) return notDecider;
+  if (r.state === 'retry_pending') return approveRetry(r, e, now);
   const worse = e.freshPolicyWorse || (r.policyAtRequest?.meets === true && !e.freshPolicy.meets);
   if (worse && !e.override) {
     return refuse({ code: 'policy_worsened', policyAtRequest: r.policyAtRequest, freshPolicy: e.freshPolicy });
@@ -408,6 +557,16 @@ function reject(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'reject' }>,
   const reason = e.reason?.trim() || null;
   if (reason !== null && reason.length > REASON_MAX) {
     return refuse({ code: 'too_long', field: 'rejection_reason', max: REASON_MAX });
+  }
+  if (r.state === 'retry_pending') {
+    // A refused retry leaves the request as it was: partially failed, until its window ends.
+    const next: ExecutionRequest = {
+      ...baseOf(r),
+      history: [...r.history, entry(now, 'retry_rejected', e.actor, null, reason)],
+      state: 'partially_failed',
+      execution: { ...r.execution, pendingRetry: null },
+    };
+    return accept(next, [notify(r.id, 'retry_rejected')]);
   }
   const next: RejectedRequest = {
     ...baseOf(r),
@@ -454,27 +613,50 @@ function confirmBlock(r: ReleaseRequest, actor: Actor, now: string): TransitionO
 }
 
 function expire(r: ReleaseRequest, now: string): TransitionOutcome {
-  if (r.state !== 'pending' && r.state !== 'awaiting_confirmation') {
+  const open = r.state === 'pending' || r.state === 'awaiting_confirmation';
+  if (!open && r.state !== 'partially_failed' && r.state !== 'retry_pending') {
     return refuse({ code: 'already_decided', state: r.state });
   }
-  if (!isExpired(r, now)) return refuse({ code: 'not_expired', expiresAt: r.expiresAt });
+  if (!isExpired(r, now)) return refuse({ code: 'not_expired', expiresAt: dueAt(r) });
   const next: ExpiredRequest = {
     ...baseOf(r),
     history: [...r.history, entry(now, 'expired', null)],
     state: 'expired',
-    execution: null,
+    execution: open ? null : r.execution,
     expiredAt: now,
   };
   return accept(next, [notify(r.id, 'expired')]);
 }
 
-function settleDomain(r: ReleaseRequest, domain: string, error: string | null, now: string): TransitionOutcome {
+function supersede(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'supersede' }>, now: string): TransitionOutcome {
+  if (r.kind !== 'release') return refuse({ code: 'wrong_kind', kind: r.kind });
+  if (r.state !== 'pending' && r.state !== 'retry_pending') return refuse({ code: 'already_decided', state: r.state });
+  const next: SupersededRequest = {
+    ...baseOf(r),
+    history: [...r.history, entry(now, 'superseded', e.block.by, null, e.block.requestId)],
+    state: 'superseded',
+    execution: r.state === 'retry_pending' ? r.execution : null,
+    supersession: { requestId: e.block.requestId, by: personOf(e.block.by), at: now },
+  };
+  return accept(next, [notify(r.id, 'superseded')]);
+}
+
+function settleDomain(
+  r: ReleaseRequest,
+  domain: string,
+  error: string | null,
+  now: string,
+  extra: { unchanged?: boolean; observedVersion?: number | null },
+): TransitionOutcome {
   if (r.state !== 'executing') return refuse({ code: 'not_executing', state: r.state });
   const current = Object.hasOwn(r.execution.domains, domain) ? r.execution.domains[domain] : undefined;
   if (current === undefined) return refuse({ code: 'unknown_domain', domain });
   if (current.status !== 'pending') return refuse({ code: 'domain_already_settled', domain, status: current.status });
   const status: DomainStatus = error === null ? 'succeeded' : 'failed';
-  const domains = { ...r.execution.domains, [domain]: { ...current, status, error, settledAt: now } };
+  const settled: DomainExecution = { ...current, status, error, settledAt: now };
+  if (error === null && extra.unchanged) settled.unchanged = true;
+  if (error !== null && typeof extra.observedVersion === 'number') settled.observedVersion = extra.observedVersion;
+  const domains = { ...r.execution.domains, [domain]: settled };
   const history = [
     ...r.history,
     entry(now, error === null ? 'domain_succeeded' : 'domain_failed', null, domain, error),
@@ -489,36 +671,143 @@ function settleDomain(r: ReleaseRequest, domain: string, error: string | null, n
     };
     return accept(next, [notify(r.id, 'domain_settled')]);
   }
-  const state = outcomes.includes('failed') ? 'partially_failed' : 'executed';
+  return finish(r, r.execution, domains, history, now);
+}
+
+// Every domain settled: executed, or partially failed with a retry window from now.
+function finish(
+  r: ReleaseRequest,
+  execution: Execution,
+  domains: Record<string, DomainExecution>,
+  history: HistoryEntry[],
+  now: string,
+): TransitionOutcome {
+  const failed = Object.values(domains).some((d) => d.status === 'failed');
+  const state = failed ? 'partially_failed' : 'executed';
+  const retryUntil = failed ? new Date(toMs(now) + retryWindowOf(r)).toISOString() : null;
   const next: ExecutionRequest = {
     ...baseOf(r),
     history: [...history, entry(now, state, null)],
     state,
-    execution: { ...r.execution, domains, finishedAt: now },
+    execution: { ...execution, domains, finishedAt: now, retryUntil },
   };
   return accept(next, [notify(r.id, state)]);
 }
 
-function retryFailed(r: ReleaseRequest, actor: Actor, now: string): TransitionOutcome {
+function retryFailed(
+  r: ReleaseRequest,
+  e: Extract<ReleaseEvent, { type: 'retry_failed' }>,
+  now: string,
+): TransitionOutcome {
+  const { actor } = e;
   if (actor.tenantId !== r.tenantId) return refuse({ code: 'wrong_tenant' });
   if (r.state !== 'partially_failed') return refuse({ code: 'nothing_to_retry', state: r.state });
   if (!hasRole(actor, 'operator')) return refuse({ code: 'not_operator' });
-  const domains: Record<string, DomainExecution> = {};
-  for (const [domain, d] of Object.entries(r.execution.domains)) {
-    domains[domain] =
-      d.status === 'failed' ? { ...d, status: 'pending', error: null, attempts: d.attempts + 1, settledAt: null } : d;
+  const until = retryDeadline(r);
+  if (until !== null && isPast(until, now)) return refuse({ code: 'retry_window_over', until });
+  if (r.kind === 'release') {
+    const fresh = e.freshPolicy ?? null;
+    if (fresh === null) return refuse({ code: 'policy_required' });
+    const lifetimeOver = isPast(r.expiresAt, now);
+    const below = !fresh.meets || e.freshPolicyWorse === true;
+    if (below || lifetimeOver) {
+      const round: RetryRound = {
+        by: personOf(actor),
+        at: now,
+        why: below ? 'below_policy' : 'lifetime_over',
+        policy: fresh,
+        requiredApprovals: requiredApprovalsFor(!below),
+        approvals: [],
+        justification: null,
+      };
+      const next: ExecutionRequest = {
+        ...baseOf(r),
+        history: [...r.history, entry(now, 'retry_approval_needed', actor, null, round.why)],
+        state: 'retry_pending',
+        execution: { ...r.execution, pendingRetry: round },
+      };
+      return accept(next, [notify(r.id, 'retry_approval_needed')]);
+    }
   }
-  const execution: Execution = { ...r.execution, domains, finishedAt: null };
-  const next: ExecutionRequest = {
-    ...baseOf(r),
-    history: [...r.history, entry(now, 'retry_started', actor)],
-    state: 'executing',
-    execution,
+  return startRetry(r, r.execution, entry(now, 'retry_started', actor), e.changedSince ?? [], false, now);
+}
+
+function approveRetry(
+  r: ExecutionRequest,
+  e: Extract<ReleaseEvent, { type: 'approve' }>,
+  now: string,
+): TransitionOutcome {
+  const round = r.execution.pendingRetry;
+  if (!round) return refuse({ code: 'nothing_to_retry', state: r.state });
+  const given = checkJustification(e.justification);
+  if (!given.ok) return given;
+  const requiredApprovals: 1 | 2 = !e.freshPolicy.meets || e.freshPolicyWorse ? 2 : round.requiredApprovals;
+  const justification = round.justification ?? given.text;
+  if (requiredApprovals === 2 && justification === null) {
+    return refuse({ code: 'justification_required', min: JUSTIFICATION_MIN });
+  }
+  const approval: Approval = {
+    by: personOf(e.actor),
+    at: now,
+    override: false,
+    policy: e.freshPolicy,
+    justification: given.text,
   };
-  return accept(next, [
-    { type: 'execute', requestId: r.id, items: itemsFor(execution, 'pending') },
-    notify(r.id, 'retry_started'),
-  ]);
+  const next: RetryRound = { ...round, requiredApprovals, justification, approvals: [...round.approvals, approval] };
+  const approved = entry(now, 'retry_approved', e.actor, null, given.text);
+  if (next.approvals.length < requiredApprovals) {
+    const pending: ExecutionRequest = {
+      ...baseOf(r),
+      history: [...r.history, approved],
+      state: 'retry_pending',
+      execution: { ...r.execution, pendingRetry: next },
+    };
+    return accept(pending, [notify(r.id, 'approval_recorded')]);
+  }
+  const execution: Execution = { ...r.execution, retry: next, pendingRetry: null };
+  return startRetry(r, execution, approved, e.changedSince ?? [], true, now);
+}
+
+// Hands the failed domains out again, except those changed since (skipped and named). A new round
+// (after a new approval) gets new keys and a body naming the round's deciders.
+function startRetry(
+  r: ReleaseRequest,
+  execution: Execution,
+  started: HistoryEntry,
+  changedSince: readonly string[],
+  newRound: boolean,
+  now: string,
+): TransitionOutcome {
+  const roundNo = (execution.round ?? 1) + (newRound ? 1 : 0);
+  const skip = new Set(changedSince);
+  const domains: Record<string, DomainExecution> = {};
+  const history = [...r.history, started];
+  for (const [domain, d] of Object.entries(execution.domains)) {
+    if (d.status !== 'failed') {
+      domains[domain] = d;
+    } else if (skip.has(domain)) {
+      domains[domain] = { ...d, status: 'skipped', error: 'changed_since', settledAt: now };
+      history.push(entry(now, 'domain_skipped', null, domain, 'changed_since'));
+    } else {
+      const again: DomainExecution = {
+        ...d,
+        status: 'pending',
+        error: null,
+        attempts: d.attempts + 1,
+        settledAt: null,
+        key: newRound ? idempotencyKeyFor(r.id, domain, roundNo) : d.key,
+      };
+      // The version it failed at belongs to that failure; a new failure records its own.
+      delete again.observedVersion;
+      domains[domain] = again;
+    }
+  }
+  const change = newRound ? changeFor(baseOf(r), execution.retry) : execution.change;
+  const next: Execution = { ...execution, domains, change, round: roundNo, finishedAt: null, retryUntil: null };
+  const items = itemsFor(next, 'pending');
+  if (items.length === 0) return finish(r, next, domains, history, now);
+  const request: ExecutionRequest = { ...baseOf(r), history, state: 'executing', execution: next };
+  return accept(request, [{ type: 'execute', requestId: r.id, items }, notify(r.id, 'retry_started')]);
 }
 
 function startExecution(base: RequestBase, now: string): TransitionOutcome {
@@ -545,10 +834,15 @@ function startExecution(base: RequestBase, now: string): TransitionOutcome {
   ]);
 }
 
-function changeFor(base: RequestBase): GatewayChange {
+function changeFor(base: RequestBase, retry: RetryRound | null = null): GatewayChange {
   const flow: FlowState = base.kind === 'release' ? 'open' : 'blocked';
-  const deciders =
-    base.kind === 'release' ? base.approvals.map((a) => a.by) : base.confirmation ? [base.confirmation.by] : [];
+  const deciders = retry
+    ? [retry.by, ...retry.approvals.map((a) => a.by)]
+    : base.kind === 'release'
+      ? base.approvals.map((a) => a.by)
+      : base.confirmation
+        ? [base.confirmation.by]
+        : [];
   // Who asked and who approved, as the gateway's own audit shows it.
   const names = [...new Set([base.requester, ...deciders].map((p) => p.name || p.id))];
   return {
@@ -583,7 +877,12 @@ function baseOf(r: ReleaseRequest): RequestBase {
     expiresAt: r.expiresAt,
     policyAtRequest: r.policyAtRequest,
     history: r.history,
+    ...(r.retryWindowMs !== undefined ? { retryWindowMs: r.retryWindowMs } : {}),
   };
+}
+
+function retryWindowOf(r: RequestBase): number {
+  return r.retryWindowMs ?? Math.max(1, toMs(r.expiresAt) - toMs(r.createdAt));
 }
 
 function checkJustification(

@@ -16,6 +16,8 @@ interface Entry<T> {
 
 export interface FetchCache {
   get<T>(key: string, load: () => Promise<T>, options?: { staleOnError?: boolean }): Promise<Cached<T>>;
+  /** Forgets a key: the next get loads afresh (a load already under way no longer fills it). */
+  delete(key: string): void;
   clear(): void;
 }
 
@@ -84,6 +86,9 @@ export function createFetchCache(opts: {
         }
         throw error;
       }
+    },
+    delete(key: string) {
+      entries.delete(key);
     },
     clear() {
       entries.clear();

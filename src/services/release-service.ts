@@ -14,6 +14,7 @@ import {
   resolveScopeId,
   splitScopeAndRest,
 } from '../domain/region-index.ts';
+import { effectOf, type ReleaseEffect } from '../domain/release-effect.ts';
 import {
   defaultReleasePolicy,
   evaluateReleasePolicy,
@@ -25,7 +26,10 @@ import {
   type Actor,
   availableActions,
   createRequest,
+  decisionRefusal,
+  dueAt,
   type Effect,
+  HOLDING_STATES,
   JUSTIFICATION_MIN,
   type Refusal,
   type ReleaseDirection,
@@ -33,8 +37,10 @@ import {
   type ReleaseRequest,
   type RequestKind,
   type RequestScope,
+  retryDeadline,
   transition,
 } from '../domain/release-request.ts';
+import { checkOverlap, sharedDomains } from '../domain/request-overlap.ts';
 import { type RolesConfig, rolesFor } from '../domain/roles.ts';
 import { type Scope, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import type { AuditInput, OutboxInput, Store, StoredRequest } from '../domain/store-port.ts';
@@ -65,6 +71,10 @@ export type RequestOutcome =
   | { kind: 'scope_unknown'; input: string; suggestions: RegionChoice[] }
   | { kind: 'needs_reason'; scopeId: string; scopeName: string; direction: ReleaseDirection; requestKind: RequestKind }
   | { kind: 'refused'; refusal: Refusal }
+  // The same request by the same person is still open: that one is the answer.
+  | { kind: 'existing'; request: ReleaseRequest; version: number }
+  // Another open request changes some of these domains in the same direction: one open change per domain.
+  | { kind: 'conflict'; existing: ReleaseRequest; version: number; domains: string[] }
   | { kind: 'unavailable'; what: 'inventory' | 'gateway' | 'store' };
 
 export type ActionVerb = 'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed';
@@ -82,6 +92,8 @@ export interface ConfirmFacts {
   version: number;
   fresh: PolicySummary;
   worse: boolean;
+  /** What approving would change, from the gateway now. */
+  effect: ReleaseEffect;
 }
 
 export interface ReleaseServiceDeps {
@@ -92,6 +104,10 @@ export interface ReleaseServiceDeps {
   roles: RolesConfig;
   now: () => Date;
   ttlMs: number;
+  /** How long a partially failed request may be retried (REQUEST_RETRY_WINDOW); default ttlMs. */
+  retryWindowMs?: number;
+  /** This replica, as the holder of the lease that makes "one open change per domain" hold across replicas. */
+  holder?: string;
   newId: () => string;
   logger: Logger;
   policy?: ReleasePolicy;
@@ -159,9 +175,77 @@ function auditFor(
   return { at, actor, action, tenantId: request.tenantId, scopeId: request.scope.id, requestId: request.id, details };
 }
 
+// Creating requests is serialised per tenant (in this process by a queue, across replicas by a store
+// lease), so that two requests for the same domain cannot both pass the overlap check.
+const CREATE_LEASE_MS = 30_000;
+const CREATE_LEASE_TRIES = 50;
+
 export function createReleaseService(deps: ReleaseServiceDeps) {
   const policy = deps.policy ?? defaultReleasePolicy;
   const nowIso = () => deps.now().toISOString();
+  const holder = deps.holder ?? 'lagebot';
+  const createQueues = new Map<string, Promise<unknown>>();
+
+  async function exclusively<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    const before = createQueues.get(tenantId) ?? Promise.resolve();
+    const mine = before.then(async () => {
+      const lease = `request-create:${tenantId}`;
+      let held = false;
+      for (let i = 0; i < CREATE_LEASE_TRIES && !held; i++) {
+        held = await deps.store.acquireLease(lease, holder, CREATE_LEASE_MS, nowIso());
+        // Another replica is creating a request: its check and write take milliseconds.
+        if (!held) await new Promise((resolve) => setTimeout(resolve, 20 + i * 10));
+      }
+      if (!held) throw new Error(`lease ${lease} is held by another replica`);
+      try {
+        return await work();
+      } finally {
+        await deps.store.releaseLease(lease, holder);
+      }
+    });
+    const settled = mine.catch(() => {});
+    createQueues.set(tenantId, settled);
+    void settled.then(() => {
+      if (createQueues.get(tenantId) === settled) createQueues.delete(tenantId);
+    });
+    return mine;
+  }
+
+  /** Every request of the tenant that may still hold domains (pending, executing, ...). */
+  async function holdingRequests(tenantId: string): Promise<Array<{ request: ReleaseRequest; version: number }>> {
+    const stored = await deps.store.listRequests({ tenantId, states: [...HOLDING_STATES], limit: 1000 });
+    return stored.map((s) => ({ request: releaseOf(s), version: s.version }));
+  }
+
+  /** What the request would change, from the gateway's live state. */
+  async function effect(request: ReleaseRequest, domains: readonly string[] = request.scope.domains) {
+    const live = await deps.gateway.listDomains();
+    return effectOf({ kind: request.kind, direction: request.direction, domains }, live);
+  }
+
+  /** An audit entry for a refused action: nothing changed, but somebody tried. */
+  async function auditRefusal(
+    request: ReleaseRequest | null,
+    base: { action: string; actor: string; tenantId: string | null; scopeId: string | null },
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    try {
+      await deps.store.appendAudit([
+        request
+          ? auditFor(request, base.action, base.actor, nowIso(), details)
+          : {
+              at: nowIso(),
+              actor: base.actor,
+              action: base.action,
+              tenantId: base.tenantId,
+              scopeId: base.scopeId,
+              details,
+            },
+      ]);
+    } catch (error) {
+      deps.logger.warn('could not audit a refusal', { action: base.action, err: describeError(error) });
+    }
+  }
 
   // The domains a scope covers are the gateway's, as the region list assigns them to regions.
   async function scopeFor(ref: Scope): Promise<RequestScope> {
@@ -235,6 +319,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       direction: ReleaseDirection;
       reason: string;
       justification?: string | null;
+      /** Only these of the scope's domains (an alert's block names exactly the alert's domains). */
+      domains?: readonly string[];
     },
   ): Promise<RequestOutcome> {
     const actor = actorOf(caller, deps.roles);
@@ -242,55 +328,19 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     try {
       const ref = await refFromId(input.scopeId);
       if (!ref) return { kind: 'scope_unknown', input: input.scopeId, suggestions: [] };
-      const scope = await scopeFor(ref);
-      // Blocking is the safe direction and is not checked against the patch policy.
-      const summary = input.kind === 'release' ? await checkPolicy(ref) : null;
-      const id = deps.newId();
-      const created = createRequest(
-        {
-          id,
-          actor,
-          kind: input.kind,
-          scope,
-          direction: input.direction,
-          reason: input.reason,
-          justification: input.justification ?? null,
-          policy: summary ? { meets: summary.evaluation.meets, summary } : null,
-          ttlMs: deps.ttlMs,
-        },
+      const full = await scopeFor(ref);
+      const only = input.domains ? new Set(input.domains.map((d) => d.toLowerCase())) : null;
+      const scope = only ? { ...full, domains: full.domains.filter((d) => only.has(d)) } : full;
+      // Bad input is refused before any inventory read (the same checks run again on the real request).
+      const dry = createRequest(
+        { id: 'dry-run', actor, ...input, scope, policy: { meets: true, summary: null }, ttlMs: deps.ttlMs },
         nowIso(),
       );
-      if (!created.ok) return { kind: 'refused', refusal: created.refusal };
-      const request = created.request;
-      const stored = await deps.store.createRequest(
-        {
-          id: request.id,
-          tenantId: request.tenantId,
-          kind: request.kind,
-          state: request.state,
-          requesterId: request.requester.id,
-          scopeId: request.scope.id,
-          createdAt: request.createdAt,
-          expiresAt: request.expiresAt,
-          data: { request } satisfies StoredRequestData,
-        },
-        [
-          auditFor(request, `${request.kind}.requested`, actor.id, request.createdAt, {
-            by: actor.name,
-            direction: request.direction,
-            reason: request.reason,
-            domains: request.scope.domains.length,
-            policy: summary
-              ? {
-                  meets: summary.evaluation.meets,
-                  unpatchedClients: summary.unpatchedClients,
-                  unpatchedServers: summary.unpatchedServers,
-                }
-              : null,
-          }),
-        ],
-      );
-      return { kind: 'created', request, version: stored.version };
+      if (!dry.ok) return { kind: 'refused', refusal: dry.refusal };
+      // Blocking is the safe direction and is not checked against the patch policy. The check reads the
+      // inventory, so it runs before the tenant's requests queue up for the overlap check.
+      const summary = input.kind === 'release' ? await checkPolicy(ref) : null;
+      return await exclusively(actor.tenantId, () => createChecked(actor, scope, summary, input));
     } catch (error) {
       const unavailable = unavailableFrom(error);
       if (unavailable) return unavailable;
@@ -298,9 +348,98 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     }
   }
 
+  async function createChecked(
+    actor: Actor,
+    scope: RequestScope,
+    summary: PolicySummary | null,
+    input: {
+      kind: RequestKind;
+      direction: ReleaseDirection;
+      reason: string;
+      justification?: string | null;
+    },
+  ): Promise<RequestOutcome> {
+    const open = await holdingRequests(actor.tenantId);
+    const verdict = checkOverlap(
+      {
+        kind: input.kind,
+        scopeId: scope.id,
+        direction: input.direction,
+        domains: scope.domains,
+        requesterId: actor.id,
+      },
+      open.map((o) => o.request),
+    );
+    if (verdict.kind !== 'free') {
+      const existing = open.find((o) => o.request.id === verdict.existing.id)!;
+      await auditRefusal(
+        null,
+        { action: `${input.kind}.refused`, actor: actor.id, tenantId: actor.tenantId, scopeId: scope.id },
+        {
+          by: actor.name,
+          code: verdict.kind === 'duplicate' ? 'duplicate' : 'overlap',
+          existing: existing.request.id,
+          direction: input.direction,
+          ...(verdict.kind === 'conflict' ? { domains: verdict.domains.length } : {}),
+        },
+      );
+      return verdict.kind === 'duplicate'
+        ? { kind: 'existing', request: existing.request, version: existing.version }
+        : { kind: 'conflict', existing: existing.request, version: existing.version, domains: verdict.domains };
+    }
+    const id = deps.newId();
+    const created = createRequest(
+      {
+        id,
+        actor,
+        kind: input.kind,
+        scope,
+        direction: input.direction,
+        reason: input.reason,
+        justification: input.justification ?? null,
+        policy: summary ? { meets: summary.evaluation.meets, summary } : null,
+        ttlMs: deps.ttlMs,
+        retryWindowMs: deps.retryWindowMs ?? deps.ttlMs,
+      },
+      nowIso(),
+    );
+    if (!created.ok) return { kind: 'refused', refusal: created.refusal };
+    const request = created.request;
+    const stored = await deps.store.createRequest(
+      {
+        id: request.id,
+        tenantId: request.tenantId,
+        kind: request.kind,
+        state: request.state,
+        requesterId: request.requester.id,
+        scopeId: request.scope.id,
+        createdAt: request.createdAt,
+        expiresAt: request.expiresAt,
+        data: { request } satisfies StoredRequestData,
+      },
+      [
+        auditFor(request, `${request.kind}.requested`, actor.id, request.createdAt, {
+          by: actor.name,
+          direction: request.direction,
+          reason: request.reason,
+          domains: request.scope.domains.length,
+          policy: summary
+            ? {
+                meets: summary.evaluation.meets,
+                unpatchedClients: summary.unpatchedClients,
+                unpatchedServers: summary.unpatchedServers,
+              }
+            : null,
+        }),
+      ],
+    );
+    return { kind: 'created', request, version: stored.version };
+  }
+
   return {
     checkPolicy,
     create,
+    effect,
     regionIndexOf: () => deps.regions(),
 
     /** `freigabe Kreis Olpe eingehend Alle Clients gepatcht` → a request, or what is missing. */
@@ -332,6 +471,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     },
 
     get: (requestId: string) => readRequest(deps.store, requestId),
+    requestOf: releaseOf,
 
     /** Facts for the approver's confirmation view (the unconfirmed "Approve" click changes nothing). */
     async confirmFacts(caller: Caller, requestId: string): Promise<ConfirmFacts | ActOutcome> {
@@ -339,6 +479,18 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       if (!stored) return { kind: 'not_found' };
       const request = releaseOf(stored);
       if (caller.tenantId !== request.tenantId) return { kind: 'wrong_tenant' };
+      const actor = actorOf(caller, deps.roles);
+      if (!actor) return { kind: 'wrong_tenant' };
+      // Cheap refusals first: who may not decide is told before any back-end call.
+      const early = decisionRefusal(request, actor, nowIso());
+      if (early) {
+        await auditRefusal(
+          request,
+          { action: `${request.kind}.refused`, actor: actor.id, tenantId: null, scopeId: null },
+          { by: actor.name, verb: 'approve', code: early.code },
+        );
+        return { kind: 'refused', refusal: early, request, version: stored.version };
+      }
       try {
         const ref = await refFromId(request.scope.id);
         const fresh = ref ? await checkPolicy(ref) : null;
@@ -346,8 +498,6 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         const worse = gotWorse(request, fresh);
         // A dry run of the confirmed approval: a refusal that no input on the confirmation view can
         // fix (own request, wrong role, already decided, expired) is said now, not after "Bestätigen".
-        const actor = actorOf(caller, deps.roles);
-        if (!actor) return { kind: 'wrong_tenant' };
         const dry = transition(
           request,
           {
@@ -361,7 +511,8 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           nowIso(),
         );
         if (!dry.ok) return { kind: 'refused', refusal: dry.refusal, request, version: stored.version };
-        return { request, version: stored.version, fresh, worse };
+        const domains = request.state === 'retry_pending' ? failedDomains(request) : request.scope.domains;
+        return { request, version: stored.version, fresh, worse, effect: await effect(request, domains) };
       } catch (error) {
         const unavailable = unavailableFrom(error);
         if (unavailable) return unavailable;
@@ -387,10 +538,28 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         if (caller.tenantId !== request.tenantId) return { kind: 'wrong_tenant' };
         const actor = actorOf(caller, deps.roles);
         if (!actor) return { kind: 'wrong_tenant' };
-        if (stored.version !== version) return { kind: 'stale', request, version: stored.version };
+        if (stored.version !== version) {
+          await auditRefusal(
+            request,
+            { action: `${request.kind}.refused`, actor: actor.id, tenantId: null, scopeId: null },
+            { by: actor.name, verb, code: 'stale', state: request.state },
+          );
+          return { kind: 'stale', request, version: stored.version };
+        }
+        // Cheap refusals: a click that cannot succeed is refused before any back-end call.
+        const early =
+          verb === 'approve'
+            ? decisionRefusal(request, actor, nowIso())
+            : verb === 'retry_failed'
+              ? retryRefusal(request, actor)
+              : null;
+        if (early) return await refused(stored, request, actor, verb, early);
         let event: ReleaseEvent;
         switch (verb) {
           case 'approve': {
+            // A block confirmed since the request was made has the last word: the release is over.
+            const block = await overtakingBlock(request);
+            if (block) return await supersedeBy(stored, block);
             const ref = await refFromId(request.scope.id);
             if (!ref) return { kind: 'not_found' };
             const fresh = await checkPolicy(ref);
@@ -402,6 +571,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
               freshPolicyWorse: worse,
               override: input.override === true,
               justification: input.justification ?? null,
+              ...(request.state === 'retry_pending' ? { changedSince: await changedSince(request) } : {}),
             };
             break;
           }
@@ -414,11 +584,28 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
           case 'confirm_block':
             event = { type: 'confirm_block', actor };
             break;
-          case 'retry_failed':
-            event = { type: 'retry_failed', actor };
+          case 'retry_failed': {
+            let fresh: PolicySummary | null = null;
+            if (request.kind === 'release') {
+              const ref = await refFromId(request.scope.id);
+              if (!ref) return { kind: 'not_found' };
+              fresh = await checkPolicy(ref);
+            }
+            const skip = await changedSince(request);
+            event = {
+              type: 'retry_failed',
+              actor,
+              freshPolicy: fresh ? { meets: fresh.evaluation.meets, summary: fresh } : null,
+              freshPolicyWorse: fresh ? gotWorse(request, fresh) : false,
+              changedSince: skip,
+            };
             break;
+          }
         }
-        return await apply(stored, event, actor.id, actor.name);
+        const outcome = await apply(stored, event, actor.id, actor.name);
+        if (outcome.kind === 'refused') await auditRefused(outcome.request, actor, verb, outcome.refusal);
+        if (outcome.kind === 'ok' && verb === 'confirm_block') await supersedeCovered(outcome.request);
+        return outcome;
       } catch (error) {
         const unavailable = unavailableFrom(error);
         if (unavailable) return unavailable;
@@ -440,7 +627,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     async listOpen(tenantId: string | null) {
       const stored = await deps.store.listRequests({
         ...(tenantId ? { tenantId } : {}),
-        states: ['pending', 'awaiting_confirmation', 'executing', 'partially_failed'],
+        states: ['pending', 'awaiting_confirmation', 'executing', 'partially_failed', 'retry_pending'],
         limit: 20,
       });
       return stored.map((s) => ({ request: releaseOf(s), version: s.version }));
@@ -449,8 +636,9 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     /** Expires open requests whose time is up; returns how many. */
     async expireDue(): Promise<number> {
       const now = nowIso();
+      // Partially failed requests are due at the end of their retry window (the store's expiry column).
       const due = await deps.store.listRequests({
-        states: ['pending', 'awaiting_confirmation'],
+        states: ['pending', 'awaiting_confirmation', 'partially_failed', 'retry_pending'],
         expiresBefore: now,
         limit: 100,
       });
@@ -467,6 +655,149 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       return actor ? availableActions(request, actor, nowIso()) : [];
     },
   };
+
+  function failedDomains(request: ReleaseRequest): string[] {
+    const execution = 'execution' in request ? request.execution : null;
+    if (!execution) return [];
+    return Object.entries(execution.domains)
+      .filter(([, d]) => d.status === 'failed')
+      .map(([domain]) => domain);
+  }
+
+  // Who may ask for a retry, and when, without a back-end call.
+  function retryRefusal(request: ReleaseRequest, actor: Actor): Refusal | null {
+    if (request.state !== 'partially_failed') return { code: 'nothing_to_retry', state: request.state };
+    if (!actor.roles.includes('operator')) return { code: 'not_operator' };
+    const until = retryDeadline(request);
+    if (until !== null && Date.parse(until) <= deps.now().getTime()) return { code: 'retry_window_over', until };
+    return null;
+  }
+
+  async function refused(
+    stored: StoredRequest,
+    request: ReleaseRequest,
+    actor: Actor,
+    verb: ActionVerb,
+    refusal: Refusal,
+  ): Promise<ActOutcome> {
+    await auditRefused(request, actor, verb, refusal);
+    return { kind: 'refused', refusal, request, version: stored.version };
+  }
+
+  async function auditRefused(request: ReleaseRequest, actor: Actor, verb: ActionVerb, refusal: Refusal) {
+    await auditRefusal(
+      request,
+      { action: `${request.kind}.refused`, actor: actor.id, tenantId: null, scopeId: null },
+      { by: actor.name, verb, code: refusal.code, state: request.state },
+    );
+  }
+
+  /**
+   * The failed domains of a request that changed since they failed: another request that took them
+   * over, a block, or a change on the gateway by someone else (the domain's version moved).
+   */
+  async function changedSince(request: ReleaseRequest): Promise<string[]> {
+    const execution = 'execution' in request ? request.execution : null;
+    if (!execution) return [];
+    const failed = Object.entries(execution.domains).filter(([, d]) => d.status === 'failed');
+    if (failed.length === 0) return [];
+    const others = await deps.store.listRequests({
+      tenantId: request.tenantId,
+      states: ['executing', 'executed', 'partially_failed', 'retry_pending', 'expired'],
+      limit: 1000,
+    });
+    const live = new Map((await deps.gateway.listDomains()).map((d) => [d.domain, d]));
+    const changed: string[] = [];
+    for (const [domain, d] of failed) {
+      const since = d.settledAt ?? execution.startedAt;
+      const byRequest = others.some((s) => {
+        const other = releaseOf(s);
+        if (other.id === request.id || !('execution' in other) || !other.execution) return false;
+        if (other.execution.startedAt < since) return false;
+        const theirs = other.execution.domains[domain];
+        if (!theirs || theirs.status === 'failed' || theirs.status === 'skipped') return false;
+        return sharedDomains(shapeOf(request), { direction: other.direction, domains: [domain] }).length > 0;
+      });
+      const state = live.get(domain);
+      const byGateway =
+        state !== undefined &&
+        (typeof d.observedVersion === 'number'
+          ? state.version !== d.observedVersion
+          : state.changedAt !== null && state.changedAt > since);
+      if (byRequest || byGateway) changed.push(domain);
+    }
+    return changed;
+  }
+
+  /**
+   * A block confirmed after the request was made (or, waiting for a retry approval, after the retry was
+   * asked for) that covers some of its domains, or null. Earlier blocks a retry skips domain by domain.
+   */
+  async function overtakingBlock(request: ReleaseRequest): Promise<ReleaseRequest | null> {
+    if (request.kind !== 'release') return null;
+    const since =
+      request.state === 'retry_pending' ? (request.execution.pendingRetry?.at ?? request.createdAt) : request.createdAt;
+    const blocks = await deps.store.listRequests({
+      tenantId: request.tenantId,
+      states: ['executing', 'executed', 'partially_failed'],
+      limit: 1000,
+    });
+    for (const s of blocks) {
+      const block = releaseOf(s);
+      if (block.kind !== 'block' || !block.confirmation) continue;
+      // Strictly later: on a frozen clock (a test, the demo at SIM_SPEED=0) a block confirmed before the
+      // request was made carries the same instant, and it must not end a request it already preceded. A
+      // block confirmed while the request existed has superseded it directly (supersedeCovered).
+      if (block.confirmation.at <= since) continue;
+      if (sharedDomains(shapeOf(request), shapeOf(block)).length > 0) return block;
+    }
+    return null;
+  }
+
+  async function supersedeBy(stored: StoredRequest, block: ReleaseRequest): Promise<ActOutcome> {
+    const by = block.confirmation ?? { by: block.requester, at: block.createdAt };
+    const outcome = await applyWithRetries(stored.id, { type: 'supersede', block: { requestId: block.id, by: by.by } });
+    if (outcome.kind !== 'ok') return outcome;
+    return {
+      kind: 'refused',
+      refusal: { code: 'already_decided', state: 'superseded' },
+      request: outcome.request,
+      version: outcome.version,
+    };
+  }
+
+  /** After a block is confirmed: every pending release it covers is superseded, each card updated. */
+  async function supersedeCovered(block: ReleaseRequest): Promise<void> {
+    if (block.kind !== 'block' || !block.confirmation) return;
+    const open = await deps.store.listRequests({
+      tenantId: block.tenantId,
+      states: ['pending', 'retry_pending'],
+      limit: 1000,
+    });
+    for (const s of open) {
+      const release = releaseOf(s);
+      if (release.kind !== 'release') continue;
+      if (sharedDomains(shapeOf(release), shapeOf(block)).length === 0) continue;
+      await applyWithRetries(s.id, {
+        type: 'supersede',
+        block: { requestId: block.id, by: block.confirmation.by },
+      });
+    }
+  }
+
+  async function applyWithRetries(requestId: string, event: ReleaseEvent): Promise<ActOutcome> {
+    for (let attempt = 0; attempt < 25; attempt++) {
+      const stored = await deps.store.getRequest(requestId);
+      if (!stored) return { kind: 'not_found' };
+      const outcome = await apply(stored, event, 'lagebot', 'Lagebot');
+      if (outcome.kind !== 'stale') return outcome;
+    }
+    throw new Error(`request ${requestId}: could not apply ${event.type} after 25 concurrent updates`);
+  }
+
+  function shapeOf(request: ReleaseRequest) {
+    return { direction: request.direction, domains: request.scope.domains };
+  }
 
   function gotWorse(request: ReleaseRequest, fresh: PolicySummary): boolean {
     const before = request.policyAtRequest?.summary as PolicySummary | undefined;
@@ -491,7 +822,16 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       auditFor(next, `${next.kind}.${event.type}`, actorId, at, {
         by: actorName,
         state: next.state,
-        ...(event.type === 'approve' ? { override: event.override, policyMeets: event.freshPolicy.meets } : {}),
+        ...(event.type === 'approve'
+          ? {
+              override: event.override,
+              policyMeets: event.freshPolicy.meets,
+              justification: event.justification?.trim() || null,
+            }
+          : {}),
+        ...(event.type === 'supersede' ? { block: event.block.requestId, blockedBy: event.block.by.name } : {}),
+        ...(event.type === 'domain_succeeded' && event.unchanged ? { unchanged: true } : {}),
+        ...(event.type === 'retry_failed' && event.changedSince?.length ? { skipped: event.changedSince } : {}),
         ...(event.type === 'domain_succeeded' || event.type === 'domain_failed' ? { domain: event.domain } : {}),
         ...(event.type === 'domain_failed' ? { error: event.error } : {}),
         ...(details as Record<string, unknown>),
@@ -507,7 +847,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
         state: next.state,
         data: { request: next } satisfies StoredRequestData,
         updatedAt: at,
-        expiresAt: next.expiresAt,
+        expiresAt: dueAt(next),
       },
       audit,
       outbox,

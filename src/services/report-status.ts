@@ -67,6 +67,11 @@ export interface StatusService {
   reportById(scopeId: string): Promise<StatusResult>;
   regionIndex(): Promise<RegionIndex>;
   patches(): Promise<Patch[]>;
+  /**
+   * The bot itself changed the gateway (a release, a block): the cached gateway state is dropped, so
+   * the next status shows what the bot just did instead of what it read up to a cache TTL ago.
+   */
+  gatewayChanged(): void;
 }
 
 export interface StatusServiceDeps {
@@ -254,6 +259,12 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
   return {
     regionIndex,
     patches,
+    gatewayChanged() {
+      // One gateway read serves every scope ('domains' lists them all), so dropping it covers each
+      // scope the change touched; the patch data is the inventory's and stays.
+      cache.delete('domains');
+      cache.delete('queues');
+    },
     async report(scopeText) {
       let index: RegionIndex;
       try {

@@ -25,16 +25,23 @@ import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 export interface BlockRequestInput {
   caller: Caller;
+  conversationId: string;
   scopeId: string;
+  // Exactly these domains (the alert's); absent: the whole scope ("Ganzen Kreis sperren").
+  domains?: readonly string[];
   direction: 'inbound';
   reason: string;
   lang: Lang;
+  // Posts the confirmation card as its own message; returns its activity id.
+  post: (card: AdaptiveCardJson) => Promise<string | undefined>;
 }
 
 export interface AlertRoutesDeps {
   service: AlertService;
-  // The audited block path: returns the "Wirklich sperren?" confirmation card.
-  requestBlock: (input: BlockRequestInput) => Promise<AdaptiveCardJson>;
+  // The audited block path: posts the "Wirklich sperren?" card as its own message (the alert stays).
+  requestBlock: (
+    input: BlockRequestInput,
+  ) => Promise<{ posted: true; count: number } | { posted: false; text: string }>;
   logger: Logger;
   metrics?: { cardActions: { inc(labels: { verb: string; outcome: string }): void } };
 }
@@ -199,16 +206,30 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
   });
 
-  action(alertVerbs.block, alertData, async (context, data, lang) => {
+  // "Eingehend sperren" blocks exactly the alert's domains; "Ganzen Kreis sperren" the alert's whole
+  // region. Either way the confirmation is its own card and the alert card stays as it was.
+  const block = (whole: boolean) => async (context: TurnContext, data: z.infer<typeof alertData>, lang: Lang) => {
     const caller = callerOf(context);
     const r = await service.prepareBlock(data.alertId, caller.conversationKey, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
     if (r.kind === 'test') return { outcome: 'test', answer: t(lang, 'alerts.test_no_block') };
     const reason = blockReasonOf(lang, r.view);
+    if (whole && r.view.scope.kind !== 'group') return { outcome: 'bad_data', answer: t(lang, 'error.bad_card_data') };
     try {
-      const card = await deps.requestBlock({ caller, scopeId: r.scopeId, direction: 'inbound', reason, lang });
-      return { outcome: 'confirm', answer: card };
+      const result = await deps.requestBlock({
+        caller,
+        conversationId: caller.conversationKey,
+        scopeId: whole ? r.view.group.id : r.scopeId,
+        ...(whole ? {} : { domains: r.view.domains }),
+        direction: 'inbound',
+        reason,
+        lang,
+        post: async (card) =>
+          (await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card))))?.id,
+      });
+      if (!result.posted) return { outcome: 'refused', answer: result.text };
+      return { outcome: 'confirm', answer: buildAlertCard(r.view, r.view.lang) };
     } catch (error) {
       deps.logger.warn('block from an alert card failed', { alertId: data.alertId, err: describeError(error) });
       return {
@@ -216,7 +237,9 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
         answer: t(lang, 'alerts.block_unavailable', { scope: plainText(r.view.scope.name) }),
       };
     }
-  });
+  };
+  action(alertVerbs.block, alertData, block(false));
+  action(alertVerbs.blockGroup, alertData, block(true));
 
   action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);

@@ -4,23 +4,33 @@
 export function cardToText(card: unknown, options: { showActions?: boolean } = {}): string {
   const lines: string[] = [];
   const root = card as { body?: unknown[]; actions?: unknown[] };
-  for (const el of root.body ?? []) renderElement(el, lines, '');
+  const inputs: string[] = [];
+  for (const el of root.body ?? []) renderElement(el, lines, '', inputs);
   const actions = (root.actions ?? []) as Array<{ title?: unknown; verb?: unknown; data?: unknown }>;
   if (actions.length && options.showActions) {
-    // What `lagebot chat --invoke <verb> --data '<json>'` needs to click the button.
+    // What `lagebot chat --invoke <verb> --data '<json>'` needs to click the button; a card's inputs
+    // travel in the same data, so their ids are shown there to be filled in.
     lines.push('');
-    for (const a of actions)
-      lines.push(`[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(a.data ?? {})}'`);
+    for (const a of actions) {
+      const data = { ...((a.data as Record<string, unknown>) ?? {}) };
+      for (const id of inputs) data[id] = `<${id}>`;
+      lines.push(`[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(data)}'`);
+    }
   } else if (actions.length) {
     lines.push('', actions.map((a) => `[${String(a.title ?? '?')}]`).join(' '));
   }
   return lines.join('\n');
 }
 
-function renderElement(node: unknown, out: string[], indent: string): void {
+function renderElement(node: unknown, out: string[], indent: string, inputs: string[] = []): void {
   if (!node || typeof node !== 'object') return;
   const el = node as Record<string, unknown>;
   switch (el.type) {
+    case 'Input.Text':
+      // A text box: its label, whether it must be filled, and the data field it fills.
+      inputs.push(String(el.id));
+      out.push(`${indent}${String(el.label ?? el.placeholder ?? '')}${el.isRequired ? ' *' : ''}  ⟨${String(el.id)}⟩`);
+      return;
     case 'TextBlock':
       out.push(indent + String(el.text ?? ''));
       return;
@@ -32,7 +42,7 @@ function renderElement(node: unknown, out: string[], indent: string): void {
     case 'ColumnSet': {
       const cells = ((el.columns as Array<{ items?: unknown[] }>) ?? []).map((c) => {
         const inner: string[] = [];
-        for (const item of c.items ?? []) renderElement(item, inner, '');
+        for (const item of c.items ?? []) renderElement(item, inner, '', inputs);
         return inner.join(' ');
       });
       out.push(indent + cells.filter(Boolean).join(' | '));
@@ -40,10 +50,10 @@ function renderElement(node: unknown, out: string[], indent: string): void {
     }
     case 'Container':
       if (el.separator) out.push('');
-      for (const item of (el.items as unknown[]) ?? []) renderElement(item, out, indent);
+      for (const item of (el.items as unknown[]) ?? []) renderElement(item, out, indent, inputs);
       return;
     default:
       // Chart.* and anything unknown: what a client without that element shows.
-      if (el.fallback && typeof el.fallback === 'object') renderElement(el.fallback, out, indent);
+      if (el.fallback && typeof el.fallback === 'object') renderElement(el.fallback, out, indent, inputs);
   }
 }

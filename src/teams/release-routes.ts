@@ -18,13 +18,16 @@ import type { RequestCardTracker } from './request-card-tracker.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
+import { plainText } from './views/plain-text.ts';
 import {
   buildConfirmCard,
   buildReasonForm,
   buildRequestCard,
   directionText,
+  effectText,
   refreshUsersFor,
   refusalText,
+  scopeName,
   stateText,
 } from './views/request-card.ts';
 import { buildRequestListCard } from './views/request-list-card.ts';
@@ -58,6 +61,22 @@ const createData = z.object({
   direction: z.enum(['inbound', 'outbound', 'both']),
   reason: z.string().max(500).optional(),
 });
+
+/** The pointer to the request that already holds some of these domains (or the same request again). */
+function overlapText(lang: Lang, outcome: RequestOutcome): string | null {
+  if (outcome.kind === 'existing') return t(lang, 'release.existing', { id: outcome.request.id });
+  if (outcome.kind !== 'conflict') return null;
+  const r = outcome.existing;
+  return t(lang, 'release.conflict', {
+    count: outcome.domains.length,
+    what: t(lang, r.kind === 'block' ? 'what.block' : 'what.release'),
+    direction: directionText(lang, r.direction),
+    scope: scopeName(lang, r),
+    id: r.id,
+    name: plainText(r.requester.name),
+    state: stateText(lang, r),
+  });
+}
 
 function textOutcome(lang: Lang, outcome: RequestOutcome | ActOutcome): string | null {
   switch (outcome.kind) {
@@ -124,20 +143,38 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     }
     const note =
       request.kind === 'block'
-        ? t(lang, 'confirm.block', {
-            count: request.scope.domains.length,
-            direction: directionText(lang, request.direction),
-          })
+        ? await blockNote(deps, request, lang)
         : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here');
     const ownCard = buildRequestCard(request, version, lang, {
       message: note,
       actions: deps.service.actions(request, callerOf(context)),
       refreshUserIds: refreshUsers(request),
     });
-    if (viaInvoke) return ownCard;
+    if (viaInvoke) {
+      // The answer replaces the card that was clicked (the reason form): that message is now this
+      // request's card and is updated in place like every other.
+      const clicked = context.activity.replyToId;
+      if (clicked) await deps.cards.remember(request.id, here, clicked);
+      return ownCard;
+    }
     const res = await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(ownCard)));
     if (res?.id) await deps.cards.remember(request.id, here, res.id);
     return ownCard;
+  }
+
+  // An overlap is answered with the request that holds the domains: its card, with one line saying
+  // why nothing new was made, and the buttons this user has on it (withdraw, if it is theirs).
+  function overlapCard(
+    context: TurnContext,
+    lang: Lang,
+    outcome: Extract<RequestOutcome, { kind: 'existing' | 'conflict' }>,
+  ) {
+    const request = outcome.kind === 'existing' ? outcome.request : outcome.existing;
+    return buildRequestCard(request, outcome.version, lang, {
+      message: overlapText(lang, outcome) ?? undefined,
+      actions: deps.service.actions(request, callerOf(context)),
+      retrying: deps.cards.retrying(request.id),
+    });
   }
 
   async function handleCreated(
@@ -147,6 +184,19 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     viaInvoke: boolean,
   ): Promise<AdaptiveCardJson | null> {
     if (outcome.kind === 'created') return publish(context, lang, outcome, viaInvoke);
+    if (outcome.kind === 'existing' || outcome.kind === 'conflict') {
+      const card = overlapCard(context, lang, outcome);
+      const request = outcome.kind === 'existing' ? outcome.request : outcome.existing;
+      const here = callerOf(context).conversationKey;
+      if (viaInvoke) {
+        if (context.activity.replyToId) await deps.cards.remember(request.id, here, context.activity.replyToId);
+        return card;
+      }
+      // This copy of the card is kept up to date too.
+      const res = await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card)));
+      if (res?.id) await deps.cards.remember(request.id, here, res.id);
+      return null;
+    }
     if (outcome.kind === 'needs_reason') return buildReasonForm(lang, outcome);
     if (outcome.kind === 'scope_ambiguous' || outcome.kind === 'scope_unknown') {
       return buildScopeChoiceCard(
@@ -256,7 +306,9 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
   const requestFromWords = async (context: TurnContext, kind: 'release' | 'block', words: string[], lang: Lang) => {
     const outcome = await deps.service.requestFromWords(callerOf(context), kind, words);
     const card = await handleCreated(context, lang, outcome, false);
-    if (outcome.kind !== 'created' && card) await reply(context, card);
+    if (card && outcome.kind !== 'created' && outcome.kind !== 'existing' && outcome.kind !== 'conflict') {
+      await reply(context, card);
+    }
     return outcome.kind;
   };
 
@@ -272,29 +324,66 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
   };
 }
 
+/** "Wirklich sperren? 3 Domänen, externe Mail eingehend. 3 Domänen, davon 1 bereits gesperrt — 2 werden geändert." */
+async function blockNote(deps: Pick<ReleaseRouteDeps, 'service' | 'logger'>, request: ReleaseRequest, lang: Lang) {
+  const ask = t(lang, 'confirm.block', {
+    count: request.scope.domains.length,
+    direction: directionText(lang, request.direction),
+  });
+  try {
+    return `${ask} ${effectText(lang, request.kind, await deps.service.effect(request))}`;
+  } catch (error) {
+    // The gateway is asked again when the block runs; the question stands without the count.
+    deps.logger.warn('could not read the gateway for the block effect', { err: describeError(error) });
+    return ask;
+  }
+}
+
 /**
- * The alert card's "Eingehend sperren": the same audited block path as `sperren`, answered with the
- * "Wirklich sperren?" card (confirm_block executes). Roles are checked by the release service.
+ * The alert card's "Eingehend sperren" (exactly the alert's domains) and "Ganzen Kreis sperren" (the
+ * whole region): the same audited block path as `sperren`. The "Wirklich sperren?" card is posted as
+ * its own message, tracked like every request card, so the alert card stays as it is. Roles are
+ * checked by the release service. Returns the text to answer the click with when nothing was posted.
  */
 export async function requestBlockCard(
-  deps: Pick<ReleaseRouteDeps, 'service'>,
-  input: { caller: Caller; scopeId: string; direction: ReleaseDirection; reason: string; lang: Lang },
-): Promise<AdaptiveCardJson> {
+  deps: Pick<ReleaseRouteDeps, 'service' | 'cards' | 'logger'>,
+  input: {
+    caller: Caller;
+    conversationId: string;
+    scopeId: string;
+    domains?: readonly string[];
+    direction: ReleaseDirection;
+    reason: string;
+    lang: Lang;
+    post: (card: AdaptiveCardJson) => Promise<string | undefined>;
+  },
+): Promise<{ posted: true; count: number } | { posted: false; text: string }> {
   const { lang } = input;
   const outcome = await deps.service.create(input.caller, {
     kind: 'block',
     scopeId: input.scopeId,
     direction: input.direction,
     reason: input.reason,
+    ...(input.domains ? { domains: input.domains } : {}),
   });
+  let request: ReleaseRequest;
+  let card: AdaptiveCardJson;
   if (outcome.kind === 'created') {
-    return buildRequestCard(outcome.request, outcome.version, lang, {
-      message: t(lang, 'confirm.block', {
-        count: outcome.request.scope.domains.length,
-        direction: directionText(lang, outcome.request.direction),
-      }),
-      actions: deps.service.actions(outcome.request, input.caller),
+    request = outcome.request;
+    card = buildRequestCard(request, outcome.version, lang, {
+      message: await blockNote(deps, request, lang),
+      actions: deps.service.actions(request, input.caller),
     });
+  } else if (outcome.kind === 'existing' || outcome.kind === 'conflict') {
+    request = outcome.kind === 'existing' ? outcome.request : outcome.existing;
+    card = buildRequestCard(request, outcome.version, lang, {
+      message: overlapText(lang, outcome) ?? undefined,
+      actions: deps.service.actions(request, input.caller),
+    });
+  } else {
+    return { posted: false, text: textOutcome(lang, outcome) ?? t(lang, 'error.generic') };
   }
-  return buildNoticeCard(textOutcome(lang, outcome) ?? t(lang, 'error.generic'), { color: 'Attention' });
+  const activityId = await input.post(card);
+  if (activityId) await deps.cards.remember(request.id, input.conversationId, activityId);
+  return { posted: true, count: request.scope.domains.length };
 }

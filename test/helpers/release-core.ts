@@ -54,7 +54,7 @@ export interface ReleaseCore {
 }
 
 export async function startReleaseCore(
-  options: { unpatchedClients?: Record<string, number>; ttlMinutes?: number } = {},
+  options: { unpatchedClients?: Record<string, number>; ttlMinutes?: number; retryWindowMinutes?: number } = {},
 ): Promise<ReleaseCore> {
   let nowMs = T0;
   const now = () => new Date(nowMs);
@@ -83,6 +83,7 @@ export async function startReleaseCore(
     roles,
     now,
     ttlMs: (options.ttlMinutes ?? 240) * 60_000,
+    ...(options.retryWindowMinutes ? { retryWindowMs: options.retryWindowMinutes * 60_000 } : {}),
     newId: () => `r-${++ids}`,
     logger: silentLogger,
     parseDirectionAndReason,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/create-logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startSimServer } from '../../src/sim/server.ts';
+import type { ScenarioName } from '../../src/sim/simulator.ts';
 import { type RunningLagebot, startLagebot } from '../../src/start-lagebot.ts';
 import { FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 
@@ -21,10 +22,16 @@ export interface TestBot {
 
 export async function startTestBot(
   env: Record<string, string> = {},
-  simOptions: { devices?: number } = {},
-  options: { now?: () => Date } = {},
+  simOptions: { devices?: number; scenario?: ScenarioName; seed?: number } = {},
+  options: { now?: () => Date; onSimClock?: boolean } = {},
 ): Promise<TestBot> {
-  const sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: simOptions.devices });
+  const sim = await startSimServer({
+    port: 0,
+    speed: 0,
+    seed: simOptions.seed ?? 42,
+    devices: simOptions.devices,
+    scenario: simOptions.scenario,
+  });
   const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-test-'));
   const config = loadConfig({
     PORT: '0',
@@ -43,10 +50,14 @@ export async function startTestBot(
   let bot: RunningLagebot;
   try {
     // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
+    // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
+    // request TTL must when a test moves sim time.
+    const { onSimClock, ...rest } = options;
     bot = await startLagebot(config, {
       logger: createLogger(config.logLevel),
       executorRetry: { baseMs: 20, maxMs: 200 },
-      ...options,
+      ...(onSimClock ? { now: () => new Date(sim.sim.now()) } : {}),
+      ...rest,
     });
   } catch (error) {
     // A bot that did not start must not leave its simulator running (the test process would never end).

@@ -135,7 +135,9 @@ async function startRig(): Promise<Rig> {
     service,
     requestBlock: async (input) => {
       blocks.push(input);
-      return buildNoticeCard(`Wirklich sperren? ${input.scopeId}`, { title: 'Bestätigen' }) as AdaptiveCardJson;
+      const card = buildNoticeCard(`Wirklich sperren? ${input.scopeId}`, { title: 'Bestätigen' }) as AdaptiveCardJson;
+      await input.post(card);
+      return { posted: true, count: input.domains?.length ?? 0 };
     },
     logger: silentLogger,
     metrics,
@@ -353,17 +355,29 @@ describe('spam alerts end to end', () => {
     assert.equal((await rig.store.listAcknowledgements(alertId)).length, 1);
   });
 
-  test('Eingehend sperren hands the alert’s scope to the audited block path', async () => {
+  test('Eingehend sperren hands exactly the alert’s domains to the audited block path; the alert stays', async () => {
     const refused = await click('alert.block', { alertId }, { user: users.viewer });
     assert.match(String(refused.value), /Rolle Operator/);
     assert.equal(rig.blocks.length, 0);
+    const posts = rig.connector.calls.length;
     const answer = await click('alert.block', { alertId });
-    assert.match(JSON.stringify(answer.value), /Wirklich sperren\? kr-olpe/);
+    // The answer replaces the clicked card: it is the alert card again, not the confirmation.
+    assert.doesNotMatch(JSON.stringify(answer.value), /Wirklich sperren/);
+    assert.match(replyText({ attachments: [{ content: answer.value }] }), /Spam-Welle/);
+    const confirm = await rig.connector.waitFor((c) => c.length > posts);
+    assert.match(replyText(confirm[posts]!.activity), /Wirklich sperren\? kr-olpe/);
     assert.equal(rig.blocks.length, 1);
+    const view = await rig.delivery.viewFor(alertId, sued.id);
+    assert.deepEqual(rig.blocks[0]!.domains, view!.domains);
     assert.equal(rig.blocks[0]!.scopeId, 'kr-olpe');
     assert.equal(rig.blocks[0]!.direction, 'inbound');
     assert.equal(rig.blocks[0]!.caller.aadObjectId, users.operator.aadObjectId);
     assert.match(rig.blocks[0]!.reason, /Spam-Welle Kreis Olpe seit Do\., 15\.02\.2024, 18:00/);
+    // The whole Kreis is a separate button: the region, no domain list.
+    await click('alert.block_group', { alertId });
+    assert.equal(rig.blocks.length, 2);
+    assert.equal(rig.blocks[1]!.scopeId, view!.group.id);
+    assert.equal(rig.blocks[1]!.domains, undefined);
   });
 
   test('the end of the spike updates the card in place: ended at, duration, peak', async () => {

@@ -45,7 +45,9 @@ async function snapshot() {
   return {
     requests: requests.map((r) => `${r!.request.id} ${r!.request.state} v${r!.version}`),
     all: (await t.bot.store.listRequests({ limit: 1000 })).length,
-    audit: (await t.bot.store.verifyAuditChain()).count,
+    // Refusals are audited too (docs/decisions/release-workflow.md); everything else must stay as it was.
+    audit: (await t.bot.store.listAudit({ limit: 1000 })).filter((e) => !e.action.endsWith('.refused')).length,
+    chain: (await t.bot.store.verifyAuditChain()).ok,
     gatewayChanges: t.sim.audit({ limit: 1000 }).items.filter((a) => a.action === 'domain.change').length,
   };
 }
@@ -87,6 +89,10 @@ describe('roles on every card action', () => {
     await refused('request.cancel', { ...refs.block }, viewer, onlyRequester);
     await refused('request.retry', { ...refs.failed }, viewer, needsOperator);
     assert.deepEqual(await snapshot(), before);
+    const refusals = (await t.bot.store.listAudit({ limit: 1000 })).filter(
+      (e) => e.action.endsWith('.refused') && e.actor === viewer.aadObjectId,
+    );
+    assert.equal(refusals.length, 8, 'every refusal is audited');
   });
 
   test('identity in the card data is ignored: a viewer claiming to be an approver is still refused', async () => {

@@ -98,8 +98,9 @@ describe('gateway faults during execution', () => {
   test('the answer lost after the change, then the repeat refused (403): recorded done, not failed', async () => {
     const { ref } = await requestFrom(t, 'freigabe Meschede eingehend Alles gepatcht', users.operator);
     assert.ok(ref, 'a request card');
-    // The gateway applies the change, then holds its answer past the bot's 1 s timeout.
-    await setSimFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 2500, rate: 1, phase: 'after', count: 1 });
+    // The gateway applies the change, then holds its answer past the bot's 1 s timeout. (The first three
+    // are the run's read of the domains, tried three times; the run then goes without it and sends the change.)
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'timeout', ms: 2500, rate: 1, phase: 'after', count: 4 });
     await click(t, 'request.confirm', { ...ref }, users.approver2);
     await waitUntil(
       async () => !(await hasSimFault(t.simUrl, 'gateway')),

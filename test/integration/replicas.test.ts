@@ -89,8 +89,9 @@ describe('two replicas on one PostgreSQL', { skip }, () => {
       a.url,
       message('freigabe Kreis Soest eingehend Alles gepatcht', { serviceUrl: connector.url, user: users.operator }),
     );
-    const calls = await connector.waitFor((c) => c.some((x) => x.method === 'POST'));
-    const card = cardOf(calls.find((c) => c.method === 'POST')!.activity)!;
+    // The first POST may be the typing indicator of a slow turn; the request card is the one with a card.
+    const calls = await connector.waitFor((c) => c.some((x) => x.method === 'POST' && cardOf(x.activity)));
+    const card = cardOf(calls.find((c) => c.method === 'POST' && cardOf(c.activity))!.activity)!;
     const ref = (card.actions as Array<{ data: { requestId: string; version: number } }>)[0]!.data;
 
     // Both replicas see the request; two approvers click at once on different replicas.

@@ -42,6 +42,8 @@ describe('loadConfig', () => {
     });
     assert.equal(c.port, 8080);
     assert.equal(c.requestTtlMs, 90 * 60_000);
+    assert.equal(c.requestRetryWindowMs, 90 * 60_000, 'the retry window defaults to the request TTL');
+    assert.equal(loadConfig({ REQUEST_RETRY_WINDOW: '1d' }).requestRetryWindowMs, 86_400_000);
     assert.deepEqual(c.allowedTenants, ['t1', 't2']);
     assert.equal(c.playground.enabled, false);
     assert.equal(c.localMode, false);
@@ -54,6 +56,10 @@ describe('loadConfig', () => {
     assert.match(line!, /PORT="abc"/);
     assert.match(line!, /port/i);
     assert.match(problemsOf({ REQUEST_TTL: 'soon' })[0]!, /REQUEST_TTL="soon": expected a duration/);
+    assert.match(
+      problemsOf({ REQUEST_RETRY_WINDOW: 'later' })[0]!,
+      /REQUEST_RETRY_WINDOW="later": expected a duration/,
+    );
     assert.match(problemsOf({ SIM_SCENARIO: 'mars' })[0]!, /expected feb-2024, all-patched, empty or land/);
     assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /DATABASE_URL=.*PostgreSQL URL/);
     assert.match(problemsOf({ PLAYGROUND: 'maybe' })[0]!, /PLAYGROUND="maybe": expected on or off/);

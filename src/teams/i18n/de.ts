@@ -98,6 +98,8 @@ export const de = {
   'request.state.rejected': 'abgelehnt',
   'request.state.cancelled': 'zurückgezogen',
   'request.state.expired': 'abgelaufen',
+  'request.state.superseded': 'überholt',
+  'request.state.retry_pending': 'Wiederholung wartet auf Genehmigung ({have} von {need})',
   'request.requester': 'Beantragt von',
   'request.reason': 'Begründung',
   'request.justification': 'Rechtfertigung',
@@ -132,7 +134,7 @@ export const de = {
   'confirm.block': 'Wirklich sperren? {count} Domänen, externe Mail {direction}.',
   'confirm.title': 'Bitte bestätigen',
   'confirm.justification_label':
-    'Schriftliche Rechtfertigung (Pflicht unterhalb der Richtlinie, mindestens {min} Zeichen)',
+    'Schriftliche Rechtfertigung – Pflicht, weil die Richtlinie nicht erfüllt ist (mindestens {min} Zeichen)',
   'confirm.worse':
     'Achtung: Der Patch-Stand hat sich seit dem Antrag verschlechtert. Eine Freigabe ist nur über die Übersteuerung möglich (Rechtfertigung und zwei Freigebende).',
   'refusal.self_approval': 'Eigene Anträge können Sie nicht genehmigen oder ablehnen (Vier-Augen-Prinzip).',
@@ -153,6 +155,40 @@ export const de = {
   'refusal.too_long': 'Der Text ist zu lang (höchstens {max} Zeichen).',
   'refusal.no_domains': 'Zu dieser Region gibt es keine Mail-Domänen.',
   'refusal.policy_required': 'Der Patch-Stand konnte nicht geprüft werden; es wurde nichts geändert.',
+  'request.superseded_note':
+    'Überholt durch Sperre von {name} um {time} (Antrag {id}). Hier wird nichts mehr freigegeben.',
+  'request.domain.skipped': 'übersprungen – seither geändert',
+  'request.domain.unchanged': 'bereits in Kraft',
+  'request.nothing_to_do':
+    'Nichts zu tun: alle {count} Domänen waren bereits {flow}; am Gateway wurde nichts geändert.',
+  'request.effect_done': '{total} Domänen, davon {already} bereits {flow} — {changed} geändert',
+  'request.retry_until': 'Wiederholung möglich bis',
+  'request.retry_by': 'Wiederholung beantragt von',
+  'request.retry_why.below_policy': 'Richtlinie nicht erfüllt: die Wiederholung braucht eine neue Genehmigung',
+  'request.retry_why.lifetime_over': 'Antragsdauer abgelaufen: die Wiederholung braucht eine neue Genehmigung',
+  'request.retry_approvals': 'Wiederholung genehmigt von',
+  'request.retry_rejected_note': 'Die Wiederholung wurde abgelehnt; der Antrag bleibt teilweise fehlgeschlagen.',
+  'request.expired_retry_note':
+    'Wiederholungsfrist abgelaufen: die fehlgeschlagenen Domänen bleiben unverändert. Bitte bei Bedarf neu beantragen.',
+  'request.skipped_note': 'Seit dem Fehlschlag geändert und deshalb nicht wiederholt: {domains}',
+  'confirm.effect': '{total} Domänen, davon {already} bereits {flow} — {change} werden geändert.',
+  'confirm.nothing_to_do':
+    'Alle {total} Domänen sind bereits {flow}: es gibt nichts zu tun, am Gateway wird nichts geändert.',
+  'confirm.retry':
+    'Wiederholung der fehlgeschlagenen Domänen: externe Mail {direction}, {count} Domänen. {clients} Clients und {servers} Server ungepatcht.',
+  'confirm.justification_why':
+    'Die Freigaberichtlinie ist nicht erfüllt: Eine Freigabe braucht zwei Freigebende und eine schriftliche Rechtfertigung. Ihre Rechtfertigung steht mit Ihrem Namen auf dem Antrag und im Protokoll.',
+  'confirm.justification_optional': 'Ihre eigene Rechtfertigung (optional, mindestens {min} Zeichen)',
+  'confirm.justification_on_record': 'Bisherige Rechtfertigung: „{text}“',
+  'refusal.retry_window_over':
+    'Die Wiederholungsfrist ist abgelaufen ({time}); es wurde nichts geändert. Bitte neu beantragen.',
+  'release.existing': 'Diesen Antrag haben Sie bereits gestellt ({id}); hier ist er.',
+  'release.conflict':
+    'Abgelehnt: {count} dieser Domänen haben schon eine offene Änderung – {what} {direction} · {scope} (Antrag {id}) von {name}, {state}. Je Domäne und Richtung ist nur eine Änderung offen.',
+  'btn.open_request': 'Offenen Antrag anzeigen',
+  'btn.withdraw_own': 'Meinen Antrag zurückziehen',
+  'alert.action_block_region': 'Ganzen Kreis sperren',
+  'alert.block_posted': 'Die Sperrung der {count} Domänen des Alarms wartet auf Bestätigung – die Karte steht im Chat.',
   'request.stale': 'Inzwischen hat jemand anderes gehandelt – hier ist der aktuelle Stand.',
   'request.not_found': 'Diesen Antrag gibt es nicht.',
   'requests.title': 'Offene Anträge',

@@ -97,6 +97,8 @@ export const en: Record<MessageKey, string> = {
   'request.state.rejected': 'rejected',
   'request.state.cancelled': 'withdrawn',
   'request.state.expired': 'expired',
+  'request.state.superseded': 'superseded',
+  'request.state.retry_pending': 'Retry waiting for approval ({have} of {need})',
   'request.requester': 'Requested by',
   'request.reason': 'Reason',
   'request.justification': 'Justification',
@@ -130,7 +132,8 @@ export const en: Record<MessageKey, string> = {
     'Release external mail {direction} for {count} domains. {clients} clients and {servers} servers unpatched.',
   'confirm.block': 'Really block? {count} domains, external mail {direction}.',
   'confirm.title': 'Please confirm',
-  'confirm.justification_label': 'Written justification (required below the policy, at least {min} characters)',
+  'confirm.justification_label':
+    'Written justification – required because the policy is not met (at least {min} characters)',
   'confirm.worse':
     'Warning: the patch status got worse since the request. A release is only possible through the override (justification and two approvers).',
   'refusal.self_approval': 'You cannot approve or reject your own request (four-eyes principle).',
@@ -150,6 +153,38 @@ export const en: Record<MessageKey, string> = {
   'refusal.too_long': 'The text is too long (at most {max} characters).',
   'refusal.no_domains': 'This region has no mail domains.',
   'refusal.policy_required': 'The patch status could not be checked; nothing was changed.',
+  'request.superseded_note':
+    'Superseded by the block of {name} at {time} (request {id}). Nothing will be released here.',
+  'request.domain.skipped': 'skipped – changed since',
+  'request.domain.unchanged': 'already in effect',
+  'request.nothing_to_do':
+    'Nothing to do: all {count} domains were already {flow}; nothing was changed on the gateway.',
+  'request.effect_done': '{total} domains, {already} of them already {flow} — {changed} changed',
+  'request.retry_until': 'Retry possible until',
+  'request.retry_by': 'Retry asked by',
+  'request.retry_why.below_policy': 'policy not met: the retry needs a new approval',
+  'request.retry_why.lifetime_over': 'request lifetime over: the retry needs a new approval',
+  'request.retry_approvals': 'Retry approved by',
+  'request.retry_rejected_note': 'The retry was rejected; the request stays partially failed.',
+  'request.expired_retry_note': 'Retry window over: the failed domains stay unchanged. Please request again if needed.',
+  'request.skipped_note': 'Changed since they failed and therefore not retried: {domains}',
+  'confirm.effect': '{total} domains, {already} of them already {flow} — {change} will be changed.',
+  'confirm.nothing_to_do':
+    'All {total} domains are already {flow}: there is nothing to do, nothing will be changed on the gateway.',
+  'confirm.retry':
+    'Retry of the failed domains: external mail {direction}, {count} domains. {clients} clients and {servers} servers unpatched.',
+  'confirm.justification_why':
+    'The release policy is not met: a release needs two approvers and a written justification. Your justification is shown with your name on the request and in the audit log.',
+  'confirm.justification_optional': 'Your own justification (optional, at least {min} characters)',
+  'confirm.justification_on_record': 'Justification so far: “{text}”',
+  'refusal.retry_window_over': 'The retry window is over ({time}); nothing was changed. Please request again.',
+  'release.existing': 'You already made this request ({id}); here it is.',
+  'release.conflict':
+    'Refused: {count} of these domains already have an open change – {what} {direction} · {scope} (request {id}) by {name}, {state}. Only one change per domain and direction is open at a time.',
+  'btn.open_request': 'Show the open request',
+  'btn.withdraw_own': 'Withdraw my request',
+  'alert.action_block_region': 'Block the whole district',
+  'alert.block_posted': 'Blocking the alert’s {count} domains waits for confirmation – the card is in the chat.',
   'request.stale': 'Someone else acted in the meantime – here is the current state.',
   'request.not_found': 'This request does not exist.',
   'requests.title': 'Open requests',

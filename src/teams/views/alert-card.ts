@@ -28,6 +28,7 @@ export const alertVerbs = {
   ack: 'alert.ack',
   mute: 'alert.mute',
   block: 'alert.block',
+  blockGroup: 'alert.block_group',
   subscribe: 'alert.subscribe',
   unsubscribe: 'alert.unsubscribe',
 } as const;
@@ -160,6 +161,15 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
   }
   if (running && !view.foldedInto) {
     actions.push({ title: t(lang, 'alert.action_block'), verb: alertVerbs.block, data, style: 'destructive' });
+    // The alert's block is exactly its domains; the whole region is a separate, explicit choice.
+    if (view.scope.kind === 'group') {
+      actions.push({
+        title: t(lang, 'alert.action_block_region'),
+        verb: alertVerbs.blockGroup,
+        data,
+        style: 'destructive',
+      });
+    }
   }
   return renderCard(ALERT_CARD, {
     headerStyle: status.style,

@@ -1,5 +1,6 @@
-import type { Refusal, ReleaseRequest } from '../../domain/release-request.ts';
-import { JUSTIFICATION_MIN } from '../../domain/release-request.ts';
+import { type ReleaseEffect, targetFlow } from '../../domain/release-effect.ts';
+import type { Approval, Execution, Refusal, ReleaseRequest } from '../../domain/release-request.ts';
+import { JUSTIFICATION_MIN, retryDeadline } from '../../domain/release-request.ts';
 import { listedMembers, type RolesConfig } from '../../domain/roles.ts';
 import { ALL_SCOPE_ID } from '../../domain/scope-id.ts';
 import type { ConfirmFacts, PolicySummary } from '../../services/release-service.ts';
@@ -35,10 +36,64 @@ export function scopeName(lang: Lang, request: ReleaseRequest): string {
 }
 
 export function stateText(lang: Lang, request: ReleaseRequest): string {
+  const round = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
   return t(lang, `request.state.${request.state}` as MessageKey, {
-    have: request.approvals.length,
-    need: request.requiredApprovals,
+    have: round ? round.approvals.length : request.approvals.length,
+    need: round ? round.requiredApprovals : request.requiredApprovals,
   });
+}
+
+/** "44 Domänen, davon 12 bereits offen — 32 werden geändert" (confirm) from the gateway's live state. */
+export function effectText(lang: Lang, kind: ReleaseRequest['kind'], effect: ReleaseEffect): string {
+  const flow = t(lang, `flow.${targetFlow(kind)}` as MessageKey);
+  if (effect.toChange.length === 0) return t(lang, 'confirm.nothing_to_do', { total: effect.total, flow });
+  return t(lang, 'confirm.effect', {
+    total: effect.total,
+    already: effect.already.length,
+    flow,
+    change: effect.toChange.length,
+  });
+}
+
+function approvalText(lang: Lang, a: Approval): string {
+  const override = a.override ? ` (${t(lang, 'request.override')})` : '';
+  // Every approver's own justification is on the card, not only the first one.
+  const why = a.justification ? ` – „${plainText(a.justification)}“` : '';
+  return `${plainText(a.by.name)} · ${formatTime(lang, a.at)}${override}${why}`;
+}
+
+// The line under the state that says what the request's fate means (superseded, nothing to do, ...).
+function noteFor(lang: Lang, request: ReleaseRequest, execution: Execution | null): string {
+  const flow = t(lang, `flow.${targetFlow(request.kind)}` as MessageKey);
+  if (request.state === 'superseded') {
+    return t(lang, 'request.superseded_note', {
+      name: plainText(request.supersession.by.name),
+      time: formatTime(lang, request.supersession.at),
+      id: request.supersession.requestId,
+    });
+  }
+  if (request.state === 'expired') {
+    return t(lang, execution ? 'request.expired_retry_note' : 'request.expired_note');
+  }
+  if (!execution) return '';
+  const domains = Object.values(execution.domains);
+  const skipped = Object.entries(execution.domains).filter(([, d]) => d.status === 'skipped');
+  const notes: string[] = [];
+  if (request.state === 'executed' && domains.length > 0 && domains.every((d) => d.unchanged)) {
+    notes.push(t(lang, 'request.nothing_to_do', { count: domains.length, flow }));
+  } else if (request.state === 'executed' || request.state === 'partially_failed') {
+    const already = domains.filter((d) => d.unchanged).length;
+    const changed = domains.filter((d) => d.status === 'succeeded' && !d.unchanged).length;
+    notes.push(t(lang, 'request.effect_done', { total: domains.length, already, flow, changed }));
+  }
+  if (skipped.length > 0) {
+    notes.push(t(lang, 'request.skipped_note', { domains: plainText(skipped.map(([d]) => d).join(', ')) }));
+  }
+  const lastRetry = request.history.at(-1);
+  if (request.state === 'partially_failed' && lastRetry?.what === 'retry_rejected') {
+    notes.push(t(lang, 'request.retry_rejected_note'));
+  }
+  return notes.join(' ');
 }
 
 function defaultActions(request: ReleaseRequest): NonNullable<RequestCardOptions['actions']> {
@@ -49,6 +104,8 @@ function defaultActions(request: ReleaseRequest): NonNullable<RequestCardOptions
       return ['confirm_block', 'cancel'];
     case 'partially_failed':
       return ['retry_failed'];
+    case 'retry_pending':
+      return ['approve', 'reject'];
     default:
       return [];
   }
@@ -86,10 +143,18 @@ export function buildRequestCard(
     value: `${domains.length}: ${plainText(domains.slice(0, 12).join(', '))}${domains.length > 12 ? ', …' : ''}`,
   });
   for (const a of request.approvals) {
+    facts.push({ title: t(lang, 'request.approvals'), value: approvalText(lang, a) });
+  }
+  const execution = 'execution' in request ? request.execution : null;
+  for (const round of [execution?.retry, execution?.pendingRetry]) {
+    if (!round) continue;
     facts.push({
-      title: t(lang, 'request.approvals'),
-      value: `${plainText(a.by.name)} · ${formatTime(lang, a.at)}${a.override ? ` (${t(lang, 'request.override')})` : ''}`,
+      title: t(lang, 'request.retry_by'),
+      value: `${plainText(round.by.name)} · ${formatTime(lang, round.at)} – ${t(lang, `request.retry_why.${round.why}`)}`,
     });
+    for (const a of round.approvals) {
+      facts.push({ title: t(lang, 'request.retry_approvals'), value: approvalText(lang, a) });
+    }
   }
   if (request.confirmation) {
     facts.push({
@@ -112,6 +177,8 @@ export function buildRequestCard(
   if (request.state === 'pending' || request.state === 'awaiting_confirmation') {
     facts.push({ title: t(lang, 'request.expires'), value: formatTime(lang, request.expiresAt) });
   }
+  const retryUntil = retryDeadline(request);
+  if (retryUntil) facts.push({ title: t(lang, 'request.retry_until'), value: formatTime(lang, retryUntil) });
   facts.push({ title: t(lang, 'request.id'), value: request.id });
 
   const policy = request.policyAtRequest?.summary as PolicySummary | undefined;
@@ -124,33 +191,39 @@ export function buildRequestCard(
           time: formatTime(lang, policy.observedAt),
         })
     : '';
-  const rows =
-    'execution' in request && request.execution
-      ? Object.entries(request.execution.domains).map(([domain, d]) => {
-          const status = d.status === 'pending' && options.retrying?.has(domain) ? 'retrying' : d.status;
-          const icon = { pending: '⏳', retrying: '↻', succeeded: '✔', failed: '✖' }[status];
-          return {
-            status,
-            title: plainText(domain),
-            value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` – ${gatewayErrorText(lang, d.error)}` : ''}`,
-          };
-        })
-      : [];
+  const rows = execution
+    ? Object.entries(execution.domains).map(([domain, d]) => {
+        const status =
+          d.status === 'pending' && options.retrying?.has(domain)
+            ? 'retrying'
+            : d.status === 'succeeded' && d.unchanged
+              ? 'unchanged'
+              : d.status;
+        const icon = { pending: '⏳', retrying: '↻', succeeded: '✔', unchanged: '＝', failed: '✖', skipped: '↷' }[
+          status
+        ];
+        return {
+          status,
+          title: plainText(domain),
+          value: `${icon} ${t(lang, `request.domain.${status}` as MessageKey)}${d.status === 'failed' && d.error ? ` – ${gatewayErrorText(lang, d.error)}` : ''}`,
+        };
+      })
+    : [];
   // A Verband has 40+ domains: then one line of counts, and by name only those not done.
-  const execution =
+  const executionRows =
     rows.length <= 12
       ? rows.map(({ title, value }) => ({ title, value }))
       : [
           {
             title: t(lang, 'request.domains'),
-            value: (['succeeded', 'pending', 'retrying', 'failed'] as const)
+            value: (['succeeded', 'unchanged', 'pending', 'retrying', 'failed', 'skipped'] as const)
               .map((st) => [st, rows.filter((r) => r.status === st).length] as const)
               .filter(([, n]) => n > 0)
               .map(([st, n]) => `${n} ${t(lang, `request.domain.${st}` as MessageKey)}`)
               .join(' · '),
           },
           ...rows
-            .filter((r) => r.status !== 'succeeded')
+            .filter((r) => r.status !== 'succeeded' && r.status !== 'unchanged')
             .slice(0, 12)
             .map(({ title, value }) => ({ title, value })),
         ];
@@ -178,8 +251,8 @@ export function buildRequestCard(
       state: t(lang, `state.${d.state}` as MessageKey),
     })),
     executionTitle: t(lang, 'request.execution'),
-    execution,
-    note: request.state === 'expired' ? t(lang, 'request.expired_note') : '',
+    execution: executionRows,
+    note: noteFor(lang, request, execution),
     buttons: actions.map((a) => ({
       title: t(lang, buttonSpec[a].key),
       verb: buttonSpec[a].verb,
@@ -203,25 +276,40 @@ export function buildConfirmCard(
   lang: Lang,
   options: { message?: string } = {},
 ): AdaptiveCardJson {
-  const { request, version, fresh, worse } = facts;
+  const { request, version, fresh, worse, effect } = facts;
   const data = { requestId: request.id, version };
-  const belowPolicy = !fresh.evaluation.meets || request.requiredApprovals === 2 || worse;
-  const askJustification = belowPolicy && !request.justification;
+  const round = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
+  const belowPolicy =
+    !fresh.evaluation.meets || (round ? round.requiredApprovals : request.requiredApprovals) === 2 || worse;
+  const onRecord = round ? round.justification : request.justification;
+  // Below the policy every approver may add a justification; it is required while none is on record.
+  const askJustification = belowPolicy;
+  const justificationRequired = belowPolicy && !onRecord;
   const buttons = worse
     ? [{ title: t(lang, 'btn.override'), verb: 'request.confirm_override', style: 'destructive', data }]
     : [{ title: t(lang, 'btn.confirm'), verb: 'request.confirm', style: 'positive', data }];
   buttons.push({ title: t(lang, 'btn.abort'), verb: 'request.view', style: 'default', data });
   return renderCard('confirm', {
     title: options.message ?? t(lang, 'confirm.title'),
-    text: t(lang, 'confirm.release', {
+    text: t(lang, round ? 'confirm.retry' : 'confirm.release', {
       direction: directionText(lang, request.direction),
-      count: request.scope.domains.length,
+      count: effect.total,
       clients: formatNumber(lang, fresh.unpatchedClients),
       servers: formatNumber(lang, fresh.unpatchedServers),
     }),
+    effect: effectText(lang, request.kind, effect),
     warning: worse ? t(lang, 'confirm.worse') : '',
+    justificationWhy: belowPolicy ? t(lang, 'confirm.justification_why') : '',
+    onRecord: belowPolicy && onRecord ? t(lang, 'confirm.justification_on_record', { text: plainText(onRecord) }) : '',
     askJustification,
-    justificationLabel: t(lang, 'confirm.justification_label', { min: JUSTIFICATION_MIN }),
+    justificationRequired,
+    justificationLabel: t(
+      lang,
+      justificationRequired ? 'confirm.justification_label' : 'confirm.justification_optional',
+      {
+        min: JUSTIFICATION_MIN,
+      },
+    ),
     buttons,
   });
 }
@@ -262,6 +350,8 @@ export function refusalText(lang: Lang, refusal: Refusal): string {
       return t(lang, 'refusal.already_decided', {
         state: t(lang, `request.state.${refusal.state}` as MessageKey, { have: '', need: '' }),
       });
+    case 'retry_window_over':
+      return t(lang, 'refusal.retry_window_over', { time: formatTime(lang, refusal.until) });
     case 'justification_required':
     case 'reason_required':
       return t(lang, `refusal.${refusal.code}`, { min: refusal.min });

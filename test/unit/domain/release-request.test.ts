@@ -9,6 +9,7 @@ import {
   type ExecuteItem,
   idempotencyKeyFor,
   isTerminal,
+  JUSTIFICATION_MIN,
   type Refusal,
   type ReleaseEvent,
   type ReleaseRequest,
@@ -42,6 +43,14 @@ const stranger: Actor = { ...actor('anna', 'approver', 'operator'), tenantId: 'o
 const MET = { meets: true, summary: { unpatched: 0 } };
 const BELOW = { meets: false, summary: { unpatched: 12 } };
 const JUSTIFICATION = 'Bürgerbüro braucht Mail für Wahlunterlagen, Rest-Clients sind isoliert.';
+
+const retryBy = (a: Actor, over: Partial<Extract<ReleaseEvent, { type: 'retry_failed' }>> = {}): ReleaseEvent => ({
+  type: 'retry_failed',
+  actor: a,
+  freshPolicy: MET,
+  freshPolicyWorse: false,
+  ...over,
+});
 
 function input(over: Partial<CreateRequestInput> = {}): CreateRequestInput {
   return {
@@ -499,10 +508,13 @@ describe('execution', () => {
     assert.deepEqual(s2.request.execution.domains['attendorn.de']!.error, 'timeout');
     assert.equal(isTerminal(s2.request.state), false);
 
-    assert.deepEqual(refused(transition(s2.request, { type: 'retry_failed', actor: vera }, at(4))), {
+    assert.deepEqual(refused(transition(s2.request, retryBy(vera), at(4))), {
       code: 'not_operator',
     });
-    const retry = ok(transition(s2.request, { type: 'retry_failed', actor: otto }, at(4)));
+    assert.deepEqual(refused(transition(s2.request, { type: 'retry_failed', actor: otto }, at(4))), {
+      code: 'policy_required',
+    });
+    const retry = ok(transition(s2.request, retryBy(otto), at(4)));
     assert.equal(retry.request.state, 'executing');
     assert.deepEqual(executeItems(retry.effects), [firstItems[1]]);
     assert.ok(retry.request.state === 'executing');
@@ -517,7 +529,7 @@ describe('execution', () => {
 
     const done = ok(transition(retry.request, { type: 'domain_succeeded', domain: 'attendorn.de' }, at(5)));
     assert.equal(done.request.state, 'executed');
-    assert.deepEqual(refused(transition(done.request, { type: 'retry_failed', actor: otto }, at(6))), {
+    assert.deepEqual(refused(transition(done.request, retryBy(otto), at(6))), {
       code: 'nothing_to_retry',
       state: 'executed',
     });
@@ -528,11 +540,115 @@ describe('execution', () => {
     const f1 = ok(transition(start, { type: 'domain_failed', domain: 'olpe.de', error: 'e1' }, at(2)));
     const f2 = ok(transition(f1.request, { type: 'domain_failed', domain: 'attendorn.de', error: 'e2' }, at(3)));
     assert.equal(f2.request.state, 'partially_failed');
-    const retry = ok(transition(f2.request, { type: 'retry_failed', actor: olga }, at(4)));
+    const retry = ok(transition(f2.request, retryBy(olga), at(4)));
     assert.deepEqual(
       executeItems(retry.effects).map((i) => i.key),
       ['req-1:olpe.de:apply', 'req-1:attendorn.de:apply'],
     );
+  });
+
+  test('a retry skips and names the domains changed since they failed', () => {
+    const start = executing();
+    const f1 = ok(
+      transition(start, { type: 'domain_failed', domain: 'olpe.de', error: 'e1', observedVersion: 3 }, at(2)),
+    );
+    const f2 = ok(transition(f1.request, { type: 'domain_failed', domain: 'attendorn.de', error: 'e2' }, at(3)));
+    assert.ok(f2.request.state === 'partially_failed');
+    assert.equal(f2.request.execution.domains['olpe.de']!.observedVersion, 3);
+    const retry = ok(transition(f2.request, retryBy(olga, { changedSince: ['attendorn.de'] }), at(4)));
+    assert.deepEqual(
+      executeItems(retry.effects).map((i) => i.domain),
+      ['olpe.de'],
+    );
+    assert.ok(retry.request.state === 'executing');
+    assert.equal(retry.request.execution.domains['attendorn.de']!.status, 'skipped');
+    // Everything changed since: nothing is sent, the request ends.
+    const none = ok(transition(f2.request, retryBy(olga, { changedSince: ['olpe.de', 'attendorn.de'] }), at(4)));
+    assert.equal(none.request.state, 'executed');
+    assert.equal(none.effects.filter((e) => e.type === 'execute').length, 0);
+  });
+
+  test('below the policy or after the lifetime a retry needs four eyes again, with new keys', () => {
+    const start = executing();
+    const f1 = ok(transition(start, { type: 'domain_failed', domain: 'olpe.de', error: 'e1' }, at(2)));
+    const failed = ok(transition(f1.request, { type: 'domain_succeeded', domain: 'attendorn.de' }, at(3))).request;
+    const below = ok(transition(failed, retryBy(opApprover, { freshPolicy: BELOW }), at(4)));
+    assert.equal(below.request.state, 'retry_pending');
+    assert.equal(below.effects.filter((e) => e.type === 'execute').length, 0);
+    // Neither the requester nor whoever asked for the retry approves it.
+    assert.deepEqual(refused(transition(below.request, approve(opApprover), at(5))), { code: 'self_approval' });
+    assert.deepEqual(refused(transition(below.request, approve(vera), at(5))), { code: 'not_approver' });
+    const bertApproves = (justification: string | null) => ({
+      ...approve(bert, { freshPolicy: BELOW }),
+      justification,
+    });
+    assert.deepEqual(refused(transition(below.request, bertApproves(null), at(5))), {
+      code: 'justification_required',
+      min: JUSTIFICATION_MIN,
+    });
+    const one = ok(transition(below.request, bertApproves(JUSTIFICATION), at(5)));
+    assert.equal(one.request.state, 'retry_pending');
+    assert.deepEqual(refused(transition(one.request, approve(bert, { freshPolicy: BELOW }), at(6))), {
+      code: 'already_approved_by_you',
+    });
+    const two = ok(
+      transition(one.request, approve(carla, { freshPolicy: BELOW, justification: 'Zweite Sicht: vertretbar' }), at(6)),
+    );
+    assert.ok(two.request.state === 'executing');
+    const items = executeItems(two.effects);
+    assert.deepEqual(
+      items.map((i) => i.key),
+      [idempotencyKeyFor('req-1', 'olpe.de', 2)],
+    );
+    assert.match(items[0]!.change.actor, /paul/);
+    assert.match(items[0]!.change.actor, /carla/);
+
+    // Policy met but the request's lifetime (4 h) is over: still a new approval.
+    const late = ok(transition(failed, retryBy(olga), at(241)));
+    assert.equal(late.request.state, 'retry_pending');
+  });
+
+  test('the retry window ends a partially failed request; a rejected retry leaves it partially failed', () => {
+    const start = executing();
+    const failed = ok(transition(start, { type: 'domain_failed', domain: 'olpe.de', error: 'e1' }, at(2)));
+    const done = ok(transition(failed.request, { type: 'domain_succeeded', domain: 'attendorn.de' }, at(3))).request;
+    assert.ok(done.state === 'partially_failed');
+    const until = done.execution.retryUntil!;
+    // The retry window defaults to the request's lifetime, from the moment it settled.
+    assert.equal(Date.parse(until), Date.parse(at(3)) + 4 * HOUR);
+    assert.deepEqual(refused(transition(done, { type: 'expire' }, at(10))), { code: 'not_expired', expiresAt: until });
+    const pending = ok(transition(done, retryBy(olga, { freshPolicy: BELOW }), at(10))).request;
+    const rejected = ok(transition(pending, { type: 'reject', actor: anna, reason: 'erst patchen' }, at(11)));
+    assert.equal(rejected.request.state, 'partially_failed');
+    assert.deepEqual(refused(transition(done, retryBy(olga), at(3 + 240))), { code: 'retry_window_over', until });
+    const expired = ok(transition(done, { type: 'expire' }, at(3 + 240)));
+    assert.equal(expired.request.state, 'expired');
+    assert.ok(expired.request.state === 'expired' && expired.request.execution !== null);
+    assert.deepEqual(availableActions(expired.request, olga, at(250)), []);
+  });
+
+  test('a block supersedes a pending release; an executing one is not touched', () => {
+    const block = { type: 'supersede', block: { requestId: 'blk-1', by: { id: 'otto', name: 'Otto' } } } as const;
+    const superseded = ok(transition(created(), block, at(1)));
+    assert.ok(superseded.request.state === 'superseded');
+    assert.deepEqual(superseded.request.supersession, {
+      requestId: 'blk-1',
+      by: { id: 'otto', name: 'Otto' },
+      at: at(1),
+    });
+    assert.deepEqual(superseded.effects, [{ type: 'notify', requestId: 'req-1', topic: 'superseded' }]);
+    assert.equal(isTerminal('superseded'), true);
+    assert.deepEqual(refused(transition(superseded.request, approve(anna), at(2))), {
+      code: 'already_decided',
+      state: 'superseded',
+    });
+    assert.deepEqual(refused(transition(executing(), block, at(2))), { code: 'already_decided', state: 'executing' });
+  });
+
+  test('a domain already in the requested state is recorded as such', () => {
+    const one = ok(transition(executing(), { type: 'domain_succeeded', domain: 'olpe.de', unchanged: true }, at(2)));
+    assert.ok(one.request.state === 'executing');
+    assert.equal(one.request.execution.domains['olpe.de']!.unchanged, true);
   });
 
   test('resumeEffects re-issues exactly the unfinished intents', () => {

@@ -193,7 +193,7 @@ describe('spam watcher: a spike in Kreis Olpe from start to end', () => {
     const actions = card.actions as Array<{ verb: string; data: Record<string, unknown> }>;
     assert.deepEqual(
       actions.map((x) => x.verb),
-      ['alert.ack', 'alert.mute', 'alert.mute', 'alert.block'],
+      ['alert.ack', 'alert.mute', 'alert.mute', 'alert.block', 'alert.block_group'],
     );
     for (const x of actions) assert.equal(x.data.alertId, alertId);
 

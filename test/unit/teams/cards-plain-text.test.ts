@@ -194,7 +194,19 @@ function everyCard(h: string, lang: Lang): Array<[string, AdaptiveCardJson]> {
     ['scope choice, ambiguous', buildScopeChoiceCard(lang, h, 'ambiguous', [node, node])],
     ['request', buildRequestCard(pending!, 1, lang)],
     ...decided.map((r): [string, AdaptiveCardJson] => [`request ${r.state}`, buildRequestCard(r, 2, lang)]),
-    ['confirm', buildConfirmCard({ request: pending!, version: 1, fresh, worse: true }, lang)],
+    [
+      'confirm',
+      buildConfirmCard(
+        {
+          request: pending!,
+          version: 1,
+          fresh,
+          worse: true,
+          effect: { total: 2, already: ['a.de'], toChange: ['b.de'] },
+        },
+        lang,
+      ),
+    ],
     [
       'reason form',
       buildReasonForm(lang, { requestKind: 'release', scopeId: 'kr-olpe', scopeName: h, direction: 'both' }),

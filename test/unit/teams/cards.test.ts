@@ -195,11 +195,12 @@ describe('cards', () => {
       );
       assert.ok(created.ok);
       const request = created.request;
+      const effect = { total: 3, already: ['a.de'], toChange: ['b.de', 'c.de'] };
       const cards = [
         buildRequestCard(request, 1, lang, { refreshUserIds: ['aad-op', 'aad-ap'] }),
         buildRequestCard(request, 1, lang, { message: 'x', actions: [] }),
-        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: true }, lang),
-        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: false }, lang),
+        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: true, effect }, lang),
+        buildConfirmCard({ request, version: 1, fresh: policySummary, worse: false, effect }, lang),
         buildReasonForm(lang, { requestKind: 'block', scopeId: 'kr-olpe', scopeName: 'Kreis Olpe', direction: 'both' }),
         renderCard('list', { title: 'T', empty: 'none', lines: ['a', 'b'], buttons: [] }),
         renderCard('list', { title: 'T', empty: 'none', lines: [], buttons: [] }),
