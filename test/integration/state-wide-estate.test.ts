@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RegionNodeWire } from '../../src/contracts/inventory.ts';
-import { channel, message, post, type TestUser, users } from '../fakes/activities.ts';
+import { channel, invoke, message, post, type TestUser, users } from '../fakes/activities.ts';
 import { cardOf, replyText } from '../fakes/fake-bot-connector.ts';
-import { click, requestFrom, say, writeTestRoles } from '../helpers/release-helpers.ts';
+import { click, refOf, requestFrom, say, writeTestRoles } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 import { assertValidCard } from '../helpers/validate-card.ts';
 
@@ -91,7 +91,7 @@ describe('the state-wide estate served by the simulator', () => {
     );
   });
 
-  test('a spam wave in a Kreis: one alert, to the channel that follows its Regierungsbezirk', async () => {
+  test('a spam wave in a Kreis: one alert, to the channel that follows its Regierungsbezirk; its block is its domains', async () => {
     const kreis = ofKind('kreis')[1]!;
     const bezirk = regions.find((r) => r.id === kreis.parentId)!;
     const other = ofKind('regierungsbezirk').find((r) => r.id !== bezirk.id)!;
@@ -131,6 +131,42 @@ describe('the state-wide estate served by the simulator', () => {
     );
     assert.ok(replyText(alerts[0]!.activity).includes(bezirk.name), 'the alert names the region above the Kreis');
     assertValidCard(cardOf(alerts[0]!.activity)!);
+
+    // "Eingehend sperren" on the alert blocks exactly the alert's domains, asks in a card of its own, and
+    // answers the click with the alert, which stays in the channel.
+    const alertCard = cardOf(alerts[0]!.activity)!;
+    const blockButton = (alertCard.actions as Array<{ verb?: string; data?: Record<string, unknown> }>).find(
+      (a) => a.verb === 'alert.block',
+    )!;
+    assert.ok(blockButton, 'the alert offers its block');
+    const before = t.connector.calls.length;
+    const res = await post(
+      t.botUrl,
+      invoke('alert.block', blockButton.data!, {
+        serviceUrl: t.connector.url,
+        user: users.operator,
+        conversation: follows,
+        replyToId: alerts[0]!.activity.id as string | undefined,
+      }),
+    );
+    assert.equal(res.status, 200);
+    const answered = replyText({ attachments: [{ content: (res.body as { value: unknown }).value }] });
+    assert.ok(answered.startsWith(`Spam-Welle: ${kreis.name}`), `the alert stays: ${answered.slice(0, 200)}`);
+    await t.connector.waitFor((calls) =>
+      calls.slice(before).some((c) => c.method === 'POST' && /Wirklich sperren/.test(replyText(c.activity))),
+    );
+    const confirmation = t.connector.calls
+      .slice(before)
+      .find((c) => c.method === 'POST' && /Wirklich sperren/.test(replyText(c.activity)))!;
+    assert.equal(confirmation.conversationId, follows.id);
+    const named = opened.alert.domains;
+    assert.match(replyText(confirmation.activity), new RegExp(`${named.length} Domänen`));
+    await click(t, 'request.confirm_block', { ...refOf(cardOf(confirmation.activity)) }, users.operator);
+    assert.ok(await t.bot.executor.idle(15_000));
+    for (const domain of named) assert.equal((await domainState(domain)).inbound, 'blocked', domain);
+    const spared = domainsUnder(kreis.id).filter((d) => !named.includes(d));
+    assert.ok(spared.length > 0, 'the Kreis has domains the alert did not name');
+    for (const domain of spared) assert.equal((await domainState(domain)).inbound, 'open', domain);
   });
   test('a Kreis blocked and released again through the bot, four eyes, each domain changed', async () => {
     // Three weeks on, the rollout is through everywhere but in the stragglers: take a Kreis that meets the
