@@ -417,3 +417,93 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
   };
 }
+
+// `lagebot gateway-agent` (src/gateway-agent/) runs on the gateway host and reads its own variables.
+const gatewayAgentEnv = z.object({
+  GATEWAY_AGENT_PORT: port(3980),
+  GATEWAY_AGENT_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+  GATEWAY_API_TOKEN: optionalString,
+  GATEWAY_DOMAINS_FILE: optionalString,
+  GATEWAY_AGENT_STATE: optionalString,
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  POSTFIX_CONFIG_DIR: z.preprocess(emptyToUndefined, z.string().default('/etc/postfix')),
+  POSTFIX_MAP_DIR: optionalString,
+  RSPAMD_CONTROLLER_URL: z.preprocess(emptyToUndefined, z.string().url().default('http://127.0.0.1:11334')),
+  RSPAMD_LOG_FILE: z.preprocess(emptyToUndefined, z.string().default('/var/log/rspamd/rspamd.log')),
+});
+
+export interface GatewayAgentConfig {
+  port: number;
+  host: string;
+  token: string | undefined;
+  domainsFile: string | undefined;
+  statePath: string;
+  postfixConfigDir: string;
+  mapDir: string;
+  rspamd: { controllerUrl: string; logFile: string };
+}
+
+export function loadGatewayAgentConfig(env: Record<string, string | undefined> = process.env): GatewayAgentConfig {
+  const parsed = gatewayAgentEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.GATEWAY_AGENT_PORT,
+    host: e.GATEWAY_AGENT_HOST,
+    token: e.GATEWAY_API_TOKEN,
+    domainsFile: e.GATEWAY_DOMAINS_FILE,
+    statePath: e.GATEWAY_AGENT_STATE ?? join(e.DATA_DIR, 'gateway-agent.sqlite'),
+    postfixConfigDir: e.POSTFIX_CONFIG_DIR,
+    mapDir: e.POSTFIX_MAP_DIR ?? join(e.POSTFIX_CONFIG_DIR, 'lagebot'),
+    rspamd: { controllerUrl: e.RSPAMD_CONTROLLER_URL, logFile: e.RSPAMD_LOG_FILE },
+  };
+}
+
+// `npm run mail-lab` (src/mail-lab/): a Postfix + rspamd + sink + gateway agent lab on loopback ports.
+const mailLabEnv = z.object({
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  MAIL_LAB_SMTP_PORT: port(2525),
+  MAIL_LAB_HTTP_PORT: port(3981),
+  MAIL_LAB_SINK_PORT: port(2526),
+  MAIL_LAB_RSPAMD_PORT: port(11432),
+  GATEWAY_AGENT_PORT: port(3980),
+  GATEWAY_API_TOKEN: optionalString,
+  GATEWAY_DOMAINS_FILE: optionalString,
+});
+
+export interface MailLabConfig {
+  dir: string;
+  ports: { smtp: number; http: number; sinkSmtp: number; agent: number; rspamd: number };
+  token: string | undefined;
+  domainsFile: string | undefined;
+}
+
+export function loadMailLabConfig(env: Record<string, string | undefined> = process.env): MailLabConfig {
+  const parsed = mailLabEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  return {
+    dir: join(e.DATA_DIR, 'mail-lab'),
+    ports: {
+      smtp: e.MAIL_LAB_SMTP_PORT,
+      http: e.MAIL_LAB_HTTP_PORT,
+      sinkSmtp: e.MAIL_LAB_SINK_PORT,
+      agent: e.GATEWAY_AGENT_PORT,
+      rspamd: e.MAIL_LAB_RSPAMD_PORT,
+    },
+    token: e.GATEWAY_API_TOKEN,
+    domainsFile: e.GATEWAY_DOMAINS_FILE,
+  };
+}

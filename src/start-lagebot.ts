@@ -193,8 +193,9 @@ async function startBackEnds(
     });
     closers.push(() => sim.close());
     simUrl = sim.url;
-    // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time here.
-    gatewayNow = () => new Date(sim.sim.now());
+    // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time when the
+    // simulator is the gateway (not with GATEWAY_API_URL on a real one, e.g. the mail lab).
+    if (!config.gateway.url) gatewayNow = () => new Date(sim.sim.now());
     logger.info(
       `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
       { simUrl: sim.url },
