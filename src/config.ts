@@ -66,6 +66,27 @@ const duration = (fallback: string) =>
       }),
   );
 
+// A duration, or 0/off for "never" (null).
+const durationOrOff = (fallback: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx) => {
+        if (/^\s*(0|off|aus|false|no)\s*$/i.test(v)) return null;
+        const ms = parseDuration(v);
+        if (ms === null) {
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            message: 'expected a duration such as 15m, 1h or 900 (seconds), or 0/off',
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  );
+
 // A duration whose default is another setting's value (undefined here, resolved in loadConfig).
 const optionalDuration = () =>
   z.preprocess(
@@ -165,6 +186,11 @@ const envSchema = z.object({
   ROLES_FILE: optionalString,
   APPROVERS_CONVERSATION: optionalString,
   REQUEST_TTL: duration('4h'),
+  // Reminders, escalation and the daily report (README "Reminders, escalation and reports").
+  APPROVAL_REMINDER: durationOrOff('15m'),
+  APPROVAL_REMINDER_MAX: positiveInt(3, 'a number of reminders', 100),
+  APPROVAL_ESCALATION: durationOrOff('1h'),
+  CATCH_UP_WINDOW: duration('2h'),
   // How long a partially failed request may be retried; unset = REQUEST_TTL.
   REQUEST_RETRY_WINDOW: optionalDuration(),
   SPAM_WATCH_INTERVAL_SECONDS: positiveInt(60, 'a number of seconds', 86_400),
@@ -260,6 +286,15 @@ export interface Config {
   rolesFile: string | undefined;
   approversConversation: string | undefined;
   requestTtlMs: number;
+  nudges: {
+    /** null: no reminders (APPROVAL_REMINDER=0/off). */
+    reminderMs: number | null;
+    reminderMax: number;
+    /** null: no escalation. */
+    escalationMs: number | null;
+    /** A report missed by at most this much (the bot was down) is sent late; later it is skipped. */
+    catchUpWindowMs: number;
+  };
   requestRetryWindowMs: number;
   spamWatchIntervalSeconds: number;
   statusCacheSeconds: number;
@@ -355,6 +390,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     rolesFile: e.ROLES_FILE,
     approversConversation: e.APPROVERS_CONVERSATION,
     requestTtlMs: e.REQUEST_TTL,
+    nudges: {
+      reminderMs: e.APPROVAL_REMINDER,
+      reminderMax: e.APPROVAL_REMINDER_MAX,
+      escalationMs: e.APPROVAL_ESCALATION,
+      catchUpWindowMs: e.CATCH_UP_WINDOW,
+    },
     requestRetryWindowMs: e.REQUEST_RETRY_WINDOW ?? e.REQUEST_TTL,
     spamWatchIntervalSeconds: e.SPAM_WATCH_INTERVAL_SECONDS,
     statusCacheSeconds: e.STATUS_CACHE_SECONDS,
@@ -374,5 +415,95 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       anchorConversation: e.AUDIT_ANCHOR_CONVERSATION,
       anchorIntervalMs: e.AUDIT_ANCHOR_INTERVAL,
     },
+  };
+}
+
+// `lagebot gateway-agent` (src/gateway-agent/) runs on the gateway host and reads its own variables.
+const gatewayAgentEnv = z.object({
+  GATEWAY_AGENT_PORT: port(3980),
+  GATEWAY_AGENT_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+  GATEWAY_API_TOKEN: optionalString,
+  GATEWAY_DOMAINS_FILE: optionalString,
+  GATEWAY_AGENT_STATE: optionalString,
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  POSTFIX_CONFIG_DIR: z.preprocess(emptyToUndefined, z.string().default('/etc/postfix')),
+  POSTFIX_MAP_DIR: optionalString,
+  RSPAMD_CONTROLLER_URL: z.preprocess(emptyToUndefined, z.string().url().default('http://127.0.0.1:11334')),
+  RSPAMD_LOG_FILE: z.preprocess(emptyToUndefined, z.string().default('/var/log/rspamd/rspamd.log')),
+});
+
+export interface GatewayAgentConfig {
+  port: number;
+  host: string;
+  token: string | undefined;
+  domainsFile: string | undefined;
+  statePath: string;
+  postfixConfigDir: string;
+  mapDir: string;
+  rspamd: { controllerUrl: string; logFile: string };
+}
+
+export function loadGatewayAgentConfig(env: Record<string, string | undefined> = process.env): GatewayAgentConfig {
+  const parsed = gatewayAgentEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  return {
+    port: e.GATEWAY_AGENT_PORT,
+    host: e.GATEWAY_AGENT_HOST,
+    token: e.GATEWAY_API_TOKEN,
+    domainsFile: e.GATEWAY_DOMAINS_FILE,
+    statePath: e.GATEWAY_AGENT_STATE ?? join(e.DATA_DIR, 'gateway-agent.sqlite'),
+    postfixConfigDir: e.POSTFIX_CONFIG_DIR,
+    mapDir: e.POSTFIX_MAP_DIR ?? join(e.POSTFIX_CONFIG_DIR, 'lagebot'),
+    rspamd: { controllerUrl: e.RSPAMD_CONTROLLER_URL, logFile: e.RSPAMD_LOG_FILE },
+  };
+}
+
+// `npm run mail-lab` (src/mail-lab/): a Postfix + rspamd + sink + gateway agent lab on loopback ports.
+const mailLabEnv = z.object({
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  MAIL_LAB_SMTP_PORT: port(2525),
+  MAIL_LAB_HTTP_PORT: port(3981),
+  MAIL_LAB_SINK_PORT: port(2526),
+  MAIL_LAB_RSPAMD_PORT: port(11432),
+  GATEWAY_AGENT_PORT: port(3980),
+  GATEWAY_API_TOKEN: optionalString,
+  GATEWAY_DOMAINS_FILE: optionalString,
+});
+
+export interface MailLabConfig {
+  dir: string;
+  ports: { smtp: number; http: number; sinkSmtp: number; agent: number; rspamd: number };
+  token: string | undefined;
+  domainsFile: string | undefined;
+}
+
+export function loadMailLabConfig(env: Record<string, string | undefined> = process.env): MailLabConfig {
+  const parsed = mailLabEnv.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
+      ),
+    );
+  }
+  const e = parsed.data;
+  return {
+    dir: join(e.DATA_DIR, 'mail-lab'),
+    ports: {
+      smtp: e.MAIL_LAB_SMTP_PORT,
+      http: e.MAIL_LAB_HTTP_PORT,
+      sinkSmtp: e.MAIL_LAB_SINK_PORT,
+      agent: e.GATEWAY_AGENT_PORT,
+      rspamd: e.MAIL_LAB_RSPAMD_PORT,
+    },
+    token: e.GATEWAY_API_TOKEN,
+    domainsFile: e.GATEWAY_DOMAINS_FILE,
   };
 }

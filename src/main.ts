@@ -5,7 +5,9 @@ import { waitForSignal } from './wait-for-signal.ts';
 
 const usage = `Usage: lagebot <command> [options]
 
-  demo [--no-playground]   simulator + bot (+ Agents Playground): what \`npm start\` runs
+  demo [--no-playground] [--mail-lab]
+                           simulator + bot (+ Agents Playground): what \`npm start\` runs; --mail-lab points the
+                           bot's gateway at the mail lab (started if needed; inventory from the simulator)
   serve                    the bot alone (embedded simulator unless INVENTORY_API_URL/GATEWAY_API_URL are set)
   sim                      the simulator of both back-end APIs alone, on SIM_PORT
   chat "<text>" [--lang en] [--as operator|approver|viewer] [--url http://127.0.0.1:3978]
@@ -13,6 +15,11 @@ const usage = `Usage: lagebot <command> [options]
   playground --as <user>   a second Agents Playground on the running demo, as that demo user
   package                  build build/lagebot.zip (Teams app package)
   audit verify             check the audit log's hash chain
+  mail-lab up|down|status|send
+                           Postfix + rspamd + delivery sink + gateway agent on loopback (needs root)
+  gateway-agent            the gateway-control API over Postfix and rspamd, on the gateway host (GATEWAY_AGENT_PORT)
+  conformance --gateway <url> [--inventory <url>] [--allow-changes --domain <d>]
+                           check a back end against api/*.openapi.yaml (table; exit 1 on a failure)
 
 Configuration comes from environment variables; see README.md.`;
 
@@ -28,6 +35,19 @@ async function main(argv: string[]): Promise<number> {
     const { runPackage } = await import('./run-package.ts');
     return runPackage(process.env.MicrosoftAppId);
   }
+  if (command === 'conformance') {
+    // Checks someone else's back end: needs none of the bot's configuration.
+    const { runConformance } = await import('./conformance/run-conformance.ts');
+    return runConformance(rest);
+  }
+  if (command === 'mail-lab') {
+    const { runMailLab } = await import('./mail-lab/run-mail-lab.ts');
+    return runMailLab(rest, process.env);
+  }
+  if (command === 'gateway-agent') {
+    const { runGatewayAgent } = await import('./gateway-agent/run-gateway-agent.ts');
+    return runGatewayAgent(process.env);
+  }
   let config: Config;
   try {
     config = loadConfig(process.env);
@@ -42,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const { runDemo } = await import('./run-demo.ts');
       const playground = config.playground.enabled && !rest.includes('--no-playground');
+      if (rest.includes('--mail-lab')) {
+        const { mailLabGateway } = await import('./mail-lab/mail-lab-gateway.ts');
+        return runDemo({ ...config, gateway: await mailLabGateway(process.env) }, { playground });
+      }
       return runDemo(config, { playground });
     }
     case 'serve': {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -14,17 +14,20 @@ import { createStore } from './adapters/store/create-store.ts';
 import type { Config } from './config.ts';
 import { proactiveConversationId } from './domain/conversation-id.ts';
 import { describeError } from './domain/describe-error.ts';
-import type { GatewayPort, InventoryPort, ProactiveSender } from './domain/ports.ts';
+import type { GatewayPort, InventoryPort, PeopleDirectory, ProactiveSender } from './domain/ports.ts';
 import type { RolesConfig } from './domain/roles.ts';
 import type { Store } from './domain/store-port.ts';
 import { projectRoot } from './project-root.ts';
 import { type AuditAnchoring, createAuditAnchoring } from './services/anchor-audit-log.ts';
+import { createDailyReports, type DailyReports } from './services/daily-report.ts';
 import { type AlertDelivery, createAlertDelivery } from './services/deliver-alerts.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from './services/execute-release.ts';
 import { type AlertService, createAlertService } from './services/manage-alerts.ts';
+import { createRequestNudges, type RequestNudges } from './services/nudge-requests.ts';
 import { type AuditLogReader, createAuditLogReader } from './services/read-audit-log.ts';
 import { createReleaseService, type ReleaseService, readRequest } from './services/release-service.ts';
 import { createStatusService, type StatusService } from './services/report-status.ts';
+import { createTypedDecisions, type TypedDecisions } from './services/typed-decisions.ts';
 import { createSpamWatcher, type SpamWatcher } from './services/watch-spam.ts';
 import { startSimServer } from './sim/server.ts';
 import { parseDirectionAndReason } from './teams/command-parser.ts';
@@ -32,10 +35,13 @@ import { createBotAdapter } from './teams/create-bot-adapter.ts';
 import { createHttpServer } from './teams/create-http-server.ts';
 import { createTeamsApp } from './teams/create-teams-app.ts';
 import { createRequestCardTracker, type RequestCardTracker } from './teams/request-card-tracker.ts';
+import { createRosterNames } from './teams/roster-names.ts';
 import { createTurnStorage } from './teams/store-turn-storage.ts';
 import { TeamsNotifier } from './teams/teams-notifier.ts';
 import { buildAlertCard } from './teams/views/alert-card.ts';
 import { buildAuditAnchorCard } from './teams/views/audit-anchor-card.ts';
+import { createNudgeMessages } from './teams/views/nudge-messages.ts';
+import { buildReportCard } from './teams/views/report-card.ts';
 
 // The composition root, in four steps: the back ends (URLs, or the embedded simulator), the services
 // over them and the store, the HTTP server with the Teams app, and the sweeps. Each step registers how
@@ -65,6 +71,10 @@ export interface RunningLagebot {
   cards: RequestCardTracker;
   watcher: SpamWatcher;
   alertDelivery: AlertDelivery;
+  /** Reminders, escalations and requester notes: `tick()` plans and sends what is due (the sweep calls it). */
+  nudges: RequestNudges;
+  /** Daily reports: `tick()` plans and sends the reports due (the sweep calls it). */
+  reports: DailyReports;
   close(): Promise<void>;
 }
 
@@ -88,11 +98,14 @@ interface Services {
   status: StatusService;
   audit: AuditLogReader;
   release: ReleaseService;
+  typed: TypedDecisions;
   executor: ReleaseExecutor;
   cards: RequestCardTracker;
   delivery: AlertDelivery;
   alerts: AlertService;
   watcher: SpamWatcher;
+  nudges: RequestNudges;
+  reports: DailyReports;
   roles: RolesConfig;
 }
 
@@ -126,6 +139,13 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         async (anchor) => void (await sender.send(conversation, buildAuditAnchorCard(anchor, lang))),
       );
     }
+    const people = createRosterNames({
+      adapter,
+      appId: config.bot.appId,
+      store,
+      approversConversation: config.approversConversation,
+      logger,
+    });
     const services = createServices(
       config,
       {
@@ -136,6 +156,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         backEnds,
         store,
         sender,
+        people,
         executorRetry: options.executorRetry,
       },
       closers,
@@ -158,6 +179,8 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
       cards: services.cards,
       watcher: services.watcher,
       alertDelivery: services.delivery,
+      nudges: services.nudges,
+      reports: services.reports,
       close,
     };
   } catch (error) {
@@ -186,8 +209,9 @@ async function startBackEnds(
     });
     closers.push(() => sim.close());
     simUrl = sim.url;
-    // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time here.
-    gatewayNow = () => new Date(sim.sim.now());
+    // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time when the
+    // simulator is the gateway (not with GATEWAY_API_URL on a real one, e.g. the mail lab).
+    if (!config.gateway.url) gatewayNow = () => new Date(sim.sim.now());
     logger.info(
       `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
       { simUrl: sim.url },
@@ -273,6 +297,7 @@ function createServices(
     backEnds: BackEnds;
     store: Store;
     sender: ProactiveSender;
+    people: PeopleDirectory;
     executorRetry: StartOptions['executorRetry'];
   },
   closers: Closers,
@@ -285,6 +310,21 @@ function createServices(
   // The tracker reads requests from the store, not through the release service, which tells it about
   // every transition: created first, it needs nothing created after it.
   const cards = createRequestCardTracker({ store, sender, read: (id) => readRequest(store, id), roles, logger });
+  const sendQueue = createSendQueue({ sender, logger, onDepth: (n) => metrics.sendQueueDepth.set(n) });
+  const nudges = createRequestNudges({
+    store,
+    sender: sendQueue,
+    people: deps.people,
+    render: createNudgeMessages(config.language === 'en' ? 'en' : 'de', roles),
+    roles,
+    approversConversation: config.approversConversation,
+    reminderMs: config.nudges.reminderMs,
+    reminderMax: config.nudges.reminderMax,
+    escalationMs: config.nudges.escalationMs,
+    holder: config.replicaId,
+    now,
+    logger,
+  });
   const release = createReleaseService({
     store,
     inventory,
@@ -298,7 +338,17 @@ function createServices(
     newId: () => `r-${randomUUID().slice(0, 8)}`,
     logger,
     parseDirectionAndReason,
-    onTransition: (request) => cards.schedule(request.id),
+    onTransition: async (request) => {
+      cards.schedule(request.id);
+      await nudges.onTransition(request);
+    },
+  });
+  const typed = createTypedDecisions({
+    release,
+    store,
+    now,
+    newCode: () => String(randomInt(0, 1_000_000)).padStart(6, '0'),
+    logger,
   });
   const executor = createReleaseExecutor({
     store,
@@ -319,7 +369,6 @@ function createServices(
     await executor.close();
     await cards.flush();
   });
-  const sendQueue = createSendQueue({ sender, logger, onDepth: (n) => metrics.sendQueueDepth.set(n) });
   const delivery = createAlertDelivery({
     store,
     sender: sendQueue,
@@ -345,7 +394,22 @@ function createServices(
     await delivery.drain(5000);
   });
   const audit = createAuditLogReader({ store, regions });
-  return { status, audit, release, executor, cards, delivery, alerts, watcher, roles };
+  const reports = createDailyReports({
+    store,
+    inventory,
+    gateway,
+    regions,
+    roles,
+    people: deps.people,
+    sender: sendQueue,
+    render: buildReportCard,
+    // The back ends' clock: in the demo the simulator's, so the February days are reported one by one.
+    now: gatewayNow,
+    catchUpWindowMs: config.nudges.catchUpWindowMs,
+    holder: config.replicaId,
+    logger,
+  });
+  return { status, audit, release, typed, executor, cards, delivery, alerts, watcher, nudges, reports, roles };
 }
 
 /** The Teams app behind POST /api/messages, with health, readiness and metrics. */
@@ -375,10 +439,12 @@ async function startHttp(
     allowedTenants: config.allowedTenants,
     now,
     alerts: services.alerts,
+    reports: services.reports,
     language: config.language,
     userRateLimit: config.userRateLimit,
     release: {
       service: services.release,
+      typed: services.typed,
       // After the invoke response is on its way: the click is answered at once ("wird ausgeführt"),
       // the gateway calls follow, well inside Teams' invoke timeout (bench/release).
       execute: (requestId) => setImmediate(() => void services.executor.run(requestId)),
@@ -437,13 +503,15 @@ async function startSweeps(
   closers: Closers,
 ): Promise<void> {
   const { logger } = deps;
-  const { release, executor, watcher } = deps.services;
+  const { release, executor, watcher, nudges, reports } = deps.services;
   if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
   const resumed = await executor.resumeAll();
   if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
   const sweep = setInterval(() => {
     release.expireDue().catch((error) => logger.warn('expiry sweep failed', { err: describeError(error) }));
     executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: describeError(error) }));
+    nudges.tick().catch((error) => logger.warn('reminder sweep failed', { err: describeError(error) }));
+    reports.tick().catch((error) => logger.warn('report sweep failed', { err: describeError(error) }));
   }, config.sweepIntervalMs);
   sweep.unref();
   closers.push(async () => clearInterval(sweep));

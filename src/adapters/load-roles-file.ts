@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { RolesConfig } from '../domain/roles.ts';
 
-// ROLES_FILE: { "roles": { "viewer": ["*"], "operator": ["<aadObjectId>"], "approver": ["<aadObjectId>"] } }
+// ROLES_FILE: { "roles": { "viewer": ["*"], "operator": ["<aadObjectId>"], "approver": ["<aadObjectId>"] },
+//              "escalation": ["<aadObjectId>"] }   (escalation optional: who gets an undecided request 1:1)
 // Validated at start-up: bad JSON or an unknown role name stops the bot with a line saying which.
 
 const member = z.string().min(1).max(200);
@@ -15,6 +16,7 @@ const rolesFile = z
         approver: z.array(member).default([]),
       })
       .strict(),
+    escalation: z.array(member.refine((m) => m !== '*', { message: 'escalation names people, not "*"' })).default([]),
   })
   .strict();
 
@@ -38,11 +40,11 @@ export function parseRolesFile(text: string, path = 'ROLES_FILE'): RolesConfig {
     const where = issue.path.join('.') || '(top level)';
     const hint =
       issue.code === 'unrecognized_keys'
-        ? `unknown ${issue.path.length ? 'role' : 'key'} ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected roles viewer, operator, approver`
+        ? `unknown ${issue.path.length ? 'role' : 'key'} ${issue.keys.map((k) => `"${k}"`).join(', ')}; expected ${issue.path.length ? 'roles viewer, operator, approver' : 'roles and escalation'}`
         : issue.message;
     throw new RolesFileError(`${path}: ${where}: ${hint}`);
   }
-  return parsed.data.roles;
+  return { ...parsed.data.roles, escalation: parsed.data.escalation };
 }
 
 export function loadRolesFile(path: string): RolesConfig {

@@ -2,6 +2,7 @@ import { type BackoffOptions, backoffDelay, isRetryableStatus, retryAfterMs } fr
 import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
 import { type Logger, silentLogger } from '../domain/logger.ts';
+import type { OutgoingContent } from '../domain/mention-message.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import {
   createSendBuckets,
@@ -24,7 +25,7 @@ import {
 // queue shows the latest state, and an update that replaces a queued update of the same key (`key`)
 // sends one card with the newest content instead of two.
 
-type Card = Record<string, unknown>;
+type Card = OutgoingContent;
 export type CardSource = Card | (() => Card | Promise<Card>);
 
 export interface SendQueueOptions {

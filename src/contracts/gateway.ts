@@ -6,7 +6,8 @@ import { regionId } from './inventory.ts';
 
 // open: mail flows; blocked: external mail is rejected; held: external mail is accepted and queued.
 export const flowState = z.enum(['open', 'blocked', 'held']);
-export const blockMode = z.enum(['hold', 'reject']);
+// defer: new mail of a blocked direction gets a temporary 4xx, so senders retry (the gateway agent on Postfix).
+export const blockMode = z.enum(['hold', 'defer', 'reject']);
 export const direction = z.enum(['inbound', 'outbound']);
 
 export const domainState = z.object({

@@ -108,7 +108,7 @@ export interface DomainState {
   verband: string;
   inbound: FlowState;
   outbound: FlowState;
-  blockMode: 'hold' | 'reject';
+  blockMode: 'hold' | 'defer' | 'reject';
   reason: string | null;
   changedBy: string | null;
   changedAt: string | null;

@@ -1,3 +1,4 @@
+import type { OutgoingContent } from './mention-message.ts';
 import type {
   ComplianceHistory,
   ComplianceReport,
@@ -11,6 +12,7 @@ import type {
   RegionList,
   SpamSeries,
 } from './model.ts';
+import type { MentionedPerson } from './store-port.ts';
 
 // Ports the services call. Adapters implement them (HTTP clients against the real APIs or the
 // simulator); tests use hand-written fakes in test/fakes/.
@@ -80,7 +82,16 @@ export interface GatewayPort {
 }
 
 /** Proactive messages into a stored conversation (release cards, alerts). Cards are plain JSON. */
+/**
+ * Names for @mentions (src/teams/roster-names.ts: the Teams roster, the last activity seen, the id).
+ * Never throws and never waits long: a lookup failing must not hold up a reminder.
+ */
+export interface PeopleDirectory {
+  nameOf(aadObjectId: string): Promise<MentionedPerson>;
+}
+
 export interface ProactiveSender {
-  send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }>;
+  /** A card, or a message that @mentions people (src/domain/mention-message.ts). */
+  send(conversationId: string, card: OutgoingContent): Promise<{ activityId: string }>;
   update(conversationId: string, activityId: string, card: Record<string, unknown>): Promise<void>;
 }

@@ -7,6 +7,8 @@ export interface RolesConfig {
   viewer: readonly string[];
   operator: readonly string[];
   approver: readonly string[];
+  /** Who gets an undecided request 1:1 after APPROVAL_ESCALATION (aadObjectIds; no "*"). */
+  escalation?: readonly string[];
 }
 
 export const roleNames: readonly Role[] = ['viewer', 'operator', 'approver'];

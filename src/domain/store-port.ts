@@ -197,6 +197,69 @@ export interface Subscription {
   createdAt: string;
   // The language alert cards in this conversation are written in: that of the client that subscribed last.
   lang: 'de' | 'en';
+  // People to @mention on this subscription's alerts (`alarme an <scope> @…`); [] when none.
+  mentions: MentionedPerson[];
+}
+
+/** Someone to @mention: the id Teams gave in the mention entity (29:… or an AAD object id) and a name. */
+export interface MentionedPerson {
+  id: string;
+  name: string;
+}
+
+// Reminders, escalations, requester notes and daily reports, planned like the outbox (migration 006): the key
+// names the request or report and its time slot, so planning twice is one row and sending is claimed by one
+// replica and finished once.
+export type NotificationKind = 'reminder' | 'escalation' | 'requester_note' | 'report';
+export type NotificationStatus = 'pending' | 'sent' | 'skipped' | 'failed';
+
+export interface PlannedNotificationInput {
+  key: string;
+  kind: NotificationKind;
+  dueAt: string;
+  payload: unknown;
+}
+
+export interface PlannedNotification extends PlannedNotificationInput {
+  status: NotificationStatus;
+  attempts: number;
+  lastError: string | null;
+  result: unknown | null;
+  claimedBy: string | null;
+  claimedUntil: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NotificationQuery {
+  kind?: NotificationKind;
+  status?: NotificationStatus;
+  keyPrefix?: string;
+  // Default 100, at most 1000. By due time, oldest first.
+  limit?: number;
+}
+
+/** `bericht an [HH:MM] [werktags] <scope>`: one daily report per conversation. */
+export interface ReportSchedule {
+  conversationId: string;
+  tenantId: string;
+  scopeId: string;
+  // Wall-clock time in Europe/Berlin, "HH:MM".
+  localTime: string;
+  weekdaysOnly: boolean;
+  lang: 'de' | 'en';
+  createdBy: string;
+  createdAt: string;
+}
+
+/** Someone the bot has seen: a name for mentions, and their 1:1 conversation once they wrote to the bot there. */
+export interface SeenPerson {
+  aadObjectId: string;
+  tenantId: string;
+  userId: string;
+  name: string;
+  personalConversationId: string | null;
+  seenAt: string;
 }
 
 export type AlertStatus = 'open' | 'closed';
@@ -356,6 +419,39 @@ export interface Store {
   subscribe(conversationId: string, scopeId: string, now: string, lang?: Subscription['lang']): Promise<boolean>;
   unsubscribe(conversationId: string, scopeId?: string): Promise<number>;
   listSubscriptions(conversationId?: string): Promise<Subscription[]>;
+  // Replaces the people a subscription mentions; false if there is no such subscription.
+  setSubscriptionMentions(conversationId: string, scopeId: string, mentions: MentionedPerson[]): Promise<boolean>;
+
+  // Planned notifications. planNotification inserts unless the key exists (created: false, the stored one).
+  planNotification(
+    n: PlannedNotificationInput,
+    now: string,
+  ): Promise<{ created: boolean; notification: PlannedNotification }>;
+  getNotification(key: string): Promise<PlannedNotification | null>;
+  listNotifications(q?: NotificationQuery): Promise<PlannedNotification[]>;
+  // Pending, due at or before now, and not claimed by anyone whose claim still holds; oldest first.
+  listDueNotifications(now: string, limit?: number): Promise<PlannedNotification[]>;
+  // As claimOutbox: the claimed item (attempts + 1), or null if unknown, finished, or claimed by another holder.
+  claimNotification(key: string, holder: string, now: string, leaseMs: number): Promise<PlannedNotification | null>;
+  // The first outcome stays (later calls return it); 'failed' stores detail as lastError, others as result.
+  completeNotification(
+    key: string,
+    outcome: 'sent' | 'skipped' | 'failed',
+    detail: unknown,
+    now: string,
+  ): Promise<PlannedNotification | null>;
+  releaseNotification(key: string, holder: string, lastError: string | null, now: string): Promise<boolean>;
+
+  // Daily reports: one per conversation (set replaces), removed by `bericht aus`.
+  setReportSchedule(schedule: ReportSchedule): Promise<void>;
+  deleteReportSchedule(conversationId: string): Promise<boolean>;
+  listReportSchedules(conversationId?: string): Promise<ReportSchedule[]>;
+
+  // People seen in activities. notePerson keeps the stored 1:1 conversation when none is given.
+  notePerson(
+    person: Omit<SeenPerson, 'personalConversationId'> & { personalConversationId?: string | null },
+  ): Promise<void>;
+  getPerson(aadObjectId: string): Promise<SeenPerson | null>;
 
   // Alerts. createAlert refuses (conflict, with current) if the id exists.
   createAlert(alert: NewAlert): Promise<AlertWriteResult>;
@@ -398,6 +494,11 @@ export interface Store {
   // there is none yet — a second watcher that started fresh too is noticed, not overwritten.
   readSpamDetectorState(): Promise<VersionedDocument | null>;
   writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
+
+  // One-time codes of typed approvals of a request (src/domain/decision-code.ts parses them). ifEtag null:
+  // only if there are none yet; otherwise only on the eTag read, so a code is redeemed once across replicas.
+  readDecisionCodes(requestId: string): Promise<VersionedDocument | null>;
+  writeDecisionCodes(requestId: string, data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
 
   // teams-ai turn state (src/teams/store-turn-storage.ts). Writes are all-or-nothing.
   readTurnState(keys: string[]): Promise<Record<string, TurnStateItem>>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MentionedPerson } from '../domain/store-port.ts';
 
 // What an alert row stores (StoredAlert.data) and every card of the alert is rendered from: the
 // language-free view of a spike. Written by the delivery, read back on every send and update, so it is
@@ -71,6 +72,8 @@ export interface AlertView extends AlertData {
   status: 'open' | 'closed';
   acks: AlertAckView[];
   mutedUntil: string | null;
+  /** The people this conversation's subscriptions mention (`alarme an <scope> @…`); none for a shared view. */
+  mentions?: MentionedPerson[];
 }
 
 export function parseAlertData(data: unknown): AlertData | null {

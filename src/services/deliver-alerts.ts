@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
 import type { RegionIndex } from '../domain/region-index.ts';
 import type { SpikeEvent } from '../domain/spike-detector.ts';
-import type { Store, StoredAlert } from '../domain/store-port.ts';
+import type { MentionedPerson, Store, StoredAlert } from '../domain/store-port.ts';
 import { type AlertData, type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
 import { createInFlight } from './create-in-flight.ts';
 
@@ -94,10 +94,17 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     }
     let mutedUntil: string | null = null;
     let lang = data.lang;
+    const mentions: MentionedPerson[] = [];
     if (conversationId !== null) {
+      const subscriptions = await store.listSubscriptions(conversationId);
       // A spike alert speaks the language of the client that subscribed the conversation; a test alert
       // the language of whoever asked for it.
-      if (data.kind === 'spike') lang = (await store.listSubscriptions(conversationId))[0]?.lang ?? lang;
+      if (data.kind === 'spike') lang = subscriptions[0]?.lang ?? lang;
+      for (const sub of subscriptions) {
+        // A test alert shows what a real one in this chat would: everybody its subscriptions mention.
+        if (data.kind !== 'test' && !data.audience.includes(sub.scopeId)) continue;
+        for (const m of sub.mentions) if (!mentions.some((x) => x.id === m.id)) mentions.push(m);
+      }
       const now = nowIso();
       for (const m of await store.listMutes(conversationId)) {
         if (m.until > now && data.muteScopes.includes(m.scopeId) && (mutedUntil === null || m.until > mutedUntil)) {
@@ -112,6 +119,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       status: alert.status,
       acks: acks.map((a) => ({ actor: a.actor, name: names.get(a.actor) ?? a.actor, at: a.at })),
       mutedUntil,
+      mentions,
     };
   }
 

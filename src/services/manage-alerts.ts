@@ -11,7 +11,7 @@ import {
 import type { Role } from '../domain/release-request.ts';
 import { hasRole, type RolesConfig } from '../domain/roles.ts';
 import { type Scope, sameScopeId, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
-import type { Store, StoredAlert } from '../domain/store-port.ts';
+import type { MentionedPerson, Store, StoredAlert } from '../domain/store-port.ts';
 import { type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
 import type { AlertDelivery } from './deliver-alerts.ts';
 
@@ -47,6 +47,7 @@ export interface SubscriptionEntry {
   name: string;
   createdAt: string;
   mutedUntil: string | null;
+  mentions: MentionedPerson[];
 }
 export type AlertActionResult = { kind: 'ok'; view: AlertView; first: boolean } | { kind: 'not_found' } | Forbidden;
 export type BlockPreparation =
@@ -66,8 +67,17 @@ export interface AlertServiceDeps {
 }
 
 export interface AlertService {
-  /** lang: the subscribing client's language, which the conversation's alert cards then use. */
-  subscribe(conversationId: string, scopeText: string, actor: Caller, lang?: AlertLang): Promise<SubscribeResult>;
+  /**
+   * mentions: the people to @mention on this subscription's alerts; undefined keeps the stored ones.
+   * lang: the subscribing client's language, which the conversation's alert cards then use.
+   */
+  subscribe(
+    conversationId: string,
+    scopeText: string,
+    actor: Caller,
+    mentions?: MentionedPerson[],
+    lang?: AlertLang,
+  ): Promise<SubscribeResult>;
   subscribeById(conversationId: string, scopeId: string, actor: Caller, lang?: AlertLang): Promise<SubscribeResult>;
   unsubscribe(conversationId: string, scopeText: string, actor: Caller): Promise<UnsubscribeResult>;
   unsubscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<UnsubscribeResult>;
@@ -138,10 +148,15 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     conversationId: string,
     scope: NamedScope,
     actor: Caller,
+    mentions: MentionedPerson[] | undefined,
     lang: AlertLang,
   ): Promise<SubscribeResult> {
     const added = await store.subscribe(conversationId, scope.id, nowIso(), lang);
     if (added) await audit(actor, 'alert.subscribe', scope.id, { conversationId });
+    if (mentions !== undefined) {
+      await store.setSubscriptionMentions(conversationId, scope.id, mentions);
+      await audit(actor, 'alert.mentions', scope.id, { conversationId, mentions });
+    }
     return { kind: added ? 'subscribed' : 'already', scope };
   }
 
@@ -164,17 +179,17 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   }
 
   return {
-    async subscribe(conversationId, scopeText, actor, lang = 'de') {
+    async subscribe(conversationId, scopeText, actor, mentions, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const r = await resolveText(scopeText);
-      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor, lang) : r;
+      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor, mentions, lang) : r;
     },
 
     async subscribeById(conversationId, scopeId, actor, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const scope = scopeById(await deps.regions(), scopeId);
       if (!scope) return { kind: 'unknown', input: scopeId, nodes: [] };
-      return doSubscribe(conversationId, scope, actor, lang);
+      return doSubscribe(conversationId, scope, actor, undefined, lang);
     },
 
     async unsubscribe(conversationId, scopeText, actor) {
@@ -212,7 +227,13 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
       return subs.map((s) => {
         const mute = mutes.find((m) => sameScopeId(m.scopeId, s.scopeId) && m.until > now);
         const name = index ? (scopeById(index, s.scopeId)?.name ?? s.scopeId) : s.scopeId;
-        return { scopeId: s.scopeId, name, createdAt: s.createdAt, mutedUntil: mute?.until ?? null };
+        return {
+          scopeId: s.scopeId,
+          name,
+          createdAt: s.createdAt,
+          mutedUntil: mute?.until ?? null,
+          mentions: s.mentions,
+        };
       });
     },
 

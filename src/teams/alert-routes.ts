@@ -9,6 +9,7 @@ import { ALL_SCOPE_ID } from '../domain/scope-id.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
 import type { CommandHandlers } from './command-handlers.ts';
 import { formatFactor, formatTime, type Lang, placeName, t } from './i18n.ts';
+import { mentionedPeople } from './mentioned-people.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
@@ -90,17 +91,43 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
     async alerts_subscribe(context, command, lang) {
       const caller = callerOf(context);
-      const r = await service.subscribe(caller.conversationKey, command.scopeText, caller, lang);
+      // People named with @ are checked before anything is stored: one stranger refuses the whole command.
+      const mentions = await mentionedPeople(context);
+      if (mentions.kind === 'outside') {
+        await sendCard(
+          context,
+          buildNoticeCard(t(lang, 'alerts.mention_outside', { names: plainText(mentions.names.join(', ')) }), {
+            color: 'Attention',
+          }),
+        );
+        return 'mention_outside';
+      }
+      const r = await service.subscribe(
+        caller.conversationKey,
+        command.scopeText,
+        caller,
+        mentions.kind === 'ok' ? mentions.people : undefined,
+        lang,
+      );
       switch (r.kind) {
         case 'subscribed':
         case 'already':
           await sendCard(
             context,
             buildNoticeCard(
-              t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
-                scope: scopeName(lang, r.scope),
-                here: placeName(lang, caller.conversationType),
-              }),
+              [
+                t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
+                  scope: scopeName(lang, r.scope),
+                  here: placeName(lang, caller.conversationType),
+                }),
+                ...(mentions.kind === 'ok'
+                  ? [
+                      t(lang, 'alerts.mentions_stored', {
+                        names: plainText(mentions.people.map((p) => p.name).join(', ')),
+                      }),
+                    ]
+                  : []),
+              ].join(' '),
               { color: 'Good' },
             ),
           );

@@ -1,6 +1,7 @@
 import { normalizeName } from '../domain/normalize-name.ts';
 import { editDistance } from '../domain/region-index.ts';
 import type { ReleaseDirection } from '../domain/release-request.ts';
+import { parseReportTime } from '../domain/report-slot.ts';
 
 // Chat text → one command. Pure and transport-free (no teams-ai import) so the routes only call it.
 // The parser knows verbs, not places: scopes stay raw text for the service to resolve against the
@@ -17,6 +18,17 @@ export type ParsedCommand =
   | { kind: 'alerts_subscribe'; scopeText: string }
   | { kind: 'alerts_unsubscribe'; scopeText: string }
   | { kind: 'alert_test' }
+  // Typed decisions, for Teams mobile where Action.Execute does not work. requestId: null when none or
+  // no request id was typed (the handler answers how to write it).
+  | { kind: 'approve'; requestId: string | null }
+  | { kind: 'confirm'; requestId: string | null; code: string | null; justification: string | null }
+  | { kind: 'reject'; requestId: string | null; reason: string | null }
+  | { kind: 'withdraw'; requestId: string | null }
+  | { kind: 'retry'; requestId: string | null }
+  // `bericht an [HH:MM] [werktags] <scope>`; badTime: what was typed where a time was meant, if not one.
+  | { kind: 'report_on'; localTime: string | null; badTime: string | null; weekdaysOnly: boolean; scopeText: string }
+  | { kind: 'report_off' }
+  | { kind: 'report_now' }
   // word: what was typed (first word, or "alarme xyz"); suggestion: the command probably meant.
   | { kind: 'unknown'; word: string; suggestion: string | null }
   | { kind: 'too_long'; length: number };
@@ -27,7 +39,20 @@ export const MAX_COMMAND_LENGTH = 2000;
 // generous for that, and anything beyond is refused before a regular expression runs over it.
 const MAX_RAW_LENGTH = 4 * MAX_COMMAND_LENGTH;
 
-type Verb = 'help' | 'status' | 'release' | 'block' | 'requests' | 'audit' | 'alerts';
+type Verb =
+  | 'help'
+  | 'status'
+  | 'release'
+  | 'block'
+  | 'requests'
+  | 'audit'
+  | 'alerts'
+  | 'approve'
+  | 'confirm'
+  | 'reject'
+  | 'withdraw'
+  | 'retry'
+  | 'report';
 
 // Keys are normalizeName()d, so "Anträge", "ANTRAEGE" and "antraege" are one entry.
 const VERBS: Record<string, Verb> = {
@@ -50,6 +75,21 @@ const VERBS: Record<string, Verb> = {
   alarm: 'alerts', // "alarm test"
   alerts: 'alerts',
   alert: 'alerts',
+  genehmigen: 'approve',
+  approve: 'approve',
+  bestaetigen: 'confirm',
+  bestatigen: 'confirm',
+  confirm: 'confirm',
+  ablehnen: 'reject',
+  reject: 'reject',
+  zurueckziehen: 'withdraw',
+  zuruckziehen: 'withdraw',
+  withdraw: 'withdraw',
+  wiederholen: 'retry',
+  retry: 'retry',
+  bericht: 'report',
+  lagebericht: 'report',
+  report: 'report',
 };
 // How a suggestion is spelled back to the user: the documented form of the verb they came close to.
 const DISPLAY: Record<string, string> = {
@@ -59,6 +99,10 @@ const DISPLAY: Record<string, string> = {
   sperre: 'sperren',
   alarm: 'alarme',
   alert: 'alerts',
+  bestaetigen: 'bestätigen',
+  bestatigen: 'bestätigen',
+  zurueckziehen: 'zurückziehen',
+  zuruckziehen: 'zurückziehen',
 };
 
 const ALERT_ON = new Set(['an', 'on', 'ein', 'abonnieren', 'subscribe']);
@@ -91,6 +135,27 @@ export function parseCommand(text: string): ParsedCommand {
       return { kind: 'audit', scopeText: rest.join(' ') };
     case 'alerts':
       return parseAlerts(first, rest);
+    case 'approve':
+      return { kind: 'approve', requestId: requestIdOf(rest[0]) };
+    case 'confirm': {
+      const justification = rest.slice(2).join(' ').trim();
+      return {
+        kind: 'confirm',
+        requestId: requestIdOf(rest[0]),
+        code: rest[1] ?? null,
+        justification: justification === '' ? null : justification,
+      };
+    }
+    case 'reject': {
+      const reason = rest.slice(1).join(' ').trim();
+      return { kind: 'reject', requestId: requestIdOf(rest[0]), reason: reason === '' ? null : reason };
+    }
+    case 'withdraw':
+      return { kind: 'withdraw', requestId: requestIdOf(rest[0]) };
+    case 'retry':
+      return { kind: 'retry', requestId: requestIdOf(rest[0]) };
+    case 'report':
+      return parseReport(first, rest);
     case undefined:
       return { kind: 'unknown', word: first, suggestion: suggestVerb(verbKey) };
   }
@@ -129,6 +194,37 @@ function cleanText(text: string): string {
 
 const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", '#39': "'" };
 
+const REPORT_NOW = new Set(['jetzt', 'now', 'sofort']);
+const WEEKDAYS = new Set(['werktags', 'weekdays', 'wochentags', 'mo fr']);
+
+function parseReport(first: string, rest: string[]): ParsedCommand {
+  if (rest.length === 0) return { kind: 'report_now' };
+  const sub = normalizeName(rest[0]!);
+  if (ALERT_OFF.has(sub)) return { kind: 'report_off' };
+  if (REPORT_NOW.has(sub)) return { kind: 'report_now' };
+  if (ALERT_ON.has(sub)) {
+    let words = rest.slice(1);
+    let localTime: string | null = null;
+    let badTime: string | null = null;
+    let weekdaysOnly = false;
+    // Time and "werktags" in either order before the scope.
+    for (let i = 0; i < 2 && words.length > 0; i++) {
+      const w = words[0]!;
+      if (WEEKDAYS.has(normalizeName(w))) {
+        weekdaysOnly = true;
+        words = words.slice(1);
+      } else if (/^\d{1,4}([:.]\d*)?$/.test(w) || /^\d*[:.]\d+$/.test(w)) {
+        localTime = parseReportTime(w);
+        if (localTime === null) badTime = w;
+        words = words.slice(1);
+      }
+    }
+    return { kind: 'report_on', localTime, badTime, weekdaysOnly, scopeText: words.join(' ') };
+  }
+  const english = /^report/i.test(first);
+  return { kind: 'unknown', word: `${first} ${rest[0]}`, suggestion: english ? 'report on' : 'bericht an' };
+}
+
 function parseAlerts(first: string, rest: string[]): ParsedCommand {
   if (rest.length === 0) return { kind: 'alerts_list' };
   const sub = normalizeName(rest[0]!);
@@ -144,6 +240,14 @@ function parseAlerts(first: string, rest: string[]): ParsedCommand {
     word: `${first} ${rest[0]}`,
     suggestion: close ? `${english ? 'alerts' : 'alarme'} ${close}` : null,
   };
+}
+
+// Request ids are `r-` and eight hex digits (src/start-lagebot.ts); on a phone people drop the prefix, type
+// capitals or wrap it in backticks as the card shows it.
+function requestIdOf(word: string | undefined): string | null {
+  const w = (word ?? '').replace(/[`'"„“]/g, '').toLowerCase();
+  const m = /^(?:r-)?([0-9a-f]{8})$/.exec(w);
+  return m ? `r-${m[1]}` : null;
 }
 
 function suggestVerb(typed: string): string | null {

@@ -8,6 +8,7 @@ import { proactiveReference } from '../domain/conversation-id.ts';
 import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { Store } from '../domain/store-port.ts';
+import type { DailyReports } from '../services/daily-report.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
 import type { AuditLogReader } from '../services/read-audit-log.ts';
 import type { StatusResult, StatusService } from '../services/report-status.ts';
@@ -18,6 +19,7 @@ import { MAX_COMMAND_LENGTH, parseCommand } from './command-parser.ts';
 import { type Lang, t } from './i18n.ts';
 import { type ReleaseRouteDeps, registerReleaseRoutes, requestBlockCard } from './release-routes.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
+import { reportCommands } from './report-routes.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
 import { AUDIT_MORE_VERB, buildAuditCard } from './views/audit-card.ts';
@@ -36,11 +38,12 @@ export interface TeamsAppDeps {
   metrics: Metrics;
   status: StatusService;
   audit: AuditLogReader;
-  store: Pick<Store, 'upsertConversation'>;
+  store: Pick<Store, 'upsertConversation' | 'notePerson'>;
   allowedTenants: string[];
   now: () => Date;
   release: ReleaseRouteDeps;
   alerts: AlertService;
+  reports: DailyReports;
   userRateLimit?: { capacity: number; refillPerSecond: number };
   /** auto: from the client's locale; de/en: fixed (BOT_LANGUAGE). */
   language?: 'auto' | 'de' | 'en';
@@ -81,6 +84,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
       context.activity.entities = (context.activity.entities ?? []).filter((e) => e.type !== 'clientInfo');
     }
     await rememberConversation(context, deps, remembered);
+    await rememberPerson(context, deps, remembered);
     const type = context.activity.type;
     if (type === ActivityTypes.Message || type === ActivityTypes.Invoke) {
       const decision = limiter.check(caller.aadObjectId ?? caller.userId);
@@ -148,6 +152,7 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
     },
     ...release.commands,
     ...alerts.commands,
+    ...reportCommands(deps.reports),
   };
 
   app.activity(ActivityTypes.Message, async (context) => {
@@ -226,6 +231,39 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
 // bench/release measured it on the click path. `remembered` is per app (one store), conversation →
 // when and what was written.
 const REMEMBER_AGAIN_MS = 3_600_000;
+
+/**
+ * Who wrote, for the names in mentions and — in a 1:1 chat — where an escalation can reach them
+ * (docs/decisions/nudges.md). Throttled like the conversation: once an hour unless something changed.
+ */
+async function rememberPerson(
+  context: TurnContext,
+  deps: TeamsAppDeps,
+  remembered: Map<string, { at: number; fingerprint: string }>,
+): Promise<void> {
+  const caller = callerOf(context);
+  if (!caller.aadObjectId || !caller.tenantId || !caller.name) return;
+  const personal = caller.conversationType === 'personal' ? caller.conversationKey : null;
+  const key = `person:${caller.aadObjectId}`;
+  const fingerprint = JSON.stringify([caller.tenantId, caller.userId, caller.name, personal]);
+  const now = deps.now().getTime();
+  const seen = remembered.get(key);
+  // A turn elsewhere keeps the stored 1:1 conversation, so only a new one, a new name or the hour counts.
+  if (seen && (seen.fingerprint === fingerprint || personal === null) && now - seen.at < REMEMBER_AGAIN_MS) return;
+  try {
+    await deps.store.notePerson({
+      aadObjectId: caller.aadObjectId,
+      tenantId: caller.tenantId,
+      userId: caller.userId,
+      name: caller.name,
+      personalConversationId: personal,
+      seenAt: deps.now().toISOString(),
+    });
+    remembered.set(key, { at: now, fingerprint });
+  } catch (error) {
+    deps.logger.warn('could not remember who wrote', { err: describeError(error) });
+  }
+}
 
 async function rememberConversation(
   context: TurnContext,

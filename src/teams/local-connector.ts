@@ -31,6 +31,11 @@ export class LocalConnector {
   private waiters: Array<() => void> = [];
   /** Return a status to refuse a call (e.g. 429); null to accept it. */
   responder: Responder | null = null;
+  /**
+   * The roster TeamsInfo.getMember reads (GET /v3/conversations/{id}/members/{member}), keyed by the
+   * member's Teams id or aadObjectId; whoever is not in it is answered 404, as Teams answers for a stranger.
+   */
+  readonly members = new Map<string, { id: string; name: string; aadObjectId: string; tenantId: string }>();
   url = '';
 
   async start(): Promise<this> {
@@ -89,6 +94,13 @@ export class LocalConnector {
     const url = new URL(req.url ?? '/', 'http://x');
     // /v3/conversations/{conversationId}/activities[/{activityId}]
     const m = /^\/v3\/conversations\/([^/]+)\/activities(?:\/([^/]+))?\/?$/.exec(url.pathname);
+    const member = /^\/v3\/conversations\/[^/]+\/members\/([^/]+)\/?$/.exec(url.pathname);
+    if (req.method === 'GET' && member) {
+      const found = this.members.get(decodeURIComponent(member[1]!));
+      res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(found ?? { error: { code: 'MemberNotFoundInConversation' } }));
+      return;
+    }
     if (req.method === 'POST' && url.pathname.replace(/\/$/, '') === '/v3/conversations') {
       const id = `conv-${++this.seq}`;
       res.writeHead(201, { 'content-type': 'application/json' });

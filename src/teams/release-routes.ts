@@ -7,12 +7,13 @@ import type { Caller } from '../domain/caller.ts';
 import { proactiveConversationId } from '../domain/conversation-id.ts';
 import { describeError } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
-import type { ReleaseDirection, ReleaseRequest } from '../domain/release-request.ts';
+import { JUSTIFICATION_MIN, type ReleaseDirection, type ReleaseRequest } from '../domain/release-request.ts';
 import type { RolesConfig } from '../domain/roles.ts';
 import type { Store } from '../domain/store-port.ts';
 import type { ActionVerb, ActOutcome, ReleaseService, RequestOutcome } from '../services/release-service.ts';
+import type { ConfirmOutcome, TypedDecisions } from '../services/typed-decisions.ts';
 import type { CommandHandlers } from './command-handlers.ts';
-import { type Lang, placeName, t } from './i18n.ts';
+import { formatNumber, formatTime, type Lang, type MessageKey, placeName, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import type { RequestCardTracker } from './request-card-tracker.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
@@ -20,11 +21,13 @@ import { callerOf, languageOf } from './turn-context-info.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import { plainText } from './views/plain-text.ts';
 import {
+  belowPolicy,
   buildConfirmCard,
   buildReasonForm,
   buildRequestCard,
   directionText,
   effectText,
+  justificationOnRecord,
   refreshUsersFor,
   refusalText,
   scopeName,
@@ -39,6 +42,8 @@ import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
 
 export interface ReleaseRouteDeps {
   service: ReleaseService;
+  /** The same decisions typed in chat, for Teams mobile. */
+  typed: TypedDecisions;
   /** Starts (or resumes) execution of a request without waiting for the gateway. */
   execute: (requestId: string) => void;
   cards: RequestCardTracker;
@@ -50,7 +55,10 @@ export interface ReleaseRouteDeps {
 }
 
 export interface ReleaseRoutes {
-  commands: Pick<CommandHandlers, 'release' | 'block' | 'requests'>;
+  commands: Pick<
+    CommandHandlers,
+    'release' | 'block' | 'requests' | 'approve' | 'confirm' | 'reject' | 'withdraw' | 'retry'
+  >;
 }
 
 const requestRef = z.object({ requestId: z.string().min(1).max(100), version: z.number().int().positive() });
@@ -316,8 +324,96 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     return outcome.kind;
   };
 
+  // ---- typed decisions (Teams mobile cannot click Action.Execute) -----------------------------------
+
+  /** The answer to a typed decision: the request card as it is now, led by what happened. */
+  async function answerTyped(context: TurnContext, lang: Lang, outcome: ConfirmOutcome, requestId: string) {
+    switch (outcome.kind) {
+      case 'ok':
+        if (outcome.effects.some((e) => e.type === 'execute')) deps.execute(outcome.request.id);
+        await reply(context, viewFor(context, outcome.request, outcome.version));
+        return 'ok';
+      case 'refused':
+        await reply(context, viewFor(context, outcome.request, outcome.version, refusalText(lang, outcome.refusal)));
+        return outcome.refusal.code;
+      case 'stale':
+        await reply(context, viewFor(context, outcome.request, outcome.version, t(lang, 'request.stale')));
+        return 'stale';
+      case 'code_refused':
+        await reply(context, t(lang, `typed.code.${outcome.reason}` as MessageKey, { id: requestId }));
+        return `code_${outcome.reason}`;
+      case 'justification_missing':
+        await reply(context, t(lang, 'typed.justification_missing', { id: requestId, min: JUSTIFICATION_MIN }));
+        return 'justification_missing';
+      default:
+        await reply(context, textOutcome(lang, outcome) ?? t(lang, 'error.generic'));
+        return outcome.kind;
+    }
+  }
+
+  async function withRequestId(
+    context: TurnContext,
+    lang: Lang,
+    requestId: string | null,
+    verb: MessageKey,
+    then: (requestId: string) => Promise<string>,
+  ): Promise<string> {
+    if (requestId === null) {
+      await reply(context, t(lang, 'typed.usage', { example: `${t(lang, verb)} r-788db484` }));
+      return 'usage';
+    }
+    return then(requestId);
+  }
+
   return {
     commands: {
+      approve: (context, command, lang) =>
+        withRequestId(context, lang, command.requestId, 'typed.verb.approve', async (requestId) => {
+          const outcome = await deps.typed.issue(callerOf(context), requestId);
+          if (outcome.kind !== 'code') return answerTyped(context, lang, outcome, requestId);
+          const { facts, code, expiresAt } = outcome;
+          const { request, fresh, worse } = facts;
+          const justify = belowPolicy(facts) && !justificationOnRecord(facts);
+          const command = `${t(lang, 'typed.verb.confirm')} ${request.id} ${code}${justify ? ` ${t(lang, 'typed.justification_placeholder')}` : ''}`;
+          // The card's confirmation view as text: what it does, its effect at the gateway, the warning.
+          const lines = [
+            `**${t(lang, 'typed.confirm_title', { id: request.id })}**`,
+            t(lang, request.state === 'retry_pending' ? 'confirm.retry' : 'confirm.release', {
+              direction: directionText(lang, request.direction),
+              count: facts.effect.total,
+              clients: formatNumber(lang, fresh.unpatchedClients),
+              servers: formatNumber(lang, fresh.unpatchedServers),
+            }),
+            effectText(lang, request.kind, facts.effect),
+            ...(worse ? [t(lang, 'confirm.worse')] : []),
+            ...(justify ? [t(lang, 'typed.justification_hint', { min: JUSTIFICATION_MIN })] : []),
+            t(lang, 'typed.confirm_with', { command, time: formatTime(lang, expiresAt) }),
+          ];
+          await reply(context, lines.join('\n\n'));
+          return 'code_issued';
+        }),
+      confirm: (context, command, lang) =>
+        withRequestId(context, lang, command.requestId, 'typed.verb.confirm', async (requestId) => {
+          const outcome = await deps.typed.confirm(callerOf(context), requestId, command.code, command.justification);
+          return answerTyped(context, lang, outcome, requestId);
+        }),
+      reject: (context, command, lang) =>
+        withRequestId(context, lang, command.requestId, 'typed.verb.reject', async (requestId) =>
+          answerTyped(
+            context,
+            lang,
+            await deps.typed.act(callerOf(context), requestId, 'reject', command.reason),
+            requestId,
+          ),
+        ),
+      withdraw: (context, command, lang) =>
+        withRequestId(context, lang, command.requestId, 'typed.verb.withdraw', async (requestId) =>
+          answerTyped(context, lang, await deps.typed.act(callerOf(context), requestId, 'cancel'), requestId),
+        ),
+      retry: (context, command, lang) =>
+        withRequestId(context, lang, command.requestId, 'typed.verb.retry', async (requestId) =>
+          answerTyped(context, lang, await deps.typed.act(callerOf(context), requestId, 'retry_failed'), requestId),
+        ),
       release: (context, command, lang) => requestFromWords(context, 'release', command.words, lang),
       block: (context, command, lang) => requestFromWords(context, 'block', command.words, lang),
       async requests(context, _command, lang) {

@@ -1,7 +1,8 @@
-import { CardFactory, type CloudAdapter, MessageFactory } from 'botbuilder';
+import { type Activity, CardFactory, type CloudAdapter, MessageFactory } from 'botbuilder';
 import type { ConversationReference } from 'botframework-schema';
 import { proactiveConversationId, proactiveReference } from '../domain/conversation-id.ts';
 import { LagebotError } from '../domain/errors.ts';
+import { isMentionMessage, type OutgoingContent, renderMentions } from '../domain/mention-message.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import type { Store } from '../domain/store-port.ts';
 
@@ -9,6 +10,16 @@ import type { Store } from '../domain/store-port.ts';
 // conversation reference (botbuilder's continueConversation, the documented proactive path).
 // Never into a tenant that is not allowed (docs/decisions/hardening.md). Errors keep botbuilder's statusCode and
 // Retry-After so a send queue can decide to retry.
+
+function activityOf(content: OutgoingContent): Partial<Activity> {
+  if (!isMentionMessage(content)) return MessageFactory.attachment(CardFactory.adaptiveCard(content));
+  const { text, entities } = renderMentions(content);
+  const activity: Partial<Activity> = content.card
+    ? MessageFactory.attachment(CardFactory.adaptiveCard(content.card), text)
+    : MessageFactory.text(text);
+  activity.entities = entities;
+  return activity;
+}
 
 export class TeamsNotifier implements ProactiveSender {
   constructor(
@@ -40,11 +51,11 @@ export class TeamsNotifier implements ProactiveSender {
     return proactiveReference(conv.reference as Partial<ConversationReference>, conversationId);
   }
 
-  async send(conversationId: string, card: Record<string, unknown>): Promise<{ activityId: string }> {
+  async send(conversationId: string, content: OutgoingContent): Promise<{ activityId: string }> {
     const reference = await this.referenceFor(conversationId);
     let activityId = '';
     await this.adapter.continueConversationAsync(this.appId ?? '', reference, async (context) => {
-      const res = await context.sendActivity(MessageFactory.attachment(CardFactory.adaptiveCard(card)));
+      const res = await context.sendActivity(activityOf(content));
       activityId = res?.id ?? '';
     });
     return { activityId };

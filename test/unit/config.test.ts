@@ -51,6 +51,26 @@ describe('loadConfig', () => {
     assert.equal(c.useEmbeddedSimulator, false);
   });
 
+  test('reminders, escalation, catch-up: defaults, 0/off disables, a wrong value is one line', () => {
+    assert.deepEqual(loadConfig({}).nudges, {
+      reminderMs: 15 * 60_000,
+      reminderMax: 3,
+      escalationMs: 3_600_000,
+      catchUpWindowMs: 2 * 3_600_000,
+    });
+    const c = loadConfig({ APPROVAL_REMINDER: 'off', APPROVAL_ESCALATION: '0', APPROVAL_REMINDER_MAX: '5' });
+    assert.equal(c.nudges.reminderMs, null);
+    assert.equal(c.nudges.escalationMs, null);
+    assert.equal(c.nudges.reminderMax, 5);
+    assert.equal(loadConfig({ APPROVAL_REMINDER: '10m' }).nudges.reminderMs, 600_000);
+    const problems = problemsOf({ APPROVAL_REMINDER: 'abc' });
+    assert.deepEqual(problems, [
+      'Invalid configuration: APPROVAL_REMINDER="abc": expected a duration such as 15m, 1h or 900 (seconds), or 0/off',
+    ]);
+    assert.match(problemsOf({ CATCH_UP_WINDOW: 'later' })[0]!, /CATCH_UP_WINDOW="later": expected a duration/);
+    assert.match(problemsOf({ APPROVAL_REMINDER_MAX: '0' })[0]!, /APPROVAL_REMINDER_MAX="0"/);
+  });
+
   test('a wrong value names the variable, the value and what is expected', () => {
     const [line] = problemsOf({ PORT: 'abc' });
     assert.match(line!, /PORT="abc"/);

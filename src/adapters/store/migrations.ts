@@ -181,10 +181,59 @@ ALTER TABLE audit_log ADD COLUMN mac TEXT;
 const subscriptionLanguage = `
 ALTER TABLE subscriptions ADD COLUMN lang TEXT NOT NULL DEFAULT 'de' CHECK (lang IN ('de', 'en'));
 `;
+// Issue 17, nothing waits unnoticed: reminders, escalations and reports planned like the outbox — one row
+// per request or report and time slot (the key), claimed by one replica, finished once; the daily report
+// each conversation asked for; the people the bot has seen (names for mentions, 1:1 references for
+// escalation); the people an alert subscription mentions.
+function nudges(d: Dialect): string {
+  const int64 = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+  return `
+CREATE TABLE planned_notifications (
+  key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  due_at TEXT NOT NULL,
+  due_ms ${int64} NOT NULL,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'skipped', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  result TEXT,
+  claimed_by TEXT,
+  claimed_until TEXT,
+  claimed_until_ms ${int64},
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX planned_notifications_due ON planned_notifications (status, due_ms);
+
+CREATE TABLE report_schedules (
+  conversation_id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  local_time TEXT NOT NULL,
+  weekdays_only INTEGER NOT NULL,
+  lang TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+
+CREATE TABLE people (
+  aad_object_id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  personal_conversation_id TEXT,
+  seen_at TEXT NOT NULL
+);
+
+ALTER TABLE subscriptions ADD COLUMN mentions TEXT;
+`;
+}
 
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
   { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
   { id: '005_subscription_language', sqlite: subscriptionLanguage, postgres: subscriptionLanguage },
+  { id: '006_nudges', sqlite: nudges('sqlite'), postgres: nudges('postgres') },
 ];

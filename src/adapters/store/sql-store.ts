@@ -18,14 +18,22 @@ import type {
   DeliveryUpdate,
   DocumentWriteResult,
   Lease,
+  MentionedPerson,
   Mute,
   NewAlert,
   NewRequest,
+  NotificationKind,
+  NotificationQuery,
+  NotificationStatus,
   OutboxInput,
   OutboxItem,
+  PlannedNotification,
+  PlannedNotificationInput,
+  ReportSchedule,
   RequestQuery,
   RequestStamp,
   RequestTransition,
+  SeenPerson,
   Store,
   StoredAlert,
   StoredConversation,
@@ -189,6 +197,53 @@ function toOutbox(r: SqlRow): OutboxItem {
   };
 }
 
+function toNotification(r: SqlRow): PlannedNotification {
+  return {
+    key: str(r.key),
+    kind: str(r.kind) as NotificationKind,
+    dueAt: str(r.due_at),
+    payload: parseJson(r.payload),
+    status: str(r.status) as NotificationStatus,
+    attempts: Number(r.attempts),
+    lastError: strOrNull(r.last_error),
+    result: parseJson(r.result),
+    claimedBy: strOrNull(r.claimed_by),
+    claimedUntil: strOrNull(r.claimed_until),
+    createdAt: str(r.created_at),
+    updatedAt: str(r.updated_at),
+  };
+}
+
+function toReportSchedule(r: SqlRow): ReportSchedule {
+  return {
+    conversationId: str(r.conversation_id),
+    tenantId: str(r.tenant_id),
+    scopeId: str(r.scope_id),
+    localTime: str(r.local_time),
+    weekdaysOnly: Number(r.weekdays_only) === 1,
+    lang: str(r.lang) === 'en' ? 'en' : 'de',
+    createdBy: str(r.created_by),
+    createdAt: str(r.created_at),
+  };
+}
+
+function toPerson(r: SqlRow): SeenPerson {
+  return {
+    aadObjectId: str(r.aad_object_id),
+    tenantId: str(r.tenant_id),
+    userId: str(r.user_id),
+    name: str(r.name),
+    personalConversationId: strOrNull(r.personal_conversation_id),
+    seenAt: str(r.seen_at),
+  };
+}
+
+function mentionsOf(value: unknown): MentionedPerson[] {
+  const list = parseJson(value);
+  if (!Array.isArray(list)) return [];
+  return list.filter((m): m is MentionedPerson => typeof m?.id === 'string' && typeof m?.name === 'string');
+}
+
 function toConversation(r: SqlRow): StoredConversation {
   return {
     conversationId: str(r.conversation_id),
@@ -233,6 +288,7 @@ function toLease(r: SqlRow): Lease {
 const documentKeys = {
   requestCards: (requestId: string) => `request-cards:${requestId}`,
   spamDetector: 'spam-detector',
+  decisionCodes: (requestId: string) => `decision-codes:${requestId}`,
   turn: (key: string) => `turn:${key}`,
 };
 
@@ -713,7 +769,172 @@ export class SqlStore implements Store {
       scopeId: str(r.scope_id),
       createdAt: str(r.created_at),
       lang: str(r.lang) === 'en' ? 'en' : 'de',
+      mentions: mentionsOf(r.mentions),
     }));
+  }
+
+  async setSubscriptionMentions(
+    conversationId: string,
+    scopeId: string,
+    mentions: MentionedPerson[],
+  ): Promise<boolean> {
+    const changed = await this.#db.run(
+      'UPDATE subscriptions SET mentions = ? WHERE conversation_id = ? AND scope_id = ?',
+      [json(mentions.map((m) => ({ id: m.id, name: m.name }))), conversationId, scopeId],
+    );
+    return changed > 0;
+  }
+
+  // ---- planned notifications (reminders, escalations, reports) --------------------------------------
+
+  async planNotification(
+    n: PlannedNotificationInput,
+    now: string,
+  ): Promise<{ created: boolean; notification: PlannedNotification }> {
+    const at = toIso(now, 'now');
+    const dueMs = toMs(n.dueAt, 'dueAt');
+    const inserted = await this.#db.run(
+      `INSERT INTO planned_notifications (key, kind, due_at, due_ms, payload, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO NOTHING`,
+      [n.key, n.kind, new Date(dueMs).toISOString(), dueMs, json(n.payload), at, at],
+    );
+    const stored = await this.getNotification(n.key);
+    if (!stored)
+      throw new LagebotError('STORE_CONFLICT', `planned notification ${n.key} vanished while it was planned`);
+    return { created: inserted > 0, notification: stored };
+  }
+
+  async getNotification(key: string): Promise<PlannedNotification | null> {
+    const rows = await this.#db.query('SELECT * FROM planned_notifications WHERE key = ?', [key]);
+    return rows[0] ? toNotification(rows[0]) : null;
+  }
+
+  async listNotifications(q: NotificationQuery = {}): Promise<PlannedNotification[]> {
+    const where = whereOf([
+      q.kind !== undefined ? ['kind = ?', q.kind] : undefined,
+      q.status !== undefined ? ['status = ?', q.status] : undefined,
+      // substr, not LIKE: a key may contain % or _.
+      q.keyPrefix !== undefined ? ['substr(key, 1, ?) = ?', q.keyPrefix.length, q.keyPrefix] : undefined,
+    ]);
+    const rows = await this.#db.query(`SELECT * FROM planned_notifications ${where.sql} ORDER BY due_ms, key LIMIT ?`, [
+      ...where.params,
+      clampLimit(q.limit),
+    ]);
+    return rows.map(toNotification);
+  }
+
+  async listDueNotifications(now: string, limit?: number): Promise<PlannedNotification[]> {
+    const nowMs = toMs(now, 'now');
+    const rows = await this.#db.query(
+      `SELECT * FROM planned_notifications
+       WHERE status = 'pending' AND due_ms <= ? AND (claimed_by IS NULL OR claimed_until_ms <= ?)
+       ORDER BY due_ms, key LIMIT ?`,
+      [nowMs, nowMs, clampLimit(limit)],
+    );
+    return rows.map(toNotification);
+  }
+
+  async claimNotification(
+    key: string,
+    holder: string,
+    now: string,
+    leaseMs: number,
+  ): Promise<PlannedNotification | null> {
+    const nowMs = toMs(now, 'now');
+    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
+    const rows = await this.#db.query(
+      `UPDATE planned_notifications SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1,
+         updated_at = ?
+       WHERE key = ? AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
+       RETURNING *`,
+      [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), key, holder, nowMs],
+    );
+    return rows[0] ? toNotification(rows[0]) : null;
+  }
+
+  async completeNotification(
+    key: string,
+    outcome: 'sent' | 'skipped' | 'failed',
+    detail: unknown,
+    now: string,
+  ): Promise<PlannedNotification | null> {
+    const at = toIso(now, 'now');
+    const [column, value] = outcome === 'failed' ? ['last_error', errorText(detail)] : ['result', json(detail)];
+    const rows = await this.#db.query(
+      `UPDATE planned_notifications SET status = ?, ${column} = ?, updated_at = ?,
+         claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
+       WHERE key = ? AND status = 'pending' RETURNING *`,
+      [outcome, value, at, key],
+    );
+    if (rows[0]) return toNotification(rows[0]);
+    return this.getNotification(key);
+  }
+
+  async releaseNotification(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
+    const changed = await this.#db.run(
+      `UPDATE planned_notifications SET claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL, last_error = ?,
+         updated_at = ?
+       WHERE key = ? AND status = 'pending' AND claimed_by = ?`,
+      [lastError, toIso(now, 'now'), key, holder],
+    );
+    return changed > 0;
+  }
+
+  // ---- daily report schedules ------------------------------------------------------------------------
+
+  async setReportSchedule(r: ReportSchedule): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO report_schedules (conversation_id, tenant_id, scope_id, local_time, weekdays_only, lang, created_by, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (conversation_id) DO UPDATE SET
+         tenant_id = excluded.tenant_id, scope_id = excluded.scope_id, local_time = excluded.local_time,
+         weekdays_only = excluded.weekdays_only, lang = excluded.lang, created_by = excluded.created_by,
+         created_at = excluded.created_at`,
+      [
+        r.conversationId,
+        r.tenantId,
+        r.scopeId,
+        r.localTime,
+        r.weekdaysOnly ? 1 : 0,
+        r.lang,
+        r.createdBy,
+        toIso(r.createdAt, 'createdAt'),
+      ],
+    );
+  }
+
+  async deleteReportSchedule(conversationId: string): Promise<boolean> {
+    return (await this.#db.run('DELETE FROM report_schedules WHERE conversation_id = ?', [conversationId])) > 0;
+  }
+
+  async listReportSchedules(conversationId?: string): Promise<ReportSchedule[]> {
+    const where = whereOf([conversationId !== undefined ? ['conversation_id = ?', conversationId] : undefined]);
+    const rows = await this.#db.query(
+      `SELECT * FROM report_schedules ${where.sql} ORDER BY conversation_id`,
+      where.params,
+    );
+    return rows.map(toReportSchedule);
+  }
+
+  // ---- people ----------------------------------------------------------------------------------------
+
+  async notePerson(
+    p: Omit<SeenPerson, 'personalConversationId'> & { personalConversationId?: string | null },
+  ): Promise<void> {
+    await this.#db.run(
+      `INSERT INTO people (aad_object_id, tenant_id, user_id, name, personal_conversation_id, seen_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (aad_object_id) DO UPDATE SET
+         tenant_id = excluded.tenant_id, user_id = excluded.user_id, name = excluded.name,
+         personal_conversation_id = COALESCE(excluded.personal_conversation_id, people.personal_conversation_id),
+         seen_at = excluded.seen_at`,
+      [p.aadObjectId, p.tenantId, p.userId, p.name, p.personalConversationId ?? null, toIso(p.seenAt, 'seenAt')],
+    );
+  }
+
+  async getPerson(aadObjectId: string): Promise<SeenPerson | null> {
+    const rows = await this.#db.query('SELECT * FROM people WHERE aad_object_id = ?', [aadObjectId]);
+    return rows[0] ? toPerson(rows[0]) : null;
   }
 
   // ---- alerts ---------------------------------------------------------------------------------------
@@ -935,6 +1156,15 @@ export class SqlStore implements Store {
 
   async writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
     const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+    return etag === null ? { ok: false } : { ok: true, etag };
+  }
+
+  readDecisionCodes(requestId: string): Promise<VersionedDocument | null> {
+    return this.#readDocument(documentKeys.decisionCodes(requestId));
+  }
+
+  async writeDecisionCodes(requestId: string, data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
+    const etag = await this.#writeDocument(this.#db, documentKeys.decisionCodes(requestId), data, ifEtag);
     return etag === null ? { ok: false } : { ok: true, etag };
   }
 

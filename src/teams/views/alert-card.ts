@@ -1,3 +1,5 @@
+import { mentionText } from '../../domain/mention-message.ts';
+import type { MentionedPerson } from '../../domain/store-port.ts';
 import type { AlertView } from '../../services/alert-data.ts';
 import {
   formatClock,
@@ -173,7 +175,7 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
       });
     }
   }
-  return renderCard(ALERT_CARD, {
+  const card = renderCard(ALERT_CARD, {
     headerStyle: status.style,
     title: t(lang, view.kind === 'test' ? 'alert.title_test' : 'alert.title', { scope: scopeLabel }),
     statusLine: status.line,
@@ -202,6 +204,33 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     asOf: t(lang, 'alert.as_of', { time: formatTime(lang, view.updatedAt) }),
     actions,
   });
+  return withMentions(card, lang, view.mentions ?? []);
+}
+
+/**
+ * The people the subscription names, @mentioned on the card: `<at>Name</at>` in a text block and one
+ * mention entity each under `msteams.entities`, which is how Teams notifies them from a card.
+ */
+function withMentions(card: AdaptiveCardJson, lang: Lang, mentions: readonly MentionedPerson[]): AdaptiveCardJson {
+  if (mentions.length === 0) return card;
+  const entities = mentions.map((m) => ({
+    type: 'mention',
+    text: mentionText(m),
+    mentioned: { id: m.id, name: m.name.replace(/[<>]/g, '') },
+  }));
+  const body = (card.body as unknown[] | undefined) ?? [];
+  return {
+    ...card,
+    body: [
+      ...body,
+      {
+        type: 'TextBlock',
+        wrap: true,
+        text: t(lang, 'alert.mentions', { who: entities.map((e) => e.text).join(', ') }),
+      },
+    ],
+    msteams: { ...((card.msteams as Record<string, unknown> | undefined) ?? {}), entities },
+  };
 }
 
 export interface AlertListItem {
@@ -229,6 +258,7 @@ export interface SubscriptionLine {
   name: string;
   createdAt: string;
   mutedUntil: string | null;
+  mentions?: readonly MentionedPerson[];
 }
 
 // `alarme`: what this chat follows, each with an unsubscribe button.
@@ -242,6 +272,9 @@ export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[
       detail: [
         t(lang, 'alerts.list_since', { time: formatTime(lang, l.createdAt) }),
         l.mutedUntil ? t(lang, 'alerts.list_muted', { time: formatTime(lang, l.mutedUntil) }) : '',
+        l.mentions?.length
+          ? t(lang, 'alerts.list_mentions', { who: l.mentions.map((m) => plainText(m.name)).join(', ') })
+          : '',
       ]
         .filter(Boolean)
         .join(' · '),

@@ -13,7 +13,9 @@ type Entry =
   | 'release'
   | 'block'
   | 'requests'
+  | 'typed'
   | 'audit'
+  | 'report'
   | 'alerts_on'
   | 'alerts';
 
@@ -24,7 +26,9 @@ const ENTRIES: readonly Entry[] = [
   'release',
   'block',
   'requests',
+  'typed',
   'audit',
+  'report',
   'alerts_on',
   'alerts',
 ];

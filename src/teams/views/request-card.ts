@@ -178,6 +178,8 @@ export function buildRequestCard(
   const retryUntil = retryDeadline(request);
   if (retryUntil) facts.push({ title: t(lang, 'request.retry_until'), value: formatTime(lang, retryUntil) });
   facts.push({ title: t(lang, 'request.id'), value: request.id });
+  const typed = typedCommandFor(request);
+  if (typed) facts.push({ title: t(lang, 'typed.from_phone'), value: `\`${t(lang, typed)} ${request.id}\`` });
 
   const policy = request.policyAtRequest?.summary as PolicySummary | undefined;
   const policyText = policy
@@ -288,6 +290,30 @@ export function buildRequestCard(
   return card;
 }
 
+/** The typed command that does on a phone what the card's main button does (Action.Execute does not work there). */
+export function typedCommandFor(request: ReleaseRequest): MessageKey | null {
+  if ((request.state === 'pending' || request.state === 'retry_pending') && request.kind === 'release')
+    return 'typed.verb.approve';
+  if (request.state === 'awaiting_confirmation') return 'typed.verb.confirm';
+  if (request.state === 'partially_failed') return 'typed.verb.retry';
+  return null;
+}
+
+/** Confirming this is below the policy: a justification belongs to it (the card's form field, the typed tail). */
+export function belowPolicy(facts: ConfirmFacts): boolean {
+  const { request, fresh, worse } = facts;
+  const round = request.state === 'retry_pending' ? (request.execution.pendingRetry ?? null) : null;
+  return !fresh.evaluation.meets || (round ? round.requiredApprovals : request.requiredApprovals) === 2 || worse;
+}
+
+/** The justification already on record for what is being approved (the request's, or the retry round's). */
+export function justificationOnRecord(facts: ConfirmFacts): string | null {
+  const { request } = facts;
+  return request.state === 'retry_pending'
+    ? (request.execution.pendingRetry?.justification ?? null)
+    : request.justification;
+}
+
 export function buildConfirmCard(
   facts: ConfirmFacts,
   lang: Lang,
@@ -296,12 +322,11 @@ export function buildConfirmCard(
   const { request, version, fresh, worse, effect } = facts;
   const data = { requestId: request.id, version };
   const round = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
-  const belowPolicy =
-    !fresh.evaluation.meets || (round ? round.requiredApprovals : request.requiredApprovals) === 2 || worse;
-  const onRecord = round ? round.justification : request.justification;
+  const below = belowPolicy(facts);
+  const onRecord = justificationOnRecord(facts);
   // Below the policy every approver may add a justification; it is required while none is on record.
-  const askJustification = belowPolicy;
-  const justificationRequired = belowPolicy && !onRecord;
+  const askJustification = below;
+  const justificationRequired = below && !onRecord;
   const buttons = worse
     ? [{ title: t(lang, 'btn.override'), verb: 'request.confirm_override', style: 'destructive', data }]
     : [{ title: t(lang, 'btn.confirm'), verb: 'request.confirm', style: 'positive', data }];
@@ -316,8 +341,8 @@ export function buildConfirmCard(
     }),
     effect: effectText(lang, request.kind, effect),
     warning: worse ? t(lang, 'confirm.worse') : '',
-    justificationWhy: belowPolicy ? t(lang, 'confirm.justification_why') : '',
-    onRecord: belowPolicy && onRecord ? t(lang, 'confirm.justification_on_record', { text: plainText(onRecord) }) : '',
+    justificationWhy: below ? t(lang, 'confirm.justification_why') : '',
+    onRecord: below && onRecord ? t(lang, 'confirm.justification_on_record', { text: plainText(onRecord) }) : '',
     askJustification,
     justificationRequired,
     justificationLabel: t(

@@ -794,8 +794,8 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           await store.subscribe('c1', 'kreis-soest', at(3));
           await store.subscribe('c2', 'suedverband', at(4));
           assert.deepEqual(await store.listSubscriptions('c1'), [
-            { conversationId: 'c1', scopeId: 'kreis-soest', createdAt: at(3), lang: 'de' },
-            { conversationId: 'c1', scopeId: 'suedverband', createdAt: at(1), lang: 'de' },
+            { conversationId: 'c1', scopeId: 'kreis-soest', createdAt: at(3), lang: 'de', mentions: [] },
+            { conversationId: 'c1', scopeId: 'suedverband', createdAt: at(1), lang: 'de', mentions: [] },
           ]);
           assert.equal(await store.unsubscribe('c1', 'suedverband'), 1);
           assert.equal(await store.unsubscribe('c1', 'suedverband'), 0);
@@ -832,6 +832,140 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           );
           await assert.rejects(store.subscribe('c3', 'x', at(1), 'fr' as 'de'), /lang must be de or en/);
           assert.deepEqual(await store.listSubscriptions('c3'), []);
+        }));
+    });
+
+    describe('nudges: subscription mentions, planned notifications, report schedules, people (006)', parallel, () => {
+      test('a subscription keeps the people it mentions; an unknown one is refused', () =>
+        withStore(async (store) => {
+          await store.subscribe('c1', 'suedverband', at(1));
+          const anna = { id: '29:anna', name: 'Anna Approver' };
+          assert.equal(await store.setSubscriptionMentions('c1', 'suedverband', [anna]), true);
+          assert.equal(await store.setSubscriptionMentions('c1', 'kreis-olpe', [anna]), false);
+          assert.deepEqual((await store.listSubscriptions('c1'))[0]?.mentions, [anna]);
+          await store.setSubscriptionMentions('c1', 'suedverband', []);
+          assert.deepEqual((await store.listSubscriptions('c1'))[0]?.mentions, []);
+        }));
+
+      test('planning a key twice is one row; due items are listed oldest first, not before their time', () =>
+        withStore(async (store) => {
+          const first = await store.planNotification(
+            { key: 'reminder:r-1:1', kind: 'reminder', dueAt: at(15), payload: { n: 1 } },
+            at(0),
+          );
+          assert.equal(first.created, true);
+          const again = await store.planNotification(
+            { key: 'reminder:r-1:1', kind: 'reminder', dueAt: at(99), payload: { n: 99 } },
+            at(1),
+          );
+          assert.equal(again.created, false);
+          assert.deepEqual(again.notification.payload, { n: 1 });
+          assert.equal(again.notification.dueAt, at(15));
+          await store.planNotification(
+            { key: 'report:c1:2024-02-19', kind: 'report', dueAt: at(5), payload: {} },
+            at(0),
+          );
+          await store.planNotification(
+            { key: 'escalation:r-1', kind: 'escalation', dueAt: at(60), payload: {} },
+            at(0),
+          );
+          assert.deepEqual(
+            (await store.listDueNotifications(at(15))).map((n) => n.key),
+            ['report:c1:2024-02-19', 'reminder:r-1:1'],
+          );
+          assert.deepEqual(
+            (await store.listNotifications({ keyPrefix: 'reminder:r-1' })).map((n) => n.key),
+            ['reminder:r-1:1'],
+          );
+          assert.deepEqual(
+            (await store.listNotifications({ kind: 'escalation', status: 'pending' })).map((n) => n.key),
+            ['escalation:r-1'],
+          );
+        }));
+
+      test('one replica claims a notification; the first outcome stays; a released claim is due again', () =>
+        withStore(async (store, h) => {
+          await store.planNotification({ key: 'k', kind: 'report', dueAt: at(0), payload: {} }, at(0));
+          await store.planNotification({ key: 'k2', kind: 'report', dueAt: at(0), payload: {} }, at(0));
+          const other = await h.open();
+          const claims = await Promise.all([
+            store.claimNotification('k', 'replica-a', at(1), 600_000),
+            other.claimNotification('k', 'replica-b', at(1), 600_000),
+          ]);
+          assert.equal(claims.filter((c) => c !== null).length, 1);
+          assert.deepEqual(
+            (await store.listDueNotifications(at(1))).map((n) => n.key),
+            ['k2'],
+            'a claimed notification is not due for others',
+          );
+          const holder = claims[0] ? 'replica-a' : 'replica-b';
+          assert.deepEqual(
+            (await store.listDueNotifications(at(2))).map((n) => n.key),
+            ['k2'],
+          );
+          const sent = await store.completeNotification('k', 'sent', { activityId: 'a-1' }, at(2));
+          assert.equal(sent?.status, 'sent');
+          assert.deepEqual(sent?.result, { activityId: 'a-1' });
+          const later = await store.completeNotification('k', 'skipped', { why: 'late' }, at(3));
+          assert.equal(later?.status, 'sent');
+          assert.equal(await store.claimNotification('k', holder, at(4), 60_000), null);
+
+          const c2 = await store.claimNotification('k2', 'replica-a', at(1), 60_000);
+          assert.equal(c2?.attempts, 1);
+          assert.equal(await store.releaseNotification('k2', 'replica-b', 'not mine', at(2)), false);
+          assert.equal(await store.releaseNotification('k2', 'replica-a', 'Teams 503', at(2)), true);
+          const due = await store.listDueNotifications(at(2));
+          assert.deepEqual(
+            due.map((n) => [n.key, n.lastError]),
+            [['k2', 'Teams 503']],
+          );
+          // An expired claim of a replica that died is taken over.
+          await store.claimNotification('k2', 'replica-dead', at(3), 1000);
+          assert.equal((await other.claimNotification('k2', 'replica-b', at(4), 60_000))?.claimedBy, 'replica-b');
+          const failed = await other.completeNotification('k2', 'failed', new Error('gone'), at(5));
+          assert.equal(failed?.lastError, 'gone');
+          assert.equal(await store.completeNotification('nope', 'sent', {}, at(5)), null);
+        }));
+
+      test('report schedules: one per conversation, replaced, removed', () =>
+        withStore(async (store) => {
+          const schedule = {
+            conversationId: 'c1',
+            tenantId: 't',
+            scopeId: 'vb-sued',
+            localTime: '08:00',
+            weekdaysOnly: false,
+            lang: 'de' as const,
+            createdBy: 'aad-operator',
+            createdAt: at(0),
+          };
+          await store.setReportSchedule(schedule);
+          await store.setReportSchedule({ ...schedule, localTime: '07:30', weekdaysOnly: true });
+          await store.setReportSchedule({ ...schedule, conversationId: 'c2', lang: 'en' });
+          assert.deepEqual(await store.listReportSchedules('c1'), [
+            { ...schedule, localTime: '07:30', weekdaysOnly: true },
+          ]);
+          assert.equal((await store.listReportSchedules()).length, 2);
+          assert.equal(await store.deleteReportSchedule('c1'), true);
+          assert.equal(await store.deleteReportSchedule('c1'), false);
+          assert.deepEqual(
+            (await store.listReportSchedules()).map((r) => [r.conversationId, r.lang]),
+            [['c2', 'en']],
+          );
+        }));
+
+      test('people: the latest name, the 1:1 conversation kept when a later turn is elsewhere', () =>
+        withStore(async (store) => {
+          assert.equal(await store.getPerson('aad-anna'), null);
+          const anna = { aadObjectId: 'aad-anna', tenantId: 't', userId: '29:anna', name: 'Anna', seenAt: at(0) };
+          await store.notePerson({ ...anna, personalConversationId: 'a:anna' });
+          await store.notePerson({ ...anna, name: 'Anna Approver', seenAt: at(5) });
+          assert.deepEqual(await store.getPerson('aad-anna'), {
+            ...anna,
+            name: 'Anna Approver',
+            seenAt: at(5),
+            personalConversationId: 'a:anna',
+          });
         }));
     });
 
@@ -1085,6 +1219,22 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           assert.ok(second.ok);
           assert.deepEqual(await store.writeSpamDetectorState({ v: 1, n: 3 }, first.etag), { ok: false });
           assert.deepEqual(await store.readSpamDetectorState(), { etag: second.etag, data: { v: 1, n: 2 } });
+        }));
+
+      test('decision codes: one document per request, redeemed once when two stores race on one eTag', () =>
+        withStore(async (store, h) => {
+          assert.equal(await store.readDecisionCodes('r-1'), null);
+          const first = await store.writeDecisionCodes('r-1', { codes: [{ code: '123456' }] }, null);
+          assert.ok(first.ok);
+          assert.deepEqual(await store.writeDecisionCodes('r-1', { codes: [] }, null), { ok: false });
+          const other = await h.open();
+          const results = await Promise.all([
+            store.writeDecisionCodes('r-1', { codes: [{ code: '123456', usedAt: 'a' }] }, first.etag),
+            other.writeDecisionCodes('r-1', { codes: [{ code: '123456', usedAt: 'b' }] }, first.etag),
+          ]);
+          assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
+          assert.equal(await store.readDecisionCodes('r-2'), null);
+          assert.deepEqual(await store.readTurnState(['decision-codes:r-1']), {});
         }));
 
       test('each use has its own key space: turn state never sees the other documents', () =>

@@ -111,6 +111,29 @@ async function openAlert(env: Env, alert = kreisSpike()): Promise<string> {
   return stored.id;
 }
 
+describe('alert service: people on alerts', () => {
+  test('a spike card mentions the people of the subscriptions it reaches in that chat, and only there', async () => {
+    const env = await setup();
+    const anna = { id: '29:anna', name: 'Anna Approver' };
+    await env.service.subscribe(A, 'Südverband', viewer, [anna]);
+    await env.service.subscribe(A, 'Nordverband', viewer, [{ id: '29:nord', name: 'Nora Nord' }]);
+    await env.service.subscribe(B, 'Südverband', viewer);
+    await openAlert(env);
+    const sent = env.sender.calls.filter((c) => c.method === 'send');
+    const toA = sent.find((c) => c.conversationId === A)!.card as { msteams?: { entities: unknown[] } };
+    const toB = sent.find((c) => c.conversationId === B)!.card as { msteams?: { entities: unknown[] } };
+    assert.deepEqual(toA.msteams?.entities, [{ type: 'mention', text: '<at>Anna Approver</at>', mentioned: anna }]);
+    assert.equal(toB.msteams?.entities, undefined);
+    assert.deepEqual(
+      (await env.service.list(A)).map((e) => [e.scopeId, e.mentions.map((m) => m.name)]),
+      [
+        ['vb-nord', ['Nora Nord']],
+        ['vb-sued', ['Anna Approver']],
+      ],
+    );
+  });
+});
+
 describe('alert service: subscriptions', () => {
   let env: Env;
   beforeEach(async () => {
@@ -183,12 +206,19 @@ describe('alert service: subscriptions', () => {
     await env.store.muteScope(A, 'vb-sued', new Date(NOW + 3_600_000).toISOString());
     await env.store.muteScope(A, 'vb-nord', new Date(NOW - 60_000).toISOString());
     assert.deepEqual(await env.service.list(A), [
-      { scopeId: 'vb-nord', name: 'Nordverband', createdAt: new Date(NOW).toISOString(), mutedUntil: null },
+      {
+        scopeId: 'vb-nord',
+        name: 'Nordverband',
+        createdAt: new Date(NOW).toISOString(),
+        mutedUntil: null,
+        mentions: [],
+      },
       {
         scopeId: 'vb-sued',
         name: 'Südverband',
         createdAt: new Date(NOW).toISOString(),
         mutedUntil: new Date(NOW + 3_600_000).toISOString(),
+        mentions: [],
       },
     ]);
     assert.deepEqual(await env.service.unsubscribe(A, '', viewer), { kind: 'all', count: 2 });

@@ -20,6 +20,48 @@ describe('parseCommand', () => {
     ['Lage Wickede (Ruhr)', { kind: 'status', scopeText: 'Wickede (Ruhr)' }],
     ['/status Olpe', { kind: 'status', scopeText: 'Olpe' }],
     ['status: Olpe', { kind: 'status', scopeText: 'Olpe' }],
+    // typed decisions (Teams mobile)
+    ['genehmigen r-788db484', { kind: 'approve', requestId: 'r-788db484' }],
+    ['Genehmigen `R-788DB484`', { kind: 'approve', requestId: 'r-788db484' }],
+    ['approve 788db484', { kind: 'approve', requestId: 'r-788db484' }],
+    ['genehmigen', { kind: 'approve', requestId: null }],
+    ['genehmigen Olpe', { kind: 'approve', requestId: null }],
+    ['bestätigen r-788db484 123456', { kind: 'confirm', requestId: 'r-788db484', code: '123456', justification: null }],
+    [
+      'bestaetigen r-788db484 123456 Rathaus braucht Mail',
+      { kind: 'confirm', requestId: 'r-788db484', code: '123456', justification: 'Rathaus braucht Mail' },
+    ],
+    ['confirm r-788db484', { kind: 'confirm', requestId: 'r-788db484', code: null, justification: null }],
+    ['ablehnen r-788db484 nicht heute', { kind: 'reject', requestId: 'r-788db484', reason: 'nicht heute' }],
+    ['reject r-788db484', { kind: 'reject', requestId: 'r-788db484', reason: null }],
+    ['zurückziehen r-788db484', { kind: 'withdraw', requestId: 'r-788db484' }],
+    ['Zurueckziehen r-788db484', { kind: 'withdraw', requestId: 'r-788db484' }],
+    ['withdraw r-788db484', { kind: 'withdraw', requestId: 'r-788db484' }],
+    ['wiederholen r-788db484', { kind: 'retry', requestId: 'r-788db484' }],
+    ['retry r-788db484', { kind: 'retry', requestId: 'r-788db484' }],
+    ['bestätigne r-788db484', { kind: 'unknown', word: 'bestätigne', suggestion: 'bestätigen' }],
+    // daily report
+    [
+      'bericht an Südverband',
+      { kind: 'report_on', localTime: null, badTime: null, weekdaysOnly: false, scopeText: 'Südverband' },
+    ],
+    [
+      'bericht an 7:30 werktags Kreis Olpe',
+      { kind: 'report_on', localTime: '07:30', badTime: null, weekdaysOnly: true, scopeText: 'Kreis Olpe' },
+    ],
+    [
+      'report on weekdays 06.45 all',
+      { kind: 'report_on', localTime: '06:45', badTime: null, weekdaysOnly: true, scopeText: 'all' },
+    ],
+    [
+      'bericht an 25:00 Südverband',
+      { kind: 'report_on', localTime: null, badTime: '25:00', weekdaysOnly: false, scopeText: 'Südverband' },
+    ],
+    ['bericht aus', { kind: 'report_off' }],
+    ['report off', { kind: 'report_off' }],
+    ['bericht jetzt', { kind: 'report_now' }],
+    ['bericht', { kind: 'report_now' }],
+    ['bericht morgen', { kind: 'unknown', word: 'bericht morgen', suggestion: 'bericht an' }],
     // mentions, HTML and entities from Teams
     ['<at>Lagebot</at> status Olpe', { kind: 'status', scopeText: 'Olpe' }],
     ['<at id="0">Lagebot</at>&nbsp;status&nbsp;Kreis&nbsp;Olpe', { kind: 'status', scopeText: 'Kreis Olpe' }],
