@@ -124,7 +124,9 @@ describe('gateway down or slow during a release', () => {
     // done (release-faults.test.ts), not failed.
     const created = await requestFrom(t, 'freigabe Stadt Iserlohn ausgehend Alle Geräte gepatcht', users.operator);
     const ref = created.ref!;
-    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 1 });
+    // Two faults: the executor's one read of the gateway before it sends (unreadable: every call is sent),
+    // then the change itself.
+    await setSimFault(t.simUrl, { target: 'gateway', mode: 'error', status: 409, count: 2 });
     await click(t, 'request.confirm', { ...ref }, users.approver2);
     const { request, version } = await settled(ref.requestId);
     assert.equal(request.state, 'partially_failed');
