@@ -212,8 +212,11 @@ async function startBackEnds(
     // The watcher reads the gateway's minutes, so it runs on the gateway's clock: simulated time when the
     // simulator is the gateway (not with GATEWAY_API_URL on a real one, e.g. the mail lab).
     if (!config.gateway.url) gatewayNow = () => new Date(sim.sim.now());
+    const serves = [config.inventory.url ? null : 'INVENTORY_API_URL', config.gateway.url ? null : 'GATEWAY_API_URL']
+      .filter(Boolean)
+      .join('/');
     logger.info(
-      `INVENTORY_API_URL/GATEWAY_API_URL not set: using the embedded simulator at ${sim.url} (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
+      `${serves} not set: using the embedded simulator at ${sim.url} for it (scenario ${config.sim.scenario}, ${config.sim.devices} devices)`,
       { simUrl: sim.url },
     );
   }
