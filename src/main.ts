@@ -1,7 +1,7 @@
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { waitForSignal } from './wait-for-signal.ts';
 
-// CLI and entry point: `lagebot demo | serve | sim | chat | package | audit verify`.
+// CLI and entry point: `lagebot demo | serve | sim | chat | playground | package | audit verify`.
 
 const usage = `Usage: lagebot <command> [options]
 
@@ -12,6 +12,7 @@ const usage = `Usage: lagebot <command> [options]
   sim                      the simulator of both back-end APIs alone, on SIM_PORT
   chat "<text>" [--lang en] [--as operator|approver|viewer] [--url http://127.0.0.1:3978]
                            send one message to a running bot (or an in-process one) and print the reply
+  playground --as <user>   a second Agents Playground on the running demo, as that demo user
   package                  build build/lagebot.zip (Teams app package)
   audit verify             check the audit log's hash chain
   mail-lab up|down|status|send
@@ -27,6 +28,12 @@ async function main(argv: string[]): Promise<number> {
   if (!command || command === 'help' || command === '--help' || command === '-h') {
     console.log(usage);
     return command ? 0 : 1;
+  }
+  if (command === 'package') {
+    // Packaging needs the app id and nothing else: not the secret, not the rest of the bot's
+    // configuration, so it runs on a machine that will never run the bot.
+    const { runPackage } = await import('./run-package.ts');
+    return runPackage(process.env.MicrosoftAppId);
   }
   if (command === 'conformance') {
     // Checks someone else's back end: needs none of the bot's configuration.
@@ -82,6 +89,10 @@ async function main(argv: string[]): Promise<number> {
       );
       return waitForSignal(() => sim.close());
     }
+    case 'playground': {
+      const { runPlayground } = await import('./run-playground.ts');
+      return runPlayground(config, rest);
+    }
     case 'chat': {
       const { runChat } = await import('./run-chat.ts');
       return runChat(config, rest);
@@ -93,10 +104,6 @@ async function main(argv: string[]): Promise<number> {
       }
       const { runAuditVerify } = await import('./run-audit-verify.ts');
       return runAuditVerify(config, rest.includes('--lang=en') || rest.includes('en') ? 'en' : 'de');
-    }
-    case 'package': {
-      const { runPackage } = await import('./run-package.ts');
-      return runPackage(config);
     }
     default:
       console.error(`Unknown command "${command}".\n\n${usage}`);

@@ -1,6 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { Config } from './config.ts';
 import { projectRoot } from './project-root.ts';
 import {
   AppPackageError,
@@ -12,7 +11,8 @@ import {
 } from './teams/app-package/build-app-package.ts';
 
 // `lagebot package` (npm run package): build/lagebot.zip, the Teams app package to upload in the Teams
-// admin centre or Developer Portal. Needs the devDependencies (ajv) and no network.
+// admin centre or Developer Portal. Needs the devDependencies (ajv) and no network, and of the bot's
+// configuration only MicrosoftAppId (main.ts reads nothing else for it: never the secret).
 
 export interface RunPackageOptions {
   /** The project folder holding manifest/ and package.json. */
@@ -23,13 +23,14 @@ export interface RunPackageOptions {
   error?: (line: string) => void;
 }
 
-export async function runPackage(config: Config, options: RunPackageOptions = {}): Promise<number> {
+/** appIdSetting: MicrosoftAppId as set (undefined or empty: the placeholder id). */
+export async function runPackage(appIdSetting: string | undefined, options: RunPackageOptions = {}): Promise<number> {
   const root = options.root ?? projectRoot;
   const outFile = options.outFile ?? join(root, 'build', 'lagebot.zip');
   const log = options.log ?? ((line: string) => console.log(line));
   const error = options.error ?? ((line: string) => console.error(line));
 
-  const configured = config.bot.appId;
+  const configured = appIdSetting?.trim() ? appIdSetting.trim() : undefined;
   if (configured !== undefined && !isGuid(configured)) {
     error(
       `MicrosoftAppId="${configured}" is not a GUID: set it to the "Microsoft App ID" shown on the Azure Bot's Configuration page.`,

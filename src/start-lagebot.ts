@@ -86,6 +86,12 @@ export interface StartOptions {
   backEnds?: Omit<BackEnds, 'simUrl'>;
   /** The executor's backoff between gateway retries (default 1 s doubling up to 60 s); tests shorten it. */
   executorRetry?: { baseMs: number; maxMs: number };
+  /**
+   * The demo's one clock per card: requests (created, expires, decided) are stamped with the back ends'
+   * clock — the embedded simulator's time — so they never contradict the data's "Stand" on a card.
+   * Leases, retries, caches and rate limits stay on the process clock.
+   */
+  requestsOnBackEndClock?: boolean;
 }
 
 interface Services {
@@ -142,7 +148,17 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
     });
     const services = createServices(
       config,
-      { logger, metrics, now, backEnds, store, sender, people, executorRetry: options.executorRetry },
+      {
+        logger,
+        metrics,
+        now,
+        requestNow: options.requestsOnBackEndClock ? backEnds.gatewayNow : now,
+        backEnds,
+        store,
+        sender,
+        people,
+        executorRetry: options.executorRetry,
+      },
       closers,
     );
     const { url, port } = await startHttp(
@@ -279,6 +295,8 @@ function createServices(
     logger: PinoLogger;
     metrics: Metrics;
     now: () => Date;
+    /** The clock requests are stamped with (StartOptions.requestsOnBackEndClock). */
+    requestNow: () => Date;
     backEnds: BackEnds;
     store: Store;
     sender: ProactiveSender;
@@ -316,7 +334,7 @@ function createServices(
     gateway,
     regions,
     roles,
-    now,
+    now: deps.requestNow,
     ttlMs: config.requestTtlMs,
     retryWindowMs: config.requestRetryWindowMs,
     holder: config.replicaId,

@@ -328,7 +328,7 @@ function compareNodes(rank: ReadonlyMap<RegionKind, number>, a: RegionNode, b: R
 }
 
 // "Siegen-Wittgenstein.DE" and "lüdenscheid.de" (as typed) find siegen-wittgenstein.de and luedenscheid.de.
-function domainKey(d: string): string {
+export function domainKey(d: string): string {
   return normalizeName(d).replace(/ /g, '-');
 }
 

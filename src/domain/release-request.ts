@@ -1,3 +1,4 @@
+import type { DomainGroup } from './group-domains.ts';
 import type { FlowState } from './model.ts';
 
 // The release/block request workflow (docs/decisions/release-workflow.md): one union of states and
@@ -52,6 +53,9 @@ export interface RequestScope {
   id: string;
   name: string;
   domains: string[];
+  // The domains by Kreis and town as the region list had them when the request was made (the card shows
+  // every one of them); absent in requests stored before.
+  groups?: DomainGroup[];
 }
 // The release policy's verdict (computed by release-policy.ts); `summary` is shown on the card as is.
 export interface PolicyCheck {
@@ -405,7 +409,12 @@ export function createRequest(input: CreateRequestInput, now: string): CreateReq
     id: input.id,
     tenantId: input.actor.tenantId,
     kind: input.kind,
-    scope: { id: input.scope.id, name: input.scope.name, domains },
+    scope: {
+      id: input.scope.id,
+      name: input.scope.name,
+      domains,
+      ...(input.scope.groups ? { groups: input.scope.groups } : {}),
+    },
     direction: input.direction,
     reason,
     justification: justification.text,

@@ -195,6 +195,8 @@ export interface Subscription {
   conversationId: string;
   scopeId: string;
   createdAt: string;
+  // The language alert cards in this conversation are written in: that of the client that subscribed last.
+  lang: 'de' | 'en';
   // People to @mention on this subscription's alerts (`alarme an <scope> @…`); [] when none.
   mentions: MentionedPerson[];
 }
@@ -413,7 +415,8 @@ export interface Store {
 
   // Alert subscriptions. subscribe → false if it existed; unsubscribe without scopeId removes all of the
   // conversation's; returns how many went.
-  subscribe(conversationId: string, scopeId: string, now: string): Promise<boolean>;
+  // True when the subscription is new. Either way the conversation's subscriptions take `lang` (default 'de').
+  subscribe(conversationId: string, scopeId: string, now: string, lang?: Subscription['lang']): Promise<boolean>;
   unsubscribe(conversationId: string, scopeId?: string): Promise<number>;
   listSubscriptions(conversationId?: string): Promise<Subscription[]>;
   // Replaces the people a subscription mentions; false if there is no such subscription.

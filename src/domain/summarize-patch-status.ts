@@ -1,4 +1,5 @@
 import type { ComplianceReport, Patch, RegionCompliance, RegionKind, StateCounts } from './model.ts';
+import type { ReleasePolicy } from './release-policy.ts';
 
 // The numbers a status card shows, without words: the renderer picks the language. One place decides
 // how a percentage is rounded, so a card never says "100 %" while a device is still unpatched.
@@ -26,6 +27,20 @@ export interface PatchSummary {
   servers: DeviceTally;
   exchange: DeviceTally; // Exchange servers are also counted in servers
   counts: OpenCounts; // clients + servers
+  failed: { clients: number; servers: number };
+  // False when no device of the scope is one the patch is for (a town without an Exchange server):
+  // "nicht betroffen", which is not the same as "fully patched".
+  applies: boolean;
+}
+
+// The figure that decides whether a scope meets the release policy: of every patch and device kind the
+// policy asks for, the one furthest below its threshold (or, when all are met, closest to it).
+export interface DecidingFigure {
+  patchId: string;
+  kind: 'client' | 'server';
+  tally: DeviceTally;
+  required: number; // percent
+  meets: boolean;
 }
 
 export interface RegionSummary {
@@ -34,24 +49,73 @@ export interface RegionSummary {
   kind: RegionKind;
   patches: PatchSummary[];
   combined: DeviceTally; // clients + servers over every patch: the "how far are we" number
+  deciding: DecidingFigure | null; // null when nothing the policy asks for applies
+  // A breakdown row for the devices the region holds itself, in none of its children (a Kreis
+  // administration's own clients): without it the rows would not add up to the region.
+  own: boolean;
 }
 
 export interface PatchStatusView {
   observedAt: string;
   staleAfterHours: number;
   region: RegionSummary;
-  children: RegionSummary[]; // worst first
+  children: RegionSummary[]; // worst first by the deciding figure
 }
 
-export function summarizePatchStatus(report: ComplianceReport, patches: readonly Patch[]): PatchStatusView {
+export function summarizePatchStatus(
+  report: ComplianceReport,
+  patches: readonly Patch[],
+  policy: ReleasePolicy,
+): PatchStatusView {
   const titles = new Map(patches.map((p) => [p.id, p.title]));
   const order = new Map(patches.map((p, i) => [p.id, i]));
   return {
     observedAt: report.observedAt,
     staleAfterHours: report.staleAfterHours,
-    region: summarizeRegion(report.region, titles, order),
-    children: report.children.map((c) => summarizeRegion(c, titles, order)).sort(compareWorstFirst),
+    region: summarizeRegion(report.region, titles, order, policy),
+    children: [...report.children, ...ownPart(report.region, report.children)]
+      .map((c) => ({
+        ...summarizeRegion(c, titles, order, policy),
+        own: c.regionId === report.region.regionId,
+      }))
+      .sort(compareWorstFirst),
   };
+}
+
+const COUNT_KEYS = [
+  'total',
+  'installed',
+  'pending',
+  'pending_reboot',
+  'failed',
+  'unknown',
+  'notApplicable',
+  'stale',
+] as const;
+
+// The region minus its children, per patch and count; nothing when the children hold every device.
+function ownPart(region: RegionCompliance, children: readonly RegionCompliance[]): RegionCompliance[] {
+  const minus = (a: StateCounts, pick: (c: RegionCompliance) => StateCounts | undefined): StateCounts => {
+    const out = { ...a };
+    for (const c of children) {
+      const b = pick(c);
+      if (!b) continue;
+      for (const k of COUNT_KEYS) out[k] -= b[k];
+    }
+    for (const k of COUNT_KEYS) out[k] = Math.max(0, out[k]);
+    return out;
+  };
+  const patches = region.patches.map((p) => {
+    const of = (c: RegionCompliance) => c.patches.find((x) => x.patchId === p.patchId);
+    return {
+      patchId: p.patchId,
+      clients: minus(p.clients, (c) => of(c)?.clients),
+      servers: minus(p.servers, (c) => of(c)?.servers),
+      exchangeServers: minus(p.exchangeServers, (c) => of(c)?.exchangeServers),
+    };
+  });
+  const holdsDevices = patches.some((p) => p.clients.total + p.servers.total > 0);
+  return children.length > 0 && holdsDevices ? [{ ...region, patches }] : [];
 }
 
 // One decimal, but never rounded up to 100.0 while something is missing, nor down to 0.0 once
@@ -72,6 +136,7 @@ function summarizeRegion(
   region: RegionCompliance,
   titles: ReadonlyMap<string, string>,
   order: ReadonlyMap<string, number>,
+  policy: ReleasePolicy,
 ): RegionSummary {
   // Catalogue order (the caller's patch list), patches the catalogue does not know last.
   const rank = (id: string) => order.get(id) ?? Number.MAX_SAFE_INTEGER;
@@ -85,6 +150,8 @@ function summarizeRegion(
       servers: tallyOf(p.servers),
       exchange: tallyOf(p.exchangeServers),
       counts: addOpen(openOf(p.clients), openOf(p.servers)),
+      failed: { clients: p.clients.failed, servers: p.servers.failed },
+      applies: p.clients.total + p.servers.total > 0,
     }));
   let installed = 0;
   let total = 0;
@@ -98,7 +165,30 @@ function summarizeRegion(
     kind: region.kind,
     patches,
     combined: tally(installed, total),
+    deciding: decidingFigure(patches, policy),
+    own: false,
   };
+}
+
+function decidingFigure(patches: readonly PatchSummary[], policy: ReleasePolicy): DecidingFigure | null {
+  const wanted = policy.patches.length > 0 ? new Set(policy.patches) : null;
+  let worst: DecidingFigure | null = null;
+  let worstGap = Number.NEGATIVE_INFINITY;
+  for (const p of patches) {
+    if (wanted && !wanted.has(p.patchId)) continue;
+    for (const kind of ['client', 'server'] as const) {
+      const t = kind === 'client' ? p.clients : p.servers;
+      if (t.total <= 0) continue;
+      const required = kind === 'client' ? policy.minClientPct : policy.minServerPct;
+      // Exact shares, never the rounded pct (as the policy itself compares them).
+      const gap = required / 100 - t.installed / t.total;
+      if (gap > worstGap || (gap === worstGap && worst && t.unpatched > worst.tally.unpatched)) {
+        worstGap = gap;
+        worst = { patchId: p.patchId, kind, tally: t, required, meets: t.installed * 100 >= required * t.total };
+      }
+    }
+  }
+  return worst;
 }
 
 function tallyOf(c: StateCounts): DeviceTally {
@@ -119,15 +209,19 @@ function addOpen(a: OpenCounts, b: OpenCounts): OpenCounts {
   };
 }
 
-// Lowest combined share first (exact ratio, not the rounded pct), then most unpatched devices, then
-// name. A child with nothing to patch has nothing to worry about and goes last.
+// Furthest below the policy first, by the deciding figure (exact share against its threshold, not the
+// rounded pct): a town whose one Exchange server is unpatched comes before one with most clients done.
+// Then most unpatched devices of that figure, then name. A child with nothing to patch goes last.
 function compareWorstFirst(a: RegionSummary, b: RegionSummary): number {
-  const ra = ratio(a.combined);
-  const rb = ratio(b.combined);
-  if (ra !== rb) return ra - rb;
-  return b.combined.unpatched - a.combined.unpatched || a.name.localeCompare(b.name, 'de');
+  const ga = gapOf(a);
+  const gb = gapOf(b);
+  if (ga !== gb) return gb - ga;
+  const ua = a.deciding?.tally.unpatched ?? 0;
+  const ub = b.deciding?.tally.unpatched ?? 0;
+  return ub - ua || a.name.localeCompare(b.name, 'de');
 }
 
-function ratio(t: DeviceTally): number {
-  return t.total > 0 ? t.installed / t.total : Number.POSITIVE_INFINITY;
+function gapOf(r: RegionSummary): number {
+  const d = r.deciding;
+  return d ? d.required / 100 - d.tally.installed / d.tally.total : Number.NEGATIVE_INFINITY;
 }

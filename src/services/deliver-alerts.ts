@@ -93,9 +93,14 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       }
     }
     let mutedUntil: string | null = null;
+    let lang = data.lang;
     const mentions: MentionedPerson[] = [];
     if (conversationId !== null) {
-      for (const sub of await store.listSubscriptions(conversationId)) {
+      const subscriptions = await store.listSubscriptions(conversationId);
+      // A spike alert speaks the language of the client that subscribed the conversation; a test alert
+      // the language of whoever asked for it.
+      if (data.kind === 'spike') lang = subscriptions[0]?.lang ?? lang;
+      for (const sub of subscriptions) {
         // A test alert shows what a real one in this chat would: everybody its subscriptions mention.
         if (data.kind !== 'test' && !data.audience.includes(sub.scopeId)) continue;
         for (const m of sub.mentions) if (!mentions.some((x) => x.id === m.id)) mentions.push(m);
@@ -109,6 +114,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     }
     return {
       ...data,
+      lang,
       alertId,
       status: alert.status,
       acks: acks.map((a) => ({ actor: a.actor, name: names.get(a.actor) ?? a.actor, at: a.at })),
@@ -215,7 +221,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       const data: AlertData = {
         v: 2,
         kind: 'spike',
-        // Proactive alerts are German (the default language); a subscription does not know its client's locale.
+        // German, the default language; each conversation's copy is in its subscription's language (viewFor).
         lang: 'de',
         scope: { id: a.scope.id, kind: a.scope.kind, name: a.scope.kind === 'group' ? nameOf(a.scope.id) : a.scope.id },
         group: { id: a.group, name: nameOf(a.group) },

@@ -67,14 +67,18 @@ export interface AlertServiceDeps {
 }
 
 export interface AlertService {
-  /** mentions: the people to @mention on this subscription's alerts; undefined keeps the stored ones. */
+  /**
+   * mentions: the people to @mention on this subscription's alerts; undefined keeps the stored ones.
+   * lang: the subscribing client's language, which the conversation's alert cards then use.
+   */
   subscribe(
     conversationId: string,
     scopeText: string,
     actor: Caller,
     mentions?: MentionedPerson[],
+    lang?: AlertLang,
   ): Promise<SubscribeResult>;
-  subscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<SubscribeResult>;
+  subscribeById(conversationId: string, scopeId: string, actor: Caller, lang?: AlertLang): Promise<SubscribeResult>;
   unsubscribe(conversationId: string, scopeText: string, actor: Caller): Promise<UnsubscribeResult>;
   unsubscribeById(conversationId: string, scopeId: string, actor: Caller): Promise<UnsubscribeResult>;
   list(conversationId: string): Promise<SubscriptionEntry[]>;
@@ -144,9 +148,10 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
     conversationId: string,
     scope: NamedScope,
     actor: Caller,
-    mentions?: MentionedPerson[],
+    mentions: MentionedPerson[] | undefined,
+    lang: AlertLang,
   ): Promise<SubscribeResult> {
-    const added = await store.subscribe(conversationId, scope.id, nowIso());
+    const added = await store.subscribe(conversationId, scope.id, nowIso(), lang);
     if (added) await audit(actor, 'alert.subscribe', scope.id, { conversationId });
     if (mentions !== undefined) {
       await store.setSubscriptionMentions(conversationId, scope.id, mentions);
@@ -174,17 +179,17 @@ export function createAlertService(deps: AlertServiceDeps): AlertService {
   }
 
   return {
-    async subscribe(conversationId, scopeText, actor, mentions) {
+    async subscribe(conversationId, scopeText, actor, mentions, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const r = await resolveText(scopeText);
-      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor, mentions) : r;
+      return 'scope' in r ? doSubscribe(conversationId, r.scope, actor, mentions, lang) : r;
     },
 
-    async subscribeById(conversationId, scopeId, actor) {
+    async subscribeById(conversationId, scopeId, actor, lang = 'de') {
       if (!allowed(actor, 'viewer')) return { kind: 'forbidden', role: 'viewer' };
       const scope = scopeById(await deps.regions(), scopeId);
       if (!scope) return { kind: 'unknown', input: scopeId, nodes: [] };
-      return doSubscribe(conversationId, scope, actor);
+      return doSubscribe(conversationId, scope, actor, undefined, lang);
     },
 
     async unsubscribe(conversationId, scopeText, actor) {

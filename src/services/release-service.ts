@@ -1,6 +1,7 @@
 import type { Caller } from '../domain/caller.ts';
 import { describeError } from '../domain/describe-error.ts';
 import { isLagebotError } from '../domain/errors.ts';
+import { groupDomains } from '../domain/group-domains.ts';
 import type { Logger } from '../domain/logger.ts';
 import { mergeRegionCompliance } from '../domain/merge-compliance.ts';
 import type { RegionCompliance } from '../domain/model.ts';
@@ -252,7 +253,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     const [index, gatewayDomains] = await Promise.all([deps.regions(), deps.gateway.listDomains()]);
     const inScope = domainMatcher(index, ref);
     const domains = gatewayDomains.filter((d) => inScope(d.domain)).map((d) => d.domain);
-    return { id: scopeIdOf(ref), name: scopeNameOf(ref), domains };
+    return { id: scopeIdOf(ref), name: scopeNameOf(ref), domains, groups: groupDomains(index, domains) };
   }
 
   async function refFromId(scopeId: string): Promise<Scope | null> {

@@ -202,8 +202,11 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
       const seen = views.get(described.id);
       if (seen && sameInputs(seen.inputs, inputs)) return { kind: 'ok', view: seen.view };
 
+      // One level down from "all": the tree's roots (the Verbände in the simulator's estate); with a single
+      // root, that root's report as it is (its children, and its own devices as a row). Never two levels
+      // at once, which would count every device twice.
       const report: ComplianceReport =
-        scope.kind === 'all'
+        scope.kind === 'all' && parts.length > 1
           ? {
               observedAt,
               staleAfterHours: parts[0]!.value.staleAfterHours,
@@ -211,15 +214,16 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
                 parts.map((p) => p.value.region),
                 { regionId: scopeIdOf(scope), name: scopeNameOf(scope), kind: 'all' },
               ),
-              children: [...parts.map((p) => p.value.region), ...parts.flatMap((p) => p.value.children)],
+              children: parts.map((p) => p.value.region),
             }
           : parts[0]!.value;
       const trends = patchList.map((p, i) => {
         const points = sumHistories(histories[i]!);
+        const now = report.region.patches.find((x) => x.patchId === p.id);
         return {
           patchId: p.id,
-          clients: estimateCompletion(points, 'client', observedAt),
-          servers: estimateCompletion(points, 'server', observedAt),
+          clients: estimateCompletion(points, 'client', observedAt, now?.clients.failed ?? 0),
+          servers: estimateCompletion(points, 'server', observedAt, now?.servers.failed ?? 0),
         };
       });
       let mail: StatusView['mail'] = null;
@@ -229,8 +233,8 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
         const names = new Set(domains.map((d) => d.domain));
         mail = { domains, queues: gateway.queues.filter((q) => names.has(q.domain)) };
       }
-      const summary = summarizePatchStatus(report, patchList);
-      const childKinds = new Set(summary.children.map((c) => c.kind));
+      const summary = summarizePatchStatus(report, patchList, policy);
+      const childKinds = new Set(summary.children.filter((c) => !c.own).map((c) => c.kind));
       const view: StatusView = deepFreeze({
         scope: described,
         breakdownLevels: index.levels.filter((l) => childKinds.has(l.kind)),

@@ -8,7 +8,7 @@ import type { Logger } from '../domain/logger.ts';
 import { ALL_SCOPE_ID } from '../domain/scope-id.ts';
 import type { AlertService } from '../services/manage-alerts.ts';
 import type { CommandHandlers } from './command-handlers.ts';
-import { formatFactor, formatTime, type Lang, t } from './i18n.ts';
+import { formatFactor, formatTime, type Lang, placeName, t } from './i18n.ts';
 import { mentionedPeople } from './mentioned-people.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
@@ -76,12 +76,14 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   const commands: AlertRoutes['commands'] = {
     async alerts_list(context, _command, lang) {
-      const entries = await service.list(callerOf(context).conversationKey);
+      const caller = callerOf(context);
+      const entries = await service.list(caller.conversationKey);
       await sendCard(
         context,
         buildAlertSubscriptionsCard(
           lang,
           entries.map((e) => ({ ...e, name: scopeName(lang, { id: e.scopeId, name: e.name }) })),
+          placeName(lang, caller.conversationType),
         ),
       );
       return entries.length === 0 ? 'empty' : 'ok';
@@ -105,6 +107,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
         command.scopeText,
         caller,
         mentions.kind === 'ok' ? mentions.people : undefined,
+        lang,
       );
       switch (r.kind) {
         case 'subscribed':
@@ -115,6 +118,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
               [
                 t(lang, r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already', {
                   scope: scopeName(lang, r.scope),
+                  here: placeName(lang, caller.conversationType),
                 }),
                 ...(mentions.kind === 'ok'
                   ? [
@@ -152,6 +156,7 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
             buildNoticeCard(
               t(lang, r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed', {
                 scope: scopeName(lang, r.scope),
+                here: placeName(lang, caller.conversationType),
               }),
             ),
           );
@@ -160,7 +165,10 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
           await sendCard(
             context,
             buildNoticeCard(
-              r.count > 0 ? t(lang, 'alerts.unsubscribed_all', { count: r.count }) : t(lang, 'alerts.none_to_remove'),
+              t(lang, r.count > 0 ? 'alerts.unsubscribed_all' : 'alerts.none_to_remove', {
+                count: r.count,
+                here: placeName(lang, caller.conversationType),
+              }),
             ),
           );
           return 'all';
@@ -182,7 +190,8 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
       });
       // Sent: the test card itself is the answer.
       if (r.kind === 'failed') {
-        await sendCard(context, buildNoticeCard(t(lang, 'alerts.test_failed'), { color: 'Attention' }));
+        const here = placeName(lang, caller.conversationType);
+        await sendCard(context, buildNoticeCard(t(lang, 'alerts.test_failed', { here }), { color: 'Attention' }));
       } else if (r.kind === 'forbidden') {
         await sendCard(context, buildNoticeCard(forbidden(lang, r.role), { color: 'Attention' }));
       }
@@ -219,7 +228,11 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.acknowledge(data.alertId, caller.conversationKey, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
+    if (r.kind === 'not_found')
+      return {
+        outcome: 'not_found',
+        answer: t(lang, 'alerts.not_found', { here: placeName(lang, caller.conversationType) }),
+      };
     // The card's own language, as every other copy shows it.
     return { outcome: r.first ? 'ok' : 'repeat', answer: buildAlertCard(r.view, r.view.lang) };
   });
@@ -228,7 +241,11 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.mute(data.alertId, caller.conversationKey, data.hours, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
+    if (r.kind === 'not_found')
+      return {
+        outcome: 'not_found',
+        answer: t(lang, 'alerts.not_found', { here: placeName(lang, caller.conversationType) }),
+      };
     return { outcome: 'ok', answer: buildAlertCard(r.view, r.view.lang) };
   });
 
@@ -238,7 +255,11 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     const caller = callerOf(context);
     const r = await service.prepareBlock(data.alertId, caller.conversationKey, caller);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
-    if (r.kind === 'not_found') return { outcome: 'not_found', answer: t(lang, 'alerts.not_found') };
+    if (r.kind === 'not_found')
+      return {
+        outcome: 'not_found',
+        answer: t(lang, 'alerts.not_found', { here: placeName(lang, caller.conversationType) }),
+      };
     if (r.kind === 'test') return { outcome: 'test', answer: t(lang, 'alerts.test_no_block') };
     const reason = blockReasonOf(lang, r.view);
     if (whole && r.view.scope.kind !== 'group') return { outcome: 'bad_data', answer: t(lang, 'error.bad_card_data') };
@@ -269,13 +290,14 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
 
   action(alertVerbs.subscribe, scopeData, async (context, data, lang) => {
     const caller = callerOf(context);
-    const r = await service.subscribeById(caller.conversationKey, data.scopeId, caller);
+    const r = await service.subscribeById(caller.conversationKey, data.scopeId, caller, lang);
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'subscribed' || r.kind === 'already') {
       const key = r.kind === 'subscribed' ? 'alerts.subscribed' : 'alerts.already';
+      const here = placeName(lang, caller.conversationType);
       return {
         outcome: r.kind,
-        answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope) }), { color: 'Good' }),
+        answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope), here }), { color: 'Good' }),
       };
     }
     return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
@@ -287,7 +309,8 @@ export function registerAlertRoutes(app: Application<TurnState>, deps: AlertRout
     if (r.kind === 'forbidden') return { outcome: 'forbidden', answer: forbidden(lang, r.role) };
     if (r.kind === 'unsubscribed' || r.kind === 'not_subscribed') {
       const key = r.kind === 'unsubscribed' ? 'alerts.unsubscribed' : 'alerts.not_subscribed';
-      return { outcome: r.kind, answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope) })) };
+      const here = placeName(lang, caller.conversationType);
+      return { outcome: r.kind, answer: buildNoticeCard(t(lang, key, { scope: scopeName(lang, r.scope), here })) };
     }
     return { outcome: 'unknown', answer: t(lang, 'error.bad_card_data') };
   });

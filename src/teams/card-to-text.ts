@@ -12,9 +12,15 @@ export function cardToText(card: unknown, options: { showActions?: boolean } = {
     // travel in the same data, so their ids are shown there to be filled in.
     lines.push('');
     for (const a of actions) {
+      // An imBack button sends its text as a message: in the terminal, that is the text to type.
+      const said = (a.data as { msteams?: { type?: unknown; value?: unknown } } | undefined)?.msteams;
       const data = { ...((a.data as Record<string, unknown>) ?? {}) };
       for (const id of inputs) data[id] = `<${id}>`;
-      lines.push(`[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(data)}'`);
+      lines.push(
+        said?.type === 'imBack'
+          ? `[${String(a.title ?? '?')}]  "${String(said.value)}"`
+          : `[${String(a.title ?? '?')}]  --invoke ${String(a.verb)} --data '${JSON.stringify(data)}'`,
+      );
     }
   } else if (actions.length) {
     lines.push('', actions.map((a) => `[${String(a.title ?? '?')}]`).join(' '));

@@ -22,7 +22,7 @@ import type { AdaptiveCardJson } from './render-card.ts';
 import { reportCommands } from './report-routes.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
 import { callerOf, languageOf } from './turn-context-info.ts';
-import { buildAuditCard } from './views/audit-card.ts';
+import { AUDIT_MORE_VERB, buildAuditCard } from './views/audit-card.ts';
 import { buildHelpCard } from './views/help-card.ts';
 import { buildNoticeCard } from './views/notice-card.ts';
 import { buildScopeChoiceCard } from './views/scope-choice-card.ts';
@@ -50,6 +50,10 @@ export interface TeamsAppDeps {
 }
 
 // Card data carries ids only and is parsed; anything else is refused (docs/decisions/identity-from-teams.md).
+const auditMoreData = z.object({
+  scopeId: scopeIdSchema.optional(),
+  olderThan: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
 const scopeData = z.object({
   scopeId: scopeIdSchema,
 });
@@ -177,6 +181,20 @@ export function createTeamsApp(deps: TeamsAppDeps): Application<TurnState> {
   };
   app.adaptiveCards.actionExecute('status.refresh', showStatus);
   app.adaptiveCards.actionExecute('status.show', showStatus);
+
+  // *Mehr* on the protokoll card: the next older page in place of this one.
+  app.adaptiveCards.actionExecute(AUDIT_MORE_VERB, async (context, _state, data) => {
+    const lang = languageOf(context);
+    const parsed = auditMoreData.safeParse(data);
+    if (!parsed.success) {
+      deps.metrics.cardActions.inc({ verb: AUDIT_MORE_VERB, outcome: 'bad_data' });
+      return buildNoticeCard(t(lang, 'error.bad_card_data'), { color: 'Attention' });
+    }
+    const { scopeId, olderThan } = parsed.data;
+    const result = await deps.audit.older(callerOf(context).tenantId, scopeId ?? null, olderThan);
+    deps.metrics.cardActions.inc({ verb: AUDIT_MORE_VERB, outcome: result.kind });
+    return buildAuditCard(lang, result, true);
+  });
 
   app.error(async (context, error) => {
     deps.logger.error('turn failed', { activityId: context.activity?.id, err: describeError(error) });

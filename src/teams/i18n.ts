@@ -11,11 +11,20 @@ export type MessageKey = keyof typeof de;
 
 export const catalogues: Record<Lang, Record<MessageKey, string>> = { de, en };
 
+// "{count} {count:Domäne|Domänen}": the word after the colon is picked by the parameter named before it,
+// singular when it is 1 (formatted or not). Both languages need only this one rule.
 export function t(lang: Lang, key: MessageKey, params: Record<string, string | number> = {}): string {
   const template = catalogues[lang][key] ?? catalogues.de[key];
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    params[name] === undefined ? whole : String(params[name]),
-  );
+  return template
+    .replace(/\{(\w+):([^|{}]*)\|([^{}]*)\}/g, (whole, name: string, one: string, other: string) =>
+      params[name] === undefined ? whole : String(params[name]) === '1' ? one : other,
+    )
+    .replace(/\{(\w+)\}/g, (whole, name: string) => (params[name] === undefined ? whole : String(params[name])));
+}
+
+/** "Kanal", "Chat" or "Gruppenchat": what the user is in, for "Dieser Kanal erhält jetzt Spam-Alarme". */
+export function placeName(lang: Lang, conversationType: 'personal' | 'groupChat' | 'channel'): string {
+  return t(lang, `place.${conversationType}`);
 }
 
 const numberFormats: Record<Lang, Intl.NumberFormat> = {
@@ -55,6 +64,55 @@ const timeFormats: Record<Lang, Intl.DateTimeFormat> = {
     timeZoneName: 'short',
   }),
 };
+
+// "Mo., 19.02., 14:05": within a card whose "Stand" carries the year, the day and clock are enough.
+const dayTimeFormats: Record<Lang, Intl.DateTimeFormat> = {
+  de: new Intl.DateTimeFormat('de-DE', {
+    timeZone: 'Europe/Berlin',
+    weekday: 'short',
+    day: '2-digit',
+    month: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+  en: new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Berlin',
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+};
+
+// "19.02. 14:05": a log line's time stamp.
+const stampFormats: Record<Lang, Intl.DateTimeFormat> = {
+  de: new Intl.DateTimeFormat('de-DE', {
+    timeZone: 'Europe/Berlin',
+    day: '2-digit',
+    month: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+  en: new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Berlin',
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+  }),
+};
+
+export function formatStamp(lang: Lang, iso: string | null): string {
+  const d = validDate(iso);
+  // de-DE writes "19.02., 14:05"; a log reads better without the comma.
+  return d ? stampFormats[lang].format(d).replace(', ', ' ') : '–';
+}
+
+export function formatDayTime(lang: Lang, iso: string | null): string {
+  const d = validDate(iso);
+  return d ? dayTimeFormats[lang].format(d) : '–';
+}
 
 export function formatNumber(lang: Lang, n: number): string {
   return numberFormats[lang].format(n);

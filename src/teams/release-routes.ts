@@ -13,7 +13,7 @@ import type { Store } from '../domain/store-port.ts';
 import type { ActionVerb, ActOutcome, ReleaseService, RequestOutcome } from '../services/release-service.ts';
 import type { ConfirmOutcome, TypedDecisions } from '../services/typed-decisions.ts';
 import type { CommandHandlers } from './command-handlers.ts';
-import { formatNumber, formatTime, type Lang, type MessageKey, t } from './i18n.ts';
+import { formatNumber, formatTime, type Lang, type MessageKey, placeName, t } from './i18n.ts';
 import type { AdaptiveCardJson } from './render-card.ts';
 import type { RequestCardTracker } from './request-card-tracker.ts';
 import { scopeIdSchema } from './scope-id-schema.ts';
@@ -152,9 +152,13 @@ export function registerReleaseRoutes(app: Application<TurnState>, deps: Release
     const note =
       request.kind === 'block'
         ? await blockNote(deps, request, lang)
-        : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here');
+        : t(lang, sentToApprovers ? 'release.created_sent' : 'release.created_here', {
+            here: placeName(lang, callerOf(context).conversationType),
+          });
     const ownCard = buildRequestCard(request, version, lang, {
       message: note,
+      // "Antrag gestellt" is good news; "Wirklich sperren?" needs an answer.
+      messageColor: request.kind === 'block' ? 'Attention' : 'Good',
       actions: deps.service.actions(request, callerOf(context)),
       refreshUserIds: refreshUsers(request),
     });

@@ -21,7 +21,12 @@ export interface RunningDemo {
 }
 
 /** Starts the demo with a frozen simulator clock and waits for its banner. */
-export async function startDemo(opts: { dataDir: string; timeoutMs?: number }): Promise<RunningDemo> {
+export async function startDemo(opts: {
+  dataDir: string;
+  timeoutMs?: number;
+  /** More settings for the demo (e.g. a faster spam watcher). */
+  env?: Record<string, string>;
+}): Promise<RunningDemo> {
   const env = withoutLagebotSettings(process.env);
   Object.assign(env, {
     PORT: String(await freePort()),
@@ -31,6 +36,7 @@ export async function startDemo(opts: { dataDir: string; timeoutMs?: number }): 
     // Frozen: the test moves the sim clock itself (POST /sim/v1/clock).
     SIM_SPEED: '0',
     LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn',
+    ...opts.env,
   });
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'demo'], {
     cwd: repoRoot,

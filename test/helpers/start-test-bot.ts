@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/adapters/create-logger.ts';
+import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
+import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startSimServer } from '../../src/sim/server.ts';
 import type { ScenarioName } from '../../src/sim/simulator.ts';
@@ -23,7 +25,10 @@ export interface TestBot {
 export async function startTestBot(
   env: Record<string, string> = {},
   simOptions: { devices?: number; scenario?: ScenarioName; seed?: number } = {},
-  options: { now?: () => Date; onSimClock?: boolean } = {},
+  // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
+  // request TTL must when a test moves sim time. requestsOnSimClock: as the demo runs (src/run-demo.ts),
+  // only requests are stamped with the simulator's clock.
+  options: { now?: () => Date; onSimClock?: boolean; requestsOnSimClock?: boolean } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({
     port: 0,
@@ -50,14 +55,23 @@ export async function startTestBot(
   let bot: RunningLagebot;
   try {
     // Gateway retries after tens of milliseconds, not seconds: the tests wait for them through executor.idle().
-    // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
-    // request TTL must when a test moves sim time.
-    const { onSimClock, ...rest } = options;
+    const logger = createLogger(config.logLevel);
+    const { onSimClock, requestsOnSimClock, ...rest } = options;
     bot = await startLagebot(config, {
-      logger: createLogger(config.logLevel),
+      logger,
       executorRetry: { baseMs: 20, maxMs: 200 },
       ...(onSimClock ? { now: () => new Date(sim.sim.now()) } : {}),
       ...rest,
+      ...(requestsOnSimClock
+        ? {
+            requestsOnBackEndClock: true,
+            backEnds: {
+              inventory: new InventoryHttpClient({ baseUrl: `${sim.url}/inventory/v1`, timeoutMs: 2000, logger }),
+              gateway: new GatewayHttpClient({ baseUrl: `${sim.url}/gateway/v1`, timeoutMs: 2000, logger }),
+              gatewayNow: () => new Date(sim.sim.now()),
+            },
+          }
+        : {}),
     });
   } catch (error) {
     // A bot that did not start must not leave its simulator running (the test process would never end).

@@ -19,12 +19,12 @@ export function cardProblems(card: unknown): string[] {
   const problems: string[] = [];
   for (let i = 0; i < ctx.eventCount; i++) {
     const e = ctx.getEventAt(i);
-    if (e.event === UNKNOWN_ELEMENT_TYPE && /"Chart\.[A-Za-z]+"/.test(e.message)) continue;
+    if (e.event === UNKNOWN_ELEMENT_TYPE && /"Chart\.[A-Za-z.]+"/.test(e.message)) continue;
     problems.push(e.message);
   }
   const text = JSON.stringify(card);
   if (text.includes('${')) problems.push('unexpanded ${…} binding left in the card');
-  for (const m of text.matchAll(/"type":"(Chart\.[A-Za-z]+)"/g)) {
+  for (const m of text.matchAll(/"type":"(Chart\.[A-Za-z.]+)"/g)) {
     // Each chart must say what a client without charts shows.
     const at = text.indexOf(m[0]);
     const rest = text.slice(at, at + 4000);

@@ -31,7 +31,7 @@ describe('alerts through the composed bot', () => {
     const subscribed = await sayInChannel('alarme an Südverband');
     assert.match(replyText(subscribed.at(-1)!.activity), /erhält jetzt Spam-Alarme für Südverband/);
     const list = await sayInChannel('alarme', users.viewer);
-    assert.match(replyText(list.at(-1)!.activity), /Spam-Alarme in diesem Chat/);
+    assert.match(replyText(list.at(-1)!.activity), /Spam-Alarme in diesem Kanal/);
     assert.match(replyText(list.at(-1)!.activity), /Südverband/);
 
     const viewerTest = await sayInChannel('alarm test', users.viewer);

@@ -260,7 +260,9 @@ async function pollMinutes(until: (r: PollResult) => boolean, maxMinutes: number
 // Alert cards (real or test) the connector received for a conversation; replies to commands are not.
 const anyAlertCards = (conversationId: string): CapturedCall[] =>
   rig.connector.calls.filter(
-    (c) => c.conversationId === conversationId && /^(Spam-Welle|Testalarm): /m.test(replyText(c.activity)),
+    (c) =>
+      c.conversationId === conversationId &&
+      /^(Spam-Welle|Testalarm|Spam spike|Test alert): /m.test(replyText(c.activity)),
   );
 const alertCards = (conversationId: string, method: 'POST' | 'PUT') =>
   anyAlertCards(conversationId).filter(
@@ -273,7 +275,7 @@ describe('spam alerts end to end', () => {
 
   test('a channel subscribes to the Südverband, another to the Nordverband', async () => {
     const reply = await say('alarme an Südverband', sued);
-    assert.match(replyText(reply), /Dieser Chat erhält jetzt Spam-Alarme für Südverband \(und alles darunter\)/);
+    assert.match(replyText(reply), /Dieser Kanal erhält jetzt Spam-Alarme für Südverband \(und alles darunter\)/);
     assertValidCard(cardOf(reply));
     assert.match(replyText(await say('alarme an Nordverband', nord)), /Spam-Alarme für Nordverband/);
     assert.match(replyText(await say('alarme an Südverband', sued)), /erhält bereits Spam-Alarme für Südverband/);
@@ -395,7 +397,7 @@ describe('spam alerts end to end', () => {
   test('Stumm 1 h: the next spike in the Kreis skips this channel', async () => {
     const muted = await click('alert.mute', { alertId, hours: 1 }, { user: users.viewer });
     assert.equal(muted.type, 'application/vnd.microsoft.card.adaptive');
-    assert.match(replyText({ attachments: [{ content: muted.value }] }), /In diesem Chat stumm bis/);
+    assert.match(replyText({ attachments: [{ content: muted.value }] }), /Hier stumm bis/);
     await rig.delivery.drain(10_000);
     // Past the detector's 30-minute cooldown, well inside the hour of the mute.
     await simPost('clock', { advanceMinutes: 31 });
@@ -408,7 +410,7 @@ describe('spam alerts end to end', () => {
   test('`alarme` lists, `alarm test` posts a test card (operators), `alarme aus` ends all', async () => {
     const list = await say('alarme', sued);
     assertValidCard(cardOf(list));
-    assert.match(replyText(list), /Spam-Alarme in diesem Chat[\s\S]*Südverband/);
+    assert.match(replyText(list), /Spam-Alarme in diesem Kanal[\s\S]*Südverband/);
     const buttons = cardOf(list)!.actions as Array<{ verb: string; data: { scopeId: string } }>;
     assert.deepEqual(
       buttons.map((b) => `${b.verb} ${b.data.scopeId}`),
@@ -426,7 +428,7 @@ describe('spam alerts end to end', () => {
     assertValidCard(cardOf(testCard.activity));
     assert.match(replyText(testCard.activity), /Testalarm: Nordverband/);
 
-    assert.match(replyText(await say('alarme aus', nord)), /Alle Spam-Alarm-Abos dieses Chats sind beendet \(1\)/);
+    assert.match(replyText(await say('alarme aus', nord)), /1 Spam-Alarm-Abo dieses Kanals ist beendet/);
     assert.deepEqual(
       (await rig.store.listSubscriptions()).map((s) => s.conversationId),
       [sued.id],
@@ -435,13 +437,19 @@ describe('spam alerts end to end', () => {
 
   test('an English client gets English answers', async () => {
     const reply = await say('alerts on Kreis Soest', nord, users.viewer, 'en-US');
-    assert.match(replyText(reply), /This chat now receives spam alerts for Kreis Soest/);
-    assert.match(replyText(await say('alerts off', nord, users.viewer, 'en-US')), /All spam alert subscriptions/);
+    assert.match(replyText(reply), /This channel now receives spam alerts for Kreis Soest/);
+    assert.match(
+      replyText(await say('alerts off', nord, users.viewer, 'en-US')),
+      /1 spam alert subscription of this channel ended/,
+    );
   });
 
   test('Teams answers 429 with Retry-After: the card is sent again after the wait, and arrives once', async () => {
     const soest = channel('lage-soest');
     await say('alarme an Kreis Soest', soest);
+    // Subscribed from an English client: this channel's copy of the alert is English.
+    const soestEnglish = channel('soest-english');
+    await say('alerts on Kreis Soest', soestEnglish, users.viewer, 'en-US');
     // botbuilder's connector client retries a 429 with Retry-After three times itself
     // (@azure/core-rest-pipeline throttlingRetryPolicy); the fourth refusal reaches the send queue.
     let refused = 0;
@@ -460,6 +468,10 @@ describe('spam alerts end to end', () => {
     const cards = anyAlertCards(soest.id).filter((c) => c.method === 'POST');
     assert.equal(cards.length, 1);
     assert.match(replyText(cards[0]!.activity), /Spam-Welle: Kreis Soest/);
+    await rig.connector.waitFor(() => anyAlertCards(soestEnglish.id).length > 0);
+    const english = replyText(anyAlertCards(soestEnglish.id)[0]!.activity);
+    assert.match(english, /Spam spike: Kreis Soest/);
+    assert.doesNotMatch(english, /Spam-Welle|Eingehend sperren/);
     const deliveries = (await rig.store.listDeliveries()).filter((d) => d.conversationId === soest.id);
     assert.deepEqual(
       deliveries.map((d) => [d.status, d.activityId]),

@@ -172,7 +172,7 @@ describe('release of external mail', () => {
 
   test('a block needs only a confirmation and is audited', async () => {
     const { text, ref } = await requestFrom(t, 'sperren olpe.de beides Spam-Welle', users.operator);
-    assert.match(text, /Wirklich sperren\? 1 Domänen/);
+    assert.match(text, /Wirklich sperren\? 1 Domäne,/);
     const done = await click(t, 'request.confirm_block', { ...ref! }, users.operator);
     assert.match(done.text, /wird ausgeführt|ausgeführt/);
     assert.ok(await t.bot.executor.idle(20_000));
@@ -189,8 +189,9 @@ describe('release of external mail', () => {
     const audit = await say(t, 'protokoll olpe.de', users.viewer);
     const text = replyText(audit.at(-1)!.activity);
     assert.match(text, /Protokoll: olpe\.de/);
-    assert.match(text, /block\.requested · Olaf Operator/);
-    assert.match(text, /block\.confirm_block/);
+    assert.match(text, /Olaf Operator hat eine Sperrung beantragt: olpe\.de ein- und ausgehend/);
+    assert.match(text, /Olaf Operator hat die Sperrung bestätigt: olpe\.de ein- und ausgehend/);
+    assert.match(text, /olpe\.de ein- und ausgehend: 1 Domäne gesperrt, 0 fehlgeschlagen/);
   });
 });
 

@@ -176,6 +176,11 @@ ALTER TABLE audit_log ADD COLUMN key_id TEXT;
 ALTER TABLE audit_log ADD COLUMN mac TEXT;
 `;
 
+// Issue 16, alert cards in the subscriber's language: the language of the client that subscribed a
+// conversation ('de' or 'en'); rows from before keep German, the default language.
+const subscriptionLanguage = `
+ALTER TABLE subscriptions ADD COLUMN lang TEXT NOT NULL DEFAULT 'de' CHECK (lang IN ('de', 'en'));
+`;
 // Issue 17, nothing waits unnoticed: reminders, escalations and reports planned like the outbox — one row
 // per request or report and time slot (the key), claimed by one replica, finished once; the daily report
 // each conversation asked for; the people the bot has seen (names for mentions, 1:1 references for
@@ -229,5 +234,6 @@ export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
   { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
+  { id: '005_subscription_language', sqlite: subscriptionLanguage, postgres: subscriptionLanguage },
   { id: '006_nudges', sqlite: nudges('sqlite'), postgres: nudges('postgres') },
 ];

@@ -731,11 +731,23 @@ export class SqlStore implements Store {
     return rows.map(toConversation);
   }
 
-  async subscribe(conversationId: string, scopeId: string, now: string): Promise<boolean> {
+  async subscribe(
+    conversationId: string,
+    scopeId: string,
+    now: string,
+    lang: Subscription['lang'] = 'de',
+  ): Promise<boolean> {
+    if (lang !== 'de' && lang !== 'en') throw new LagebotError('INVALID_INPUT', `lang must be de or en, not ${lang}`);
     const inserted = await this.#db.run(
-      'INSERT INTO subscriptions (conversation_id, scope_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-      [conversationId, scopeId, toIso(now, 'now')],
+      'INSERT INTO subscriptions (conversation_id, scope_id, created_at, lang) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      [conversationId, scopeId, toIso(now, 'now'), lang],
     );
+    // One language per conversation: whoever subscribed last decides how its alert cards read.
+    await this.#db.run('UPDATE subscriptions SET lang = ? WHERE conversation_id = ? AND lang <> ?', [
+      lang,
+      conversationId,
+      lang,
+    ]);
     return inserted > 0;
   }
 
@@ -756,6 +768,7 @@ export class SqlStore implements Store {
       conversationId: str(r.conversation_id),
       scopeId: str(r.scope_id),
       createdAt: str(r.created_at),
+      lang: str(r.lang) === 'en' ? 'en' : 'de',
       mentions: mentionsOf(r.mentions),
     }));
   }

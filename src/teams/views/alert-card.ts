@@ -24,7 +24,9 @@ const LIST_CARD: CardName = 'alert-subscriptions';
 
 const MAX_DOMAINS_LISTED = 8;
 const MAX_INBOUND_LISTED = 12;
-const CHART_STEP_MINUTES = 5;
+// Twenty-minute bars: six or seven HH:mm labels fit a card's width in the Playground; ten-minute
+// ones were cut to "1…".
+const CHART_STEP_MINUTES = 20;
 
 export const alertVerbs = {
   ack: 'alert.ack',
@@ -181,21 +183,13 @@ export function buildAlertCard(view: AlertView, lang: Lang): AdaptiveCardJson {
     note: view.kind === 'test' ? t(lang, 'alert.test_note') : '',
     facts,
     chartTitle: t(lang, 'alert.chart_title'),
-    chart:
-      points.length > 0
-        ? [
-            {
-              legend: t(lang, 'alert.chart_spam'),
-              color: 'attention',
-              values: points.map((p) => ({ x: p.x, y: p.value })),
-            },
-            {
-              legend: t(lang, 'alert.chart_baseline'),
-              color: 'good',
-              values: points.map((p) => ({ x: p.x, y: p.baseline })),
-            },
-          ]
-        : [],
+    // Bars over categories, so the axis shows exactly the HH:mm labels given (a line chart reads its x
+    // values as dates: "14:05" became "0. 0."). Red only where spam is above twice the usual rate.
+    chart: points.map((p) => ({
+      x: p.x,
+      y: p.value,
+      color: p.value > 2 * p.baseline ? 'attention' : 'neutral',
+    })),
     chartFallback: t(lang, 'alert.chart_fallback', {
       values: points.map((p) => formatRate(lang, p.value)).join(' '),
       baseline: formatRate(lang, baseline),
@@ -268,10 +262,11 @@ export interface SubscriptionLine {
 }
 
 // `alarme`: what this chat follows, each with an unsubscribe button.
-export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[]): AdaptiveCardJson {
+// here: "Kanal", "Chat" or "Gruppenchat" (placeName), what the user is in.
+export function buildAlertSubscriptionsCard(lang: Lang, lines: SubscriptionLine[], here: string): AdaptiveCardJson {
   return buildListCard({
-    title: t(lang, 'alerts.list_title'),
-    text: lines.length === 0 ? t(lang, 'alerts.list_empty') : '',
+    title: t(lang, 'alerts.list_title', { here }),
+    text: lines.length === 0 ? t(lang, 'alerts.list_empty', { here }) : '',
     items: lines.map((l) => ({
       name: plainText(l.name),
       detail: [

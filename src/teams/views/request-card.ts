@@ -1,3 +1,4 @@
+import type { DomainGroup } from '../../domain/group-domains.ts';
 import { type ReleaseEffect, targetFlow } from '../../domain/release-effect.ts';
 import type { Approval, Execution, Refusal, ReleaseRequest } from '../../domain/release-request.ts';
 import { JUSTIFICATION_MIN, retryDeadline } from '../../domain/release-request.ts';
@@ -12,8 +13,10 @@ import { plainText } from './plain-text.ts';
 // through refresh.userIds, per user. Buttons carry only the request id and the card's version.
 
 export interface RequestCardOptions {
-  /** A message shown on top (a refusal, "someone else acted first"). */
+  /** A message shown on top (a refusal, "someone else acted first", "Antrag gestellt"). */
   message?: string;
+  /** Its colour by meaning: red only for a refusal or what needs action (the default), green for done. */
+  messageColor?: 'Default' | 'Good' | 'Warning' | 'Attention';
   /** Domains whose gateway call waits for a retry. */
   retrying?: ReadonlySet<string>;
   /** Actions this view offers; undefined = the state's default buttons for everyone. */
@@ -137,11 +140,6 @@ export function buildRequestCard(
   if (request.justification) {
     facts.push({ title: t(lang, 'request.justification'), value: plainText(request.justification) });
   }
-  const domains = request.scope.domains;
-  facts.push({
-    title: t(lang, 'request.domains'),
-    value: `${domains.length}: ${plainText(domains.slice(0, 12).join(', '))}${domains.length > 12 ? ', …' : ''}`,
-  });
   for (const a of request.approvals) {
     facts.push({ title: t(lang, 'request.approvals'), value: approvalText(lang, a) });
   }
@@ -233,8 +231,27 @@ export function buildRequestCard(
     string,
     string
   >;
+  // Every domain the decision is about, by Kreis; by town behind *Alle Domänen*.
+  const groups: DomainGroup[] = request.scope.groups ?? [
+    { name: '', towns: [{ name: '', domains: request.scope.domains }] },
+  ];
   const card = renderCard('request', {
+    domainsTitle: t(lang, 'request.domains_count', { count: request.scope.domains.length }),
+    domainGroups: groups.map((g) => {
+      const list = plainText(g.towns.flatMap((town) => town.domains).join(', '));
+      const n = g.towns.reduce((sum, town) => sum + town.domains.length, 0);
+      return { text: g.name ? `**${plainText(g.name)} (${n}):** ${list}` : list };
+    }),
+    allDomainsTitle: t(lang, 'request.all_domains'),
+    allDomains: groups.map((g) => ({
+      name: g.name ? plainText(g.name) : t(lang, 'request.domains'),
+      facts: g.towns.map((town) => ({
+        title: town.name ? plainText(town.name) : '–',
+        value: plainText(town.domains.join(', ')),
+      })),
+    })),
     message: options.message ?? '',
+    messageColor: options.messageColor ?? 'Attention',
     headerStyle: request.kind === 'block' ? 'attention' : 'emphasis',
     title: t(lang, 'request.title', {
       what: t(lang, request.kind === 'block' ? 'what.block' : 'what.release'),

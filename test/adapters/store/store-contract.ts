@@ -794,8 +794,8 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           await store.subscribe('c1', 'kreis-soest', at(3));
           await store.subscribe('c2', 'suedverband', at(4));
           assert.deepEqual(await store.listSubscriptions('c1'), [
-            { conversationId: 'c1', scopeId: 'kreis-soest', createdAt: at(3), mentions: [] },
-            { conversationId: 'c1', scopeId: 'suedverband', createdAt: at(1), mentions: [] },
+            { conversationId: 'c1', scopeId: 'kreis-soest', createdAt: at(3), lang: 'de', mentions: [] },
+            { conversationId: 'c1', scopeId: 'suedverband', createdAt: at(1), lang: 'de', mentions: [] },
           ]);
           assert.equal(await store.unsubscribe('c1', 'suedverband'), 1);
           assert.equal(await store.unsubscribe('c1', 'suedverband'), 0);
@@ -804,6 +804,34 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
             (await store.listSubscriptions()).map((s) => [s.conversationId, s.scopeId]),
             [['c1', 'kreis-soest']],
           );
+        }));
+    });
+
+    describe('subscription language (migration 005)', parallel, () => {
+      test("a conversation's alert language is that of the client that subscribed last", () =>
+        withStore(async (store) => {
+          await store.subscribe('c1', 'suedverband', at(1));
+          await store.subscribe('c2', 'suedverband', at(1), 'en');
+          assert.deepEqual(
+            (await store.listSubscriptions()).map((s) => [s.conversationId, s.lang]),
+            [
+              ['c1', 'de'],
+              ['c2', 'en'],
+            ],
+          );
+          // An English client subscribes c1 to one more region, or again: the whole conversation turns English.
+          assert.equal(await store.subscribe('c1', 'kreis-soest', at(2), 'en'), true);
+          assert.equal(await store.subscribe('c2', 'suedverband', at(3), 'de'), false);
+          assert.deepEqual(
+            (await store.listSubscriptions()).map((s) => [s.conversationId, s.scopeId, s.lang]),
+            [
+              ['c1', 'kreis-soest', 'en'],
+              ['c1', 'suedverband', 'en'],
+              ['c2', 'suedverband', 'de'],
+            ],
+          );
+          await assert.rejects(store.subscribe('c3', 'x', at(1), 'fr' as 'de'), /lang must be de or en/);
+          assert.deepEqual(await store.listSubscriptions('c3'), []);
         }));
     });
 

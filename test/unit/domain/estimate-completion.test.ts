@@ -27,6 +27,8 @@ describe('estimateCompletion', () => {
       remaining: null,
       etaAt: null,
       state: 'no_data',
+      failed: 0,
+      stalledSince: null,
     });
   });
 
@@ -36,6 +38,8 @@ describe('estimateCompletion', () => {
       remaining: 10,
       etaAt: null,
       state: 'no_data',
+      failed: 0,
+      stalledSince: null,
     });
   });
 
@@ -45,6 +49,8 @@ describe('estimateCompletion', () => {
       remaining: 0,
       etaAt: null,
       state: 'complete',
+      failed: 0,
+      stalledSince: null,
     });
   });
 
@@ -64,20 +70,22 @@ describe('estimateCompletion', () => {
       remaining: 40,
       etaAt: '2024-02-19T16:00:00.000Z',
       state: 'progressing',
+      failed: 0,
+      stalledSince: null,
     });
   });
 
   test('only the last 6 hours count: a fast night does not hide a slow morning', () => {
     const rows: [number, [number, number], [number, number]][] = [];
     for (let h = 0; h <= 12; h++) {
-      const installed = h <= 6 ? h * 100 : 600 + (h - 6) * 2;
+      const installed = h <= 6 ? h * 100 : 600 + (h - 6) * 4;
       rows.push([h, [installed, 1_000], [0, 0]]);
     }
     const r = estimateCompletion(series(rows), 'client', at(12));
-    assert.equal(r.ratePerHour, 2);
-    assert.equal(r.remaining, 388);
+    assert.equal(r.ratePerHour, 4);
+    assert.equal(r.remaining, 376);
     assert.equal(r.state, 'progressing');
-    assert.equal(r.etaAt, new Date(T0 + 12 * hour + 194 * hour).toISOString());
+    assert.equal(r.etaAt, new Date(T0 + 12 * hour + 94 * hour).toISOString());
   });
 
   test('kind selects clients, servers, or both', () => {
@@ -109,6 +117,8 @@ describe('estimateCompletion', () => {
       remaining: 100,
       etaAt: null,
       state: 'stalled',
+      failed: 0,
+      stalledSince: at(0),
     });
     // one device in six hours (fitted: 0.15/h) is no progress
     const crawl = series([
@@ -122,7 +132,62 @@ describe('estimateCompletion', () => {
       remaining: 99,
       etaAt: null,
       state: 'stalled',
+      failed: 0,
+      stalledSince: at(0),
     });
+  });
+
+  test('stalled since the last real progress, not since the start of the history', () => {
+    const pts = series([
+      [0, [0, 300], [0, 0]],
+      [4, [200, 300], [0, 0]],
+      [6, [230, 300], [0, 0]],
+      [8, [230, 300], [0, 0]],
+      [12, [230, 300], [0, 0]],
+    ]);
+    const r = estimateCompletion(pts, 'client', at(12));
+    assert.equal(r.state, 'stalled');
+    assert.equal(r.stalledSince, at(6));
+  });
+
+  test('failed devices need hands: no date for them; only failed left is stalled', () => {
+    // 10 per hour, 40 left of which 10 failed: the other 30 are done in 3 hours, not 100 % in 4.
+    const pts = series([
+      [0, [40, 140], [0, 0]],
+      [3, [70, 140], [0, 0]],
+      [6, [100, 140], [0, 0]],
+    ]);
+    const r = estimateCompletion(pts, 'client', at(6), 10);
+    assert.equal(r.state, 'progressing');
+    assert.equal(r.failed, 10);
+    assert.equal(r.etaAt, at(9));
+    const onlyFailed = estimateCompletion(pts, 'client', at(6), 40);
+    assert.equal(onlyFailed.state, 'stalled');
+    assert.equal(onlyFailed.etaAt, null);
+  });
+
+  test('a pace that needs more than a week for the rest is stalled, not a date in March', () => {
+    // 321 left, 0.5 per hour: 640 hours.
+    const pts = series([
+      [0, [2_650, 2_974], [0, 0]],
+      [2, [2_651, 2_974], [0, 0]],
+      [4, [2_652, 2_974], [0, 0]],
+      [6, [2_653, 2_974], [0, 0]],
+    ]);
+    const r = estimateCompletion(pts, 'client', at(6), 135);
+    assert.equal(r.state, 'stalled');
+    assert.equal(r.etaAt, null);
+    assert.equal(r.stalledSince, at(0));
+  });
+
+  test('the date is counted from now, never from an older last point', () => {
+    const pts = series([
+      [0, [0, 100], [0, 0]],
+      [2, [50, 100], [0, 0]],
+    ]);
+    // Last point 2 h before now; 50 left at 25/h → 2 h after now, not at the last point + 2 h.
+    const r = estimateCompletion(pts, 'client', at(4));
+    assert.equal(r.etaAt, at(6));
   });
 
   test('totals changing: new unpatched devices slow the net rate; growth faster than patching is stalled', () => {
@@ -157,6 +222,8 @@ describe('estimateCompletion', () => {
       remaining: 0,
       etaAt: null,
       state: 'complete',
+      failed: 0,
+      stalledSince: null,
     });
     assert.equal(estimateCompletion(series([[0, [0, 0], [0, 0]]]), 'all', at(0)).state, 'complete');
   });
@@ -210,7 +277,12 @@ describe('estimateCompletion', () => {
           if (r.state === 'complete') assert.equal(r.remaining, 0);
           if (r.state === 'progressing' || r.state === 'stalled') assert.ok(r.remaining! > 0 && r.ratePerHour !== null);
           assert.equal(r.etaAt !== null, r.state === 'progressing');
-          if (r.etaAt !== null) assert.ok(!Number.isNaN(Date.parse(r.etaAt)));
+          if (r.etaAt !== null) {
+            assert.ok(!Number.isNaN(Date.parse(r.etaAt)));
+            assert.ok(Date.parse(r.etaAt) >= Date.parse(at(nowH)), 'never a date before now');
+          }
+          if (r.stalledSince !== null)
+            assert.ok(Date.parse(r.stalledSince) <= Math.max(Date.parse(at(nowH)), T0 + 48 * hour));
         },
       ),
       { numRuns: 500 },

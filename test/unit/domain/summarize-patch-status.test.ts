@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { ComplianceReport, PatchCompliance, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
+import { defaultReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { percent, summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
 import { trackedPatches } from '../../fixtures/patches.ts';
 
@@ -56,7 +57,7 @@ const report: ComplianceReport = {
 };
 
 describe('summarizePatchStatus', () => {
-  const view = summarizePatchStatus(report, patches);
+  const view = summarizePatchStatus(report, patches, defaultReleasePolicy);
 
   test('keeps the observation time and stale threshold', () => {
     assert.equal(view.observedAt, '2024-02-19T13:00:00Z');
@@ -119,12 +120,122 @@ describe('summarizePatchStatus', () => {
         ],
       },
       patches,
+      defaultReleasePolicy,
     );
+    // These made-up towns do not add up to the Südverband: the rest is its own row (tested below).
+    const towns = v.children.filter((c) => !c.own);
     assert.deepEqual(
-      v.children.map((c) => c.regionId),
+      towns.map((c) => c.regionId),
       ['ko-d', 'ko-c', 'ko-b', 'ko-a', 'ko-e', 'ko-leer'],
     );
-    assert.equal(v.children.at(-1)!.combined.pct, null);
+    assert.equal(towns.at(-1)!.combined.pct, null);
+  });
+
+  test('worst first by the figure that decides the policy: one unpatched Exchange server beats 28 % of clients', () => {
+    // Issue example: Lennestadt's Exchange server at 0 % came last because its clients were further along.
+    const town = (id: string, name: string, clientsDone: number, exchangeDone: number) =>
+      region(id, name, 'kommune', [
+        patchCompliance(
+          'exchange-2024-02',
+          counts(0),
+          counts(exchangeDone, { pending: 1 - exchangeDone }),
+          counts(exchangeDone, { pending: 1 - exchangeDone }),
+        ),
+        patchCompliance('outlook-2024-02', counts(clientsDone, { pending: 1_000 - clientsDone }), counts(0)),
+      ]);
+    const v = summarizePatchStatus(
+      {
+        ...report,
+        children: [
+          town('ko-olpe', 'Olpe', 288, 1),
+          town('ko-attendorn', 'Attendorn', 286, 1),
+          town('ko-lennestadt', 'Lennestadt', 900, 0),
+        ],
+      },
+      patches,
+      defaultReleasePolicy,
+    );
+    assert.deepEqual(
+      v.children
+        .filter((c) => !c.own)
+        .map((c) => [c.regionId, c.deciding?.patchId, c.deciding?.kind, c.deciding?.tally.pct]),
+      [
+        ['ko-lennestadt', 'exchange-2024-02', 'server', 0],
+        ['ko-attendorn', 'outlook-2024-02', 'client', 28.6],
+        ['ko-olpe', 'outlook-2024-02', 'client', 28.8],
+      ],
+    );
+    assert.equal(v.children[0]!.deciding!.meets, false);
+  });
+
+  test('the deciding figure follows the policy: only its patches, against its thresholds', () => {
+    const v = summarizePatchStatus(report, patches, {
+      patches: ['exchange-2024-02'],
+      minClientPct: 100,
+      minServerPct: 100,
+    });
+    assert.deepEqual(v.region.deciding, {
+      patchId: 'exchange-2024-02',
+      kind: 'server',
+      tally: { installed: 10, total: 10, unpatched: 0, pct: 100 },
+      required: 100,
+      meets: true,
+    });
+    const lax = summarizePatchStatus(report, patches, { patches: [], minClientPct: 90, minServerPct: 100 });
+    // Clients 95.3 % of 90 % leave more room than the Exchange servers' 100 % of 100 %.
+    assert.equal(lax.region.deciding!.meets, true);
+    assert.equal(lax.region.deciding!.kind, 'server');
+  });
+
+  test('"nicht betroffen": a patch with no device of its kind in the scope does not apply', () => {
+    const wenden = region('ko-wenden', 'Wenden', 'kommune', [
+      patchCompliance('exchange-2024-02', counts(0), counts(0), counts(0)),
+      patchCompliance('outlook-2024-02', counts(10, { failed: 2 }), counts(0)),
+    ]);
+    const v = summarizePatchStatus({ ...report, region: wenden, children: [] }, patches, defaultReleasePolicy);
+    assert.deepEqual(
+      v.region.patches.map((p) => [p.patchId, p.applies]),
+      [
+        ['exchange-2024-02', false],
+        ['outlook-2024-02', true],
+      ],
+    );
+    assert.deepEqual(v.region.patches[1]!.failed, { clients: 2, servers: 0 });
+    assert.equal(v.region.deciding!.patchId, 'outlook-2024-02');
+  });
+
+  test("the region's own devices (in none of its children) are a row of their own: the rows add up", () => {
+    const kreis = region('kr-olpe', 'Kreis Olpe', 'kreis', [
+      patchCompliance('outlook-2024-02', counts(110, { pending: 20, failed: 5 }), counts(0)),
+      patchCompliance('exchange-2024-02', counts(0), counts(3), counts(3)),
+    ]);
+    const town = (id: string, installed: number, pending: number) =>
+      region(id, id, 'kommune', [
+        patchCompliance('outlook-2024-02', counts(installed, { pending }), counts(0)),
+        patchCompliance('exchange-2024-02', counts(0), counts(1), counts(1)),
+      ]);
+    const v = summarizePatchStatus(
+      { ...report, region: kreis, children: [town('ko-a', 50, 10), town('ko-b', 40, 5)] },
+      patches,
+      defaultReleasePolicy,
+    );
+    const own = v.children.find((c) => c.own)!;
+    assert.equal(own.regionId, 'kr-olpe');
+    assert.deepEqual(own.patches.find((p) => p.patchId === 'outlook-2024-02')!.clients, {
+      installed: 20,
+      total: 30,
+      unpatched: 10,
+      pct: 66.7,
+    });
+    assert.deepEqual(own.patches.find((p) => p.patchId === 'outlook-2024-02')!.failed, { clients: 5, servers: 0 });
+    const sum = v.children.reduce((n, c) => n + c.combined.total, 0);
+    assert.equal(sum, v.region.combined.total);
+    // Children that hold everything: no such row.
+    const whole = summarizePatchStatus(report, patches, defaultReleasePolicy);
+    assert.equal(
+      whole.children.some((c) => c.own),
+      false,
+    );
   });
 
   test('a patch missing from the catalogue keeps its id as title and goes last', () => {
@@ -137,6 +248,7 @@ describe('summarizePatchStatus', () => {
         ]),
       },
       patches,
+      defaultReleasePolicy,
     );
     assert.deepEqual(
       v.region.patches.map((p) => [p.patchId, p.title]),
@@ -152,6 +264,7 @@ describe('summarizePatchStatus', () => {
     const v = summarizePatchStatus(
       { ...report, region: region('ko-wenden', 'Wenden', 'kommune', []), children: [] },
       patches,
+      defaultReleasePolicy,
     );
     assert.deepEqual(v.children, []);
     assert.deepEqual(v.region.combined, { installed: 0, total: 0, unpatched: 0, pct: null });

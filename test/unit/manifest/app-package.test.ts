@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
-import { loadConfig } from '../../../src/config.ts';
 import { runPackage } from '../../../src/run-package.ts';
 import {
   AppPackageError,
@@ -17,6 +17,7 @@ import {
 } from '../../../src/teams/app-package/build-app-package.ts';
 import { decodePng } from '../../../src/teams/app-package/decode-png.ts';
 import { encodePng } from '../../../src/teams/app-package/encode-png.ts';
+import { withoutLagebotSettings } from '../../helpers/child-env.ts';
 import { readZip } from './read-zip.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -252,8 +253,7 @@ describe('runPackage (lagebot package)', () => {
   test('writes the zip with the configured app id and the version from package.json', async () => {
     const out = join(tmp, 'configured.zip');
     const lines: string[] = [];
-    const config = loadConfig({ MicrosoftAppId: appId, MicrosoftAppPassword: 'secret' });
-    const code = await runPackage(config, { outFile: out, log: (l) => lines.push(l), error: (l) => lines.push(l) });
+    const code = await runPackage(appId, { outFile: out, log: (l) => lines.push(l), error: (l) => lines.push(l) });
     assert.equal(code, 0, lines.join('\n'));
     const manifest = JSON.parse(
       readZip(readFileSync(out))
@@ -269,7 +269,7 @@ describe('runPackage (lagebot package)', () => {
   test('without MicrosoftAppId uses the placeholder and says so', async () => {
     const out = join(tmp, 'local.zip');
     const lines: string[] = [];
-    const code = await runPackage(loadConfig({}), {
+    const code = await runPackage(undefined, {
       outFile: out,
       log: (l) => lines.push(l),
       error: (l) => lines.push(l),
@@ -289,8 +289,7 @@ describe('runPackage (lagebot package)', () => {
 
   test('refuses an app id that is not a GUID, before writing anything', async () => {
     const errors: string[] = [];
-    const config = loadConfig({ MicrosoftAppId: 'my-bot', MicrosoftAppPassword: 'secret' });
-    const code = await runPackage(config, {
+    const code = await runPackage('my-bot', {
       outFile: join(tmp, 'never.zip'),
       log: () => {},
       error: (l) => errors.push(l),
@@ -298,5 +297,37 @@ describe('runPackage (lagebot package)', () => {
     assert.equal(code, 2);
     assert.match(errors.join('\n'), /MicrosoftAppId="my-bot" is not a GUID/);
     assert.throws(() => readFileSync(join(tmp, 'never.zip')), { code: 'ENOENT' });
+  });
+
+  test('`npm run package` with only MicrosoftAppId set: the CLI builds and validates, reading nothing else of the config', () => {
+    // Settings the bot would refuse to start with (a non-numeric port, outside local mode without a
+    // secret or audit key): packaging must not look at them.
+    const env = {
+      ...withoutLagebotSettings(process.env),
+      MicrosoftAppId: appId,
+      PORT: 'not-a-port',
+      REQUEST_TTL: 'forever',
+    };
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'main.ts'), 'package'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, new RegExp(`app id ${appId}`));
+    assert.doesNotMatch(`${run.stdout}${run.stderr}`, /MicrosoftAppPassword|PORT|REQUEST_TTL/);
+    const zip = readZip(readFileSync(join(root, 'build', 'lagebot.zip')));
+    const manifest = JSON.parse(zip.find((e) => e.name === 'manifest.json')!.data.toString('utf8'));
+    assert.equal(manifest.bots[0].botId, appId);
+
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'main.ts'), 'package'], {
+      cwd: root,
+      env: { ...env, MicrosoftAppId: 'not-a-guid' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /MicrosoftAppId="not-a-guid" is not a GUID/);
   });
 });

@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
 import { demoTenantId, demoUsers } from '../../../src/demo-users.ts';
+import { playgroundConfigAs } from '../../../src/run-playground.ts';
 
 // .m365agentsplayground.yml is read by the Microsoft 365 Agents Playground, which refuses to start on
 // a config its schema rejects. The schema is not published as a file; the Playground bundle embeds it
@@ -54,6 +55,21 @@ describe('.m365agentsplayground.yml', () => {
     assert.equal(validate(config), true, JSON.stringify(validate.errors, null, 2));
     // And the schema bites: one user more than the five it allows is refused.
     assert.equal(validate({ ...config, users: [...config.users, config.users[0]] }), false);
+  });
+
+  test('`npm run playground -- --as <user>`: the generated context passes the schema for every demo user', () => {
+    const ajv = new Ajv({ strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(playgroundConfigSchema());
+    for (const user of demoUsers) {
+      const derived = playgroundConfigAs(config, user);
+      assert.equal(validate(derived), true, `${user.key}: ${JSON.stringify(validate.errors)}`);
+      assert.equal(derived.currentUser.aadObjectId, user.aadObjectId);
+      const ids = [derived.currentUser.id, ...derived.users.map((u) => u.id)];
+      assert.equal(new Set(ids).size, 6, 'the same six people, one of them current');
+      assert.notEqual(derived.personalChat.id, config.personalChat.id, 'a 1:1 chat of its own');
+      assert.deepEqual(derived.team, config.team, 'the same team and approvers channel');
+    }
   });
 
   test('has unique user ids and unique conversation ids (the Playground checks both on start)', () => {

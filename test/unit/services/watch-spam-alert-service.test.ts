@@ -308,7 +308,7 @@ describe('alert service: the buttons on a delivered alert', () => {
       env.sender.calls.map((c) => `${c.method} ${c.conversationId}`),
       [`update ${B}`],
     );
-    assert.match(env.sender.calls[0]!.text, /In diesem Chat stumm bis Do\., 15\.02\.2024, 22:11/);
+    assert.match(env.sender.calls[0]!.text, /Hier stumm bis Do\., 15\.02\.2024, 22:11/);
 
     env.sender.calls = [];
     await openAlert(

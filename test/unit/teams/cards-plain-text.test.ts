@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
+import { defaultReleasePolicy, evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { createRequest, type ReleaseRequest, transition } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
 import type { AlertView } from '../../../src/services/alert-data.ts';
 import type { PolicySummary } from '../../../src/services/release-service.ts';
 import type { StatusView } from '../../../src/services/report-status.ts';
-import type { Lang } from '../../../src/teams/i18n.ts';
+import { type Lang, placeName } from '../../../src/teams/i18n.ts';
 import type { AdaptiveCardJson } from '../../../src/teams/render-card.ts';
 import {
   buildAlertCard,
@@ -59,6 +59,7 @@ function statusView(h: string): StatusView {
   const summary = summarizePatchStatus(
     report,
     trackedPatches.map((p) => ({ ...p, title: h })),
+    defaultReleasePolicy,
   );
   return {
     scope: { id: 'vb-sued', name: h, kind: 'region', level: 'verband', domain: null },
@@ -215,9 +216,11 @@ function everyCard(h: string, lang: Lang): Array<[string, AdaptiveCardJson]> {
     ['alert, folded test', buildAlertCard(alertView(h, 'test'), lang)],
     [
       'alert subscriptions',
-      buildAlertSubscriptionsCard(lang, [
-        { scopeId: 'kr-olpe', name: h, createdAt: '2024-02-19T13:00:00.000Z', mutedUntil: null },
-      ]),
+      buildAlertSubscriptionsCard(
+        lang,
+        [{ scopeId: 'kr-olpe', name: h, createdAt: '2024-02-19T13:00:00.000Z', mutedUntil: null }],
+        placeName(lang, 'channel'),
+      ),
     ],
     ['alert welcome', buildAlertWelcomeCard(lang, [{ id: 'vb-sued', name: h }])],
   ];

@@ -4,11 +4,12 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ComplianceReport, RegionCompliance, StateCounts } from '../../../src/domain/model.ts';
-import { evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
+import { defaultReleasePolicy, evaluateReleasePolicy } from '../../../src/domain/release-policy.ts';
 import { createRequest } from '../../../src/domain/release-request.ts';
 import { summarizePatchStatus } from '../../../src/domain/summarize-patch-status.ts';
 import type { PolicySummary } from '../../../src/services/release-service.ts';
 import type { StatusView } from '../../../src/services/report-status.ts';
+import { cardToText } from '../../../src/teams/card-to-text.ts';
 import { catalogues, type Lang } from '../../../src/teams/i18n.ts';
 import { cardNames, renderCard } from '../../../src/teams/render-card.ts';
 import { buildHelpCard } from '../../../src/teams/views/help-card.ts';
@@ -77,13 +78,20 @@ function fixtureView(childCount: number): StatusView {
     stale: false,
     fetchedAt: report.observedAt,
     staleAfterHours: 168,
-    summary: summarizePatchStatus(report, patches),
+    summary: summarizePatchStatus(report, patches, defaultReleasePolicy),
     policy: evaluateReleasePolicy(report.region),
     trends: [
       {
         patchId: 'outlook-2024-02',
-        clients: { ratePerHour: 12.5, remaining: 60, etaAt: '2024-02-19T18:00:00Z', state: 'progressing' },
-        servers: { ratePerHour: null, remaining: 0, etaAt: null, state: 'complete' },
+        clients: {
+          ratePerHour: 12.5,
+          remaining: 60,
+          etaAt: '2024-02-19T18:00:00Z',
+          state: 'progressing',
+          failed: 0,
+          stalledSince: null,
+        },
+        servers: { ratePerHour: null, remaining: 0, etaAt: null, state: 'complete', failed: 0, stalledSince: null },
       },
     ],
     unpatched: {
@@ -222,5 +230,91 @@ describe('cards', () => {
 
   test('German and English catalogues have the same keys', () => {
     assert.deepEqual(Object.keys(catalogues.en).sort(), Object.keys(catalogues.de).sort());
+  });
+
+  describe('status card at a glance', () => {
+    const townView = (exchange: StateCounts, domains: number): StatusView => {
+      const town: RegionCompliance = {
+        regionId: 'ko-wenden',
+        name: 'Wenden',
+        kind: 'kommune',
+        patches: [
+          { patchId: 'exchange-2024-02', clients: counts(0, 0), servers: exchange, exchangeServers: exchange },
+          {
+            patchId: 'outlook-2024-02',
+            clients: counts(123, 111, 9),
+            servers: counts(0, 0),
+            exchangeServers: counts(0, 0),
+          },
+        ],
+      };
+      const base = fixtureView(0);
+      const report: ComplianceReport = {
+        observedAt: base.observedAt,
+        staleAfterHours: 168,
+        region: town,
+        children: [],
+      };
+      return {
+        ...base,
+        scope: { id: 'ko-wenden', name: 'Wenden', kind: 'region', level: 'kommune', domain: null },
+        summary: summarizePatchStatus(report, patches, defaultReleasePolicy),
+        policy: evaluateReleasePolicy(town),
+        mail: { domains: base.mail!.domains.slice(0, domains), queues: [] },
+      };
+    };
+
+    test('a town without an Exchange server: "nicht betroffen", never "vollständig gepatcht"', () => {
+      for (const lang of ['de', 'en'] as Lang[]) {
+        const card = buildStatusCard(townView(counts(0, 0), 1), lang);
+        assertValidCard(card);
+        const text = cardToText(card);
+        const exchangeLine = text.split('\n').findIndex((l) => l.startsWith('Exchange Server 2019 CU14'));
+        const next = text
+          .split('\n')
+          .slice(exchangeLine, exchangeLine + 3)
+          .join('\n');
+        assert.match(next, lang === 'de' ? /nicht betroffen/ : /not affected/);
+        assert.doesNotMatch(next, /vollständig gepatcht|fully patched/);
+      }
+    });
+
+    test('verdict first, then one line per patch; details collapsed behind a toggle', () => {
+      const card = buildStatusCard(townView(counts(1, 0), 2), 'de') as unknown as {
+        body: Array<{ id?: string; isVisible?: boolean; type: string; actions?: Array<{ type: string }> }>;
+      };
+      const text = cardToText(card);
+      const lines = text.split('\n');
+      assert.equal(lines[2], 'Freigaberichtlinie nicht erfüllt');
+      assert.equal(lines[3], 'Wenden: 1 Server ohne Exchange Server 2019 CU14');
+      assert.ok(text.includes('Wenden: 12 Clients ohne Outlook security update, 9 davon fehlgeschlagen'));
+      const details = card.body.find((e) => e.id === 'details');
+      assert.equal(details?.isVisible, false);
+      const toggles = card.body.flatMap((e) => e.actions ?? []).filter((a) => a.type === 'Action.ToggleVisibility');
+      assert.equal(toggles.length, 1);
+      // Colours by meaning: the verdict is red only when action is needed, green when met.
+      assert.match(JSON.stringify(card), /"text":"Freigaberichtlinie nicht erfüllt","color":"Attention"/);
+    });
+
+    test('plurals: one domain, one client, one server', () => {
+      const de = cardToText(buildStatusCard(townView(counts(1, 0), 1), 'de'));
+      assert.match(de, /Externe Mail, 1 Domäne:/);
+      assert.match(de, /1 Server ohne/);
+      const en = cardToText(buildStatusCard(townView(counts(1, 0), 2), 'en'));
+      assert.match(en, /External mail, 2 domains:/);
+      assert.match(en, /1 server without/);
+      assert.match(en, /12 clients without/);
+    });
+
+    test('the breakdown chart is stacked to 100 % (a 0–100 % axis) and says its unit', () => {
+      const card = JSON.stringify(buildStatusCard(fixtureView(3), 'de'));
+      const chart = JSON.parse(
+        card.slice(card.indexOf('{"type":"Chart.HorizontalBar.Stacked"')).replace(/,"fallback".*$/s, '}'),
+      );
+      assert.match(chart.title, /in % \(0–100 %\)/);
+      for (const row of chart.data as Array<{ data: Array<{ value: number }> }>) {
+        assert.equal(Math.round(row.data.reduce((n, d) => n + d.value, 0) * 10) / 10, 100);
+      }
+    });
   });
 });
