@@ -6,6 +6,8 @@ export interface DemoUser {
   name: string;
   aadObjectId: string;
   roles: Array<'viewer' | 'operator' | 'approver'>;
+  /** In the roles file's escalation list: gets a request undecided after APPROVAL_ESCALATION 1:1. */
+  escalation?: true;
 }
 
 export const demoTenantId = '11111111-2222-4333-8444-555555555555';
@@ -35,6 +37,7 @@ export const demoUsers: DemoUser[] = [
     name: 'Bernd Approver',
     aadObjectId: '00000000-0000-4000-a000-000000000005',
     roles: ['viewer', 'approver'],
+    escalation: true,
   },
 ];
 

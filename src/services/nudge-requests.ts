@@ -3,10 +3,10 @@ import { describeError, messageOf } from '../domain/describe-error.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { OutgoingContent } from '../domain/mention-message.ts';
 import type { PeopleDirectory, ProactiveSender } from '../domain/ports.ts';
-import type { ReleaseRequest } from '../domain/release-request.ts';
+import { isExpired, type ReleaseRequest } from '../domain/release-request.ts';
 import { listedMembers, type RolesConfig } from '../domain/roles.ts';
 import type { MentionedPerson, PlannedNotification, Store } from '../domain/store-port.ts';
-import { readRequest } from './release-service.ts';
+import { readRequest, releaseOf } from './release-service.ts';
 
 // Nothing waits unnoticed (docs/decisions/nudges.md): a release request still undecided gets reminders in
 // the approvers' conversation that @mention the approvers, then goes 1:1 to the escalation people; its
@@ -19,6 +19,8 @@ export interface ReminderView {
   request: ReleaseRequest;
   n: number;
   max: number;
+  /** Since when the request (or its retry round) waits. */
+  since: string;
   approvers: MentionedPerson[];
   /** The card the reminder is about, to link to: conversation (channel or chat) and message id. */
   card: { conversationId: string; activityId: string } | null;
@@ -26,8 +28,8 @@ export interface ReminderView {
 
 export interface NudgeRenderer {
   reminder(view: ReminderView): OutgoingContent;
-  /** The request card as the escalation person gets it 1:1. */
-  escalation(request: ReleaseRequest, version: number): OutgoingContent;
+  /** The request card as the escalation person gets it 1:1; `since`: when the request (or its retry round) began to wait. */
+  escalation(request: ReleaseRequest, version: number, since: string): OutgoingContent;
   /** Said in the approvers' conversation for escalation people the bot cannot reach 1:1. */
   unreachable(request: ReleaseRequest, people: MentionedPerson[]): OutgoingContent;
   /** The requester's one line when the request is decided, expires or is superseded. */
@@ -72,11 +74,33 @@ const MAX_ATTEMPTS = 5;
 // The requester's line follows these states (superseded: replaced by a newer request of the same scope).
 const DECIDED = new Set(['executing', 'executed', 'partially_failed', 'rejected', 'expired', 'superseded']);
 
+// The first round's keys stay as they were (stores hold them); a retry round waiting for its approval
+// gets keys of its own, named by its number and start, so a rejected retry asked for again is a new round.
 export const nudgeKeys = {
-  reminder: (requestId: string, n: number) => `reminder:${requestId}:${n}`,
-  escalation: (requestId: string) => `escalation:${requestId}`,
+  reminder: (requestId: string, n: number, round?: string) =>
+    round ? `reminder:${requestId}:${round}:${n}` : `reminder:${requestId}:${n}`,
+  escalation: (requestId: string, round?: string) =>
+    round ? `escalation:${requestId}:${round}` : `escalation:${requestId}`,
   requesterNote: (requestId: string) => `requester-note:${requestId}`,
 };
+
+/** What one waiting round of a request is: the first round (pending) or a retry round (retry_pending). */
+interface WaitingRound {
+  /** Absent for the first round; for a retry round `r<number>@<start>`. */
+  round?: string;
+  since: string;
+}
+
+function waitingRoundOf(request: ReleaseRequest): WaitingRound | null {
+  if (request.state === 'pending') return { since: request.createdAt };
+  if (request.state === 'retry_pending' && request.execution.pendingRetry) {
+    const at = request.execution.pendingRetry.at;
+    return { round: `r${(request.execution.round ?? 1) + 1}@${at}`, since: at };
+  }
+  return null;
+}
+
+type NudgePayload = { requestId: string; n?: number; round?: string; since?: string };
 
 type Outcome = { status: 'sent' | 'skipped'; detail: Record<string, unknown> };
 
@@ -99,19 +123,25 @@ export function createRequestNudges(deps: NudgeDeps) {
     ]);
   }
 
-  /** Reminder 1 and the escalation of every open release request, planned once (the key makes a repeat nothing). */
+  /**
+   * Reminder 1 and the escalation of every waiting round of a release request — a new request or a retry
+   * waiting for its approval round — planned once (the key makes a repeat nothing).
+   */
   async function planOpen(): Promise<void> {
-    const open = await deps.store.listRequests({ states: ['pending'], limit: 1000 });
+    const open = await deps.store.listRequests({ states: ['pending', 'retry_pending'], limit: 1000 });
     for (const stored of open) {
       if (stored.kind !== 'release') continue;
-      const created = Date.parse(stored.createdAt);
+      const waiting = waitingRoundOf(releaseOf(stored));
+      if (!waiting) continue;
+      const since = Date.parse(waiting.since);
+      const roundPayload = waiting.round ? { round: waiting.round, since: waiting.since } : {};
       if (deps.reminderMs !== null && deps.reminderMax > 0) {
         await deps.store.planNotification(
           {
-            key: nudgeKeys.reminder(stored.id, 1),
+            key: nudgeKeys.reminder(stored.id, 1, waiting.round),
             kind: 'reminder',
-            dueAt: new Date(created + deps.reminderMs).toISOString(),
-            payload: { requestId: stored.id, n: 1 },
+            dueAt: new Date(since + deps.reminderMs).toISOString(),
+            payload: { requestId: stored.id, n: 1, ...roundPayload },
           },
           nowIso(),
         );
@@ -119,10 +149,10 @@ export function createRequestNudges(deps: NudgeDeps) {
       if (deps.escalationMs !== null && (deps.roles.escalation?.length ?? 0) > 0) {
         await deps.store.planNotification(
           {
-            key: nudgeKeys.escalation(stored.id),
+            key: nudgeKeys.escalation(stored.id, waiting.round),
             kind: 'escalation',
-            dueAt: new Date(created + deps.escalationMs).toISOString(),
-            payload: { requestId: stored.id },
+            dueAt: new Date(since + deps.escalationMs).toISOString(),
+            payload: { requestId: stored.id, ...roundPayload },
           },
           nowIso(),
         );
@@ -144,54 +174,70 @@ export function createRequestNudges(deps: NudgeDeps) {
       : card.conversationId;
   }
 
-  async function stillWaiting(requestId: string) {
-    const current = await readRequest(deps.store, requestId);
+  /** The request while the round the notification was planned for still waits; null once it is decided or expired. */
+  async function stillWaiting(payload: NudgePayload) {
+    const current = await readRequest(deps.store, payload.requestId);
     if (!current) return null;
     const { request } = current;
-    if (request.state !== 'pending' || Date.parse(request.expiresAt ?? '') <= deps.now().getTime()) return null;
-    return current;
+    const waiting = waitingRoundOf(request);
+    if (!waiting || waiting.round !== payload.round || isExpired(request, nowIso())) return null;
+    return { ...current, since: waiting.since };
+  }
+
+  /** The approvers a round waits for: not the requester, not who asked for the retry, not who approved already. */
+  function waitingFor(request: ReleaseRequest): string[] {
+    const retry = request.state === 'retry_pending' ? request.execution.pendingRetry : null;
+    const approvals = retry ? retry.approvals : request.approvals;
+    return listedMembers(deps.roles, 'approver').filter(
+      (id) => id !== request.requester.id && id !== retry?.by.id && !approvals.some((a) => a.by.id === id),
+    );
   }
 
   async function remind(item: PlannedNotification): Promise<Outcome> {
-    const { requestId, n } = item.payload as { requestId: string; n: number };
-    const current = await stillWaiting(requestId);
+    const payload = item.payload as NudgePayload;
+    const n = payload.n ?? 1;
+    const current = await stillWaiting(payload);
     if (!current) return { status: 'skipped', detail: { why: 'decided' } };
-    const { request } = current;
+    const { request, since } = current;
     const card = await cardOf(request);
     const target = card ? await threadOf(card) : approvers;
     if (!target) return { status: 'skipped', detail: { why: 'no_conversation' } };
-    const waitingFor = listedMembers(deps.roles, 'approver').filter(
-      (id) => id !== request.requester.id && !request.approvals.some((a) => a.by.id === id),
-    );
-    const mentioned = await Promise.all(waitingFor.map((id) => deps.people.nameOf(id)));
+    const ids = waitingFor(request);
+    const mentioned = await Promise.all(ids.map((id) => deps.people.nameOf(id)));
     const { activityId } = await deps.sender.send(
       target,
-      deps.render.reminder({ request, n, max: deps.reminderMax, approvers: mentioned, card }),
+      deps.render.reminder({ request, n, max: deps.reminderMax, since, approvers: mentioned, card }),
     );
-    await audit(request, 'release.reminder_sent', { n, to: target, mentioned: waitingFor });
+    await audit(request, 'release.reminder_sent', {
+      n,
+      to: target,
+      mentioned: ids,
+      ...(payload.round ? { round: payload.round } : {}),
+    });
     if (n < deps.reminderMax && deps.reminderMs !== null) {
       await deps.store.planNotification(
         {
-          key: nudgeKeys.reminder(request.id, n + 1),
+          key: nudgeKeys.reminder(request.id, n + 1, payload.round),
           kind: 'reminder',
-          // On the request's own rhythm, but never sooner than one interval from now: a bot that was down
+          // On the round's own rhythm, but never sooner than one interval from now: a bot that was down
           // sends the reminder it missed, not three in a row.
           dueAt: new Date(
-            Math.max(Date.parse(request.createdAt) + (n + 1) * deps.reminderMs, deps.now().getTime() + deps.reminderMs),
+            Math.max(Date.parse(since) + (n + 1) * deps.reminderMs, deps.now().getTime() + deps.reminderMs),
           ).toISOString(),
-          payload: { requestId: request.id, n: n + 1 },
+          payload: { ...payload, n: n + 1 },
         },
         nowIso(),
       );
     }
-    return { status: 'sent', detail: { activityId, mentioned: waitingFor } };
+    return { status: 'sent', detail: { activityId, mentioned: ids } };
   }
 
   async function escalate(item: PlannedNotification): Promise<Outcome> {
-    const { requestId } = item.payload as { requestId: string };
-    const current = await stillWaiting(requestId);
+    const payload = item.payload as NudgePayload;
+    const { requestId } = payload;
+    const current = await stillWaiting(payload);
     if (!current) return { status: 'skipped', detail: { why: 'decided' } };
-    const { request, version } = current;
+    const { request, version, since } = current;
     const reached: string[] = [];
     const unreachable: string[] = [];
     for (const id of deps.roles.escalation ?? []) {
@@ -202,7 +248,7 @@ export function createRequestNudges(deps: NudgeDeps) {
       }
       const { activityId } = await deps.sender.send(
         person.personalConversationId,
-        deps.render.escalation(request, version),
+        deps.render.escalation(request, version, since),
       );
       // Tracked like every card of the request, so it shows the decision when someone takes it.
       await deps.store.addRequestCard(request.id, { conversationId: person.personalConversationId, activityId });
@@ -218,7 +264,11 @@ export function createRequestNudges(deps: NudgeDeps) {
       const target = card ? await threadOf(card) : approvers;
       if (target) await deps.sender.send(target, deps.render.unreachable(request, named));
     }
-    await audit(request, 'release.escalated', { reached, unreachable });
+    await audit(request, 'release.escalated', {
+      reached,
+      unreachable,
+      ...(payload.round ? { round: payload.round } : {}),
+    });
     return { status: 'sent', detail: { reached, unreachable } };
   }
 

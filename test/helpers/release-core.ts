@@ -54,7 +54,12 @@ export interface ReleaseCore {
 }
 
 export async function startReleaseCore(
-  options: { unpatchedClients?: Record<string, number>; ttlMinutes?: number; retryWindowMinutes?: number } = {},
+  options: {
+    unpatchedClients?: Record<string, number>;
+    ttlMinutes?: number;
+    retryWindowMinutes?: number;
+    roles?: RolesConfig;
+  } = {},
 ): Promise<ReleaseCore> {
   let nowMs = T0;
   const now = () => new Date(nowMs);
@@ -80,7 +85,7 @@ export async function startReleaseCore(
       const list = await inventory.listRegions();
       return buildRegionIndex(list.items, list.levels);
     },
-    roles,
+    roles: options.roles ?? roles,
     now,
     ttlMs: (options.ttlMinutes ?? 240) * 60_000,
     ...(options.retryWindowMinutes ? { retryWindowMs: options.retryWindowMinutes * 60_000 } : {}),

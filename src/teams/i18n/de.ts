@@ -35,6 +35,8 @@ export const de = {
   'help.cmd.audit': 'protokoll Kreis Olpe',
   'help.what.alerts_on': 'Spam-Alarme für eine Region hierher holen',
   'help.cmd.alerts_on': 'alarme an Südverband',
+  'help.what.alerts_people': 'Spam-Alarme hierher holen und die Genannten bei jedem Alarm @erwähnen',
+  'help.cmd.alerts_people': 'alarme an Südverband @Anna',
   'help.what.alerts': 'welche Spam-Alarme hier ankommen; abbestellen mit „alarme aus“',
   'help.cmd.alerts': 'alarme',
   'help.what.typed':

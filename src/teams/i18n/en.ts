@@ -35,6 +35,8 @@ export const en: Record<MessageKey, string> = {
   'help.cmd.audit': 'audit Kreis Olpe',
   'help.what.alerts_on': 'get spam alerts for a region here',
   'help.cmd.alerts_on': 'alerts on Südverband',
+  'help.what.alerts_people': 'get spam alerts here and @mention the people named on every alert',
+  'help.cmd.alerts_people': 'alerts on Südverband @Anna',
   'help.what.alerts': 'which spam alerts arrive here; unsubscribe with “alerts off”',
   'help.cmd.alerts': 'alerts',
   'help.what.typed':

@@ -17,6 +17,7 @@ type Entry =
   | 'audit'
   | 'report'
   | 'alerts_on'
+  | 'alerts_people'
   | 'alerts';
 
 const ENTRIES: readonly Entry[] = [
@@ -30,6 +31,7 @@ const ENTRIES: readonly Entry[] = [
   'audit',
   'report',
   'alerts_on',
+  'alerts_people',
   'alerts',
 ];
 const TRY: readonly Entry[] = ['status', 'status_all', 'requests', 'audit'];

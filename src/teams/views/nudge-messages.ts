@@ -49,16 +49,16 @@ export function createNudgeMessages(lang: Lang, roles: RolesConfig): NudgeRender
           who,
           id: request.id,
           title: noBraces(plainText(titleOf(lang, request))),
-          since: formatTime(lang, request.createdAt),
+          since: formatTime(lang, view.since),
         }),
         ...(view.card ? [t(lang, 'nudge.link', { url: messageLink(view.card) })] : []),
         t(lang, 'nudge.typed', { id: request.id }),
       ];
       return message(lines.join('\n\n'), view.approvers);
     },
-    escalation(request, version) {
+    escalation(request, version, since) {
       return buildRequestCard(request, version, lang, {
-        message: t(lang, 'nudge.escalation', { since: formatTime(lang, request.createdAt) }),
+        message: t(lang, 'nudge.escalation', { since: formatTime(lang, since) }),
         refreshUserIds: refreshUsersFor(request, roles),
       });
     },

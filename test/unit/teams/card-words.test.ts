@@ -125,5 +125,22 @@ describe('help you can click', () => {
       }
       assert.equal(card.actions[0]!.title, lang === 'de' ? 'status Kreis Olpe ausprobieren' : 'Try status Kreis Olpe');
     });
+
+    test(`${lang}: people on alerts are listed, with what they get`, () => {
+      const card = buildHelpCard(lang) as unknown as {
+        body: Array<{ items?: Array<{ text: string; fontType?: string }> }>;
+      };
+      const items = card.body.flatMap((e) => e.items ?? []);
+      const at = items.findIndex(
+        (i) =>
+          i.fontType === 'Monospace' &&
+          i.text === (lang === 'de' ? 'alarme an Südverband @Anna' : 'alerts on Südverband @Anna'),
+      );
+      assert.ok(at >= 0, items.map((i) => i.text).join('\n'));
+      assert.match(
+        items[at + 1]!.text,
+        lang === 'de' ? /bei jedem Alarm @erwähnen/ : /@mention the people named on every alert/,
+      );
+    });
   }
 });
