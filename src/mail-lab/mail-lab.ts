@@ -35,6 +35,13 @@ export async function startPostfix(l: LabLayout): Promise<void> {
   if (await postfixRunning(l)) return;
   const r = await runDaemonizing('/usr/sbin/postfix', ['-c', l.postfixConfig, 'start']);
   if (r.code !== 0) throw new Error(`mail-lab: postfix did not start: ${r.out} (log: ${l.postfixLog})`);
+  // `postfix start` returns before the master runs its services; the agent reads the queue through
+  // showq (`postqueue -j`), so started means the queue can be listed.
+  await waitFor(
+    'the Postfix queue listing',
+    async () => (await run('/usr/sbin/postqueue', ['-c', l.postfixConfig, '-j'])).code === 0,
+    30_000,
+  );
 }
 
 export async function stopPostfix(l: LabLayout): Promise<void> {

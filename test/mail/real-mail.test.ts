@@ -229,6 +229,7 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
     } finally {
       await startPostfix(layout);
     }
+    await waitUntil(async () => (await api('/health')).status === 200, 'the agent to see Postfix again', 30_000);
     const before = (await (await api('/domains/meschede.de')).json()) as { inbound: string; version: number };
     assert.equal(before.inbound, 'held');
     const applied = await change('meschede.de', { inbound: 'open' }, 'postfix-down-1');
