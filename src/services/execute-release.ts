@@ -266,7 +266,12 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         work.push(executeItem(row, 0, live));
       }
     }
-    await Promise.all(work);
+    // Every item settles before the run ends: with Promise.all the first failure (the store gone) ended
+    // the run while other items were still recording, so the retry run could find a row already settled,
+    // skip it, finish cleanly — and a record that then failed left the request "executing" with nothing
+    // in flight.
+    const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   return {
