@@ -329,19 +329,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** One line per wrong variable, secrets never echoed; every entry point's environment goes through it. */
+function parseEnv<S extends z.ZodTypeAny>(schema: S, env: Record<string, string | undefined>): z.output<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      const shown = /PASSWORD|TOKEN|SECRET|^AUDIT_KEY$/i.test(name) ? '(hidden)' : JSON.stringify(env[name]);
+      return `Invalid configuration: ${name}=${shown}: ${issue.message}`;
+    }),
+  );
+}
+
 /** Reads and validates the configuration; a wrong value throws a ConfigError with one line per variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? '?');
-      const value = env[name];
-      const shown = /PASSWORD|TOKEN|SECRET|^AUDIT_KEY$/i.test(name) ? '(hidden)' : JSON.stringify(value);
-      return `Invalid configuration: ${name}=${shown}: ${issue.message}`;
-    });
-    throw new ConfigError(problems);
-  }
-  const e = parsed.data;
+  const e = parseEnv(envSchema, env);
   const problems: string[] = [];
   if (e.MicrosoftAppId && !e.MicrosoftAppPassword && e.MicrosoftAppType !== 'UserAssignedMSI') {
     problems.push(
@@ -444,15 +447,7 @@ export interface GatewayAgentConfig {
 }
 
 export function loadGatewayAgentConfig(env: Record<string, string | undefined> = process.env): GatewayAgentConfig {
-  const parsed = gatewayAgentEnv.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map(
-        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
-      ),
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnv(gatewayAgentEnv, env);
   return {
     port: e.GATEWAY_AGENT_PORT,
     host: e.GATEWAY_AGENT_HOST,
@@ -485,15 +480,7 @@ export interface MailLabConfig {
 }
 
 export function loadMailLabConfig(env: Record<string, string | undefined> = process.env): MailLabConfig {
-  const parsed = mailLabEnv.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map(
-        (i) => `Invalid configuration: ${i.path.join('.')}=${JSON.stringify(env[String(i.path[0])])}: ${i.message}`,
-      ),
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnv(mailLabEnv, env);
   return {
     dir: join(e.DATA_DIR, 'mail-lab'),
     ports: {
