@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { invoke, message, post, type TestUser, users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
 import { findInternals } from '../fakes/find-internals.ts';
@@ -14,6 +13,7 @@ import {
   writeTestRoles,
 } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
+import { adminQuery, testDatabaseUrlFor, whenPostgresAnswers } from '../helpers/test-postgres.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 // The store unreachable (docs/decisions/hardening.md): /readyz says 503, commands get a plain apology, nothing is half-written,
@@ -22,46 +22,24 @@ import { waitUntil } from '../helpers/wait-until.ts';
 // ALLOW_CONNECTIONS false) and the bot's open connections are terminated (pg_terminate_backend), as
 // a failover or a DBA's maintenance does.
 
-const baseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const shownUrl = baseUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 const database = `lagebot_t_${randomBytes(5).toString('hex')}`;
-const botUrl = (() => {
-  const u = new URL(baseUrl);
-  u.pathname = `/${database}`;
-  return u.href;
-})();
-
-async function admin<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-let unreachable: string | null = null;
-try {
-  await admin('SELECT 1');
-} catch (e) {
-  unreachable = (e as Error).message || String(e);
-}
+const botUrl = testDatabaseUrlFor(database);
 
 async function cutStore() {
-  await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
-  await admin('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
-    database,
-  ]);
+  await adminQuery(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+  await adminQuery(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [database],
+  );
 }
 async function restoreStore() {
-  await admin(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+  await adminQuery(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
 }
 
 function hardeningSuite() {
   let t: TestBot;
   before(async () => {
-    await admin(`CREATE DATABASE ${database}`);
+    await adminQuery(`CREATE DATABASE ${database}`);
     t = await startTestBot(
       { DATABASE_URL: botUrl, ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '3000' },
       { devices: 2000 },
@@ -72,7 +50,7 @@ function hardeningSuite() {
     await restoreStore().catch(() => {});
     await clearSimFaults(t.simUrl).catch(() => {});
     await t?.close();
-    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   });
 
   async function readyz() {
@@ -232,14 +210,4 @@ function hardeningSuite() {
   });
 }
 
-if (unreachable === null) {
-  hardeningSuite();
-} else if (process.env.CI === 'true') {
-  test('store unreachable (PostgreSQL)', () => {
-    assert.fail(`PostgreSQL not reachable at ${shownUrl} (${unreachable}); CI requires it: set TEST_DATABASE_URL`);
-  });
-} else {
-  const why = `PostgreSQL not reachable at ${shownUrl}: set TEST_DATABASE_URL`;
-  console.log(`# SKIP ${why} (${unreachable})`);
-  test('store unreachable (PostgreSQL)', { skip: why }, () => {});
-}
+await whenPostgresAnswers('store unreachable (PostgreSQL)', hardeningSuite);

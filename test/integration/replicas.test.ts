@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createLogger } from '../../src/adapters/create-logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startSimServer } from '../../src/sim/server.ts';
@@ -9,33 +8,12 @@ import { invoke, message, post, users } from '../fakes/activities.ts';
 import { cardOf, FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 import { advanceToMondayAfternoon, gatewayAudit, gatewayDomains, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
+import { adminQuery, skipUnlessPostgres, testDatabaseUrlFor } from '../helpers/test-postgres.ts';
 
 // Two replicas behind one Teams registration share one PostgreSQL and behave as one bot: a request
 // made through one is decided through the other and executed exactly once (docs/decisions/store.md).
 
-const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-const skip =
-  unreachable && process.env.CI !== 'true'
-    ? `PostgreSQL not reachable at ${adminUrl} (${unreachable}): set TEST_DATABASE_URL`
-    : false;
-if (skip) console.log(`# skipped: two replicas on one PostgreSQL — ${skip}`);
-
-describe('two replicas on one PostgreSQL', { skip }, () => {
+describe('two replicas on one PostgreSQL', { skip: await skipUnlessPostgres('two replicas on one PostgreSQL') }, () => {
   const dbName = `lagebot_t_${process.pid}_${Date.now().toString(36)}`;
   let sim: Awaited<ReturnType<typeof startSimServer>>;
   let connector: FakeBotConnector;
@@ -43,20 +21,15 @@ describe('two replicas on one PostgreSQL', { skip }, () => {
   let b: RunningLagebot;
 
   before(async () => {
-    if (unreachable) assert.fail(`PostgreSQL not reachable at ${adminUrl} (${unreachable}); CI requires it`);
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const dbUrl = new URL(adminUrl);
-    dbUrl.pathname = `/${dbName}`;
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    const dbUrl = testDatabaseUrlFor(dbName);
     sim = await startSimServer({ port: 0, speed: 0, seed: 42 });
     connector = await new FakeBotConnector().start();
     const roles = writeTestRoles();
     const env = (replica: string) =>
       loadConfig({
         PORT: '0',
-        DATABASE_URL: dbUrl.toString(),
+        DATABASE_URL: dbUrl,
         INVENTORY_API_URL: `${sim.url}/inventory/v1`,
         GATEWAY_API_URL: `${sim.url}/gateway/v1`,
         ROLES_FILE: roles,
@@ -78,10 +51,7 @@ describe('two replicas on one PostgreSQL', { skip }, () => {
     await b?.close();
     await connector?.close();
     await sim?.close();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   });
 
   test('requested on one replica, confirmed on the other, executed exactly once', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createStore } from '../../src/adapters/store/create-store.ts';
 import type { Store } from '../../src/domain/store-port.ts';
 import { SPAM_WATCHER_LEASE } from '../../src/services/watch-spam.ts';
@@ -10,6 +9,7 @@ import { type CapturedCall, cardOf, FakeBotConnector, replyText } from '../fakes
 import { type BotChild, spawnReplicaChild } from '../fakes/spawn-bot-child.ts';
 import { advanceToMondayAfternoon, gatewayAudit, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
+import { adminQuery, skipUnlessPostgres, testDatabaseUrlFor } from '../helpers/test-postgres.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 
 // Three replicas in three processes on one PostgreSQL, as behind the Bot Service, each activity sent
@@ -23,34 +23,15 @@ import { waitUntil } from '../helpers/wait-until.ts';
 // that clock: max(3 × interval, 30 s) = 30 s. The clock stands still while the first leader warms
 // its detector up and runs at SPEED sim-seconds per second afterwards.
 
-const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SPEED = 10;
 const LEASE_TTL_SIM_MS = 30_000;
-
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await reachable();
-const skip =
-  unreachable && process.env.CI !== 'true'
-    ? `PostgreSQL not reachable at ${adminUrl} (${unreachable}): set TEST_DATABASE_URL`
-    : false;
-if (skip) console.log(`# skipped: three replicas on one PostgreSQL — ${skip}`);
 
 const sued = channel('lage-sued-3r');
 const nord = channel('lage-nord-3r');
 
-describe('three replicas on one PostgreSQL, one SIGKILLed', { skip }, () => {
+describe('three replicas on one PostgreSQL, one SIGKILLed', {
+  skip: await skipUnlessPostgres('three replicas on one PostgreSQL, one SIGKILLed'),
+}, () => {
   const dbName = `lagebot_t3_${process.pid}_${Date.now().toString(36)}`;
   let sim: Awaited<ReturnType<typeof startSimServer>>;
   let connector: FakeBotConnector;
@@ -110,19 +91,14 @@ describe('three replicas on one PostgreSQL, one SIGKILLed', { skip }, () => {
   }
 
   before(async () => {
-    if (unreachable) assert.fail(`PostgreSQL not reachable at ${adminUrl} (${unreachable}); CI requires it`);
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
-    const dbUrl = new URL(adminUrl);
-    dbUrl.pathname = `/${dbName}`;
+    await adminQuery(`CREATE DATABASE ${dbName}`);
+    const dbUrl = testDatabaseUrlFor(dbName);
     sim = await startSimServer({ port: 0, speed: 0, seed: 42 });
     await advanceToMondayAfternoon({ simUrl: sim.url } as TestBot);
     connector = await new FakeBotConnector().start();
     const roles = writeTestRoles();
     env = (id: string) => ({
-      DATABASE_URL: dbUrl.toString(),
+      DATABASE_URL: dbUrl,
       ROLES_FILE: roles,
       REPLICA_ID: id,
       STATUS_CACHE_SECONDS: '0',
@@ -133,7 +109,7 @@ describe('three replicas on one PostgreSQL, one SIGKILLed', { skip }, () => {
     // All three at once: the migrations run exactly once (advisory lock).
     const started = await Promise.all(['r1', 'r2', 'r3'].map((id) => spawnReplicaChild(sim.url, env(id))));
     for (const [i, child] of started.entries()) replicas.set(`r${i + 1}`, child);
-    store = await createStore({ databaseUrl: dbUrl.toString() });
+    store = await createStore({ databaseUrl: dbUrl });
     // One of them warms the detector up on the frozen clock and persists it.
     await waitUntil(async () => (await store.readSpamDetectorState()) !== null, 'the detector warmed up', 120_000, 200);
   });
@@ -143,10 +119,7 @@ describe('three replicas on one PostgreSQL, one SIGKILLed', { skip }, () => {
     await store?.close();
     await connector?.close();
     await sim?.close();
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   });
 
   test('requested on r1, approved on r2, confirmed on r3: executed exactly once', async () => {

@@ -1,14 +1,12 @@
-import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, test } from 'node:test';
+import { after } from 'node:test';
 import pg from 'pg';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
+import { testDatabaseUrl, whenPostgresAnswers } from '../../helpers/test-postgres.ts';
 import { runStoreContract, type StoreHarness } from './store-contract.ts';
 
-const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-// Never print a password from the URL.
-const shownUrl = url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+const url = testDatabaseUrl;
 
 async function runSql(sql: string, schema?: string): Promise<void> {
   const client = new pg.Client({
@@ -77,24 +75,9 @@ async function makePostgresHarness({ fresh = false } = {}): Promise<StoreHarness
   };
 }
 
-let unreachable: string | null = null;
-try {
-  await runSql('SELECT 1');
-} catch (e) {
-  unreachable = (e as Error).message || String(e);
-}
-
-if (unreachable === null) {
+await whenPostgresAnswers('postgres store', () => {
   after(async () => {
     for (const schema of created) await runSql(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
   runStoreContract('postgres', makePostgresHarness);
-} else if (process.env.CI === 'true') {
-  test('postgres store', () => {
-    assert.fail(`PostgreSQL not reachable at ${shownUrl} (${unreachable}); CI requires it: set TEST_DATABASE_URL`);
-  });
-} else {
-  const why = `PostgreSQL not reachable at ${shownUrl}: set TEST_DATABASE_URL`;
-  console.log(`# SKIP ${why} (${unreachable})`);
-  test('postgres store', { skip: why }, () => {});
-}
+});

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
-import pg from 'pg';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import { buildRegionIndex } from '../../../src/domain/region-index.ts';
@@ -11,39 +10,17 @@ import { InMemoryGateway } from '../../fakes/in-memory-gateway.ts';
 import { InMemoryInventory } from '../../fakes/in-memory-inventory.ts';
 import { fourLevelDevices, fourLevelLevels, fourLevelRegions } from '../../fixtures/four-level-estate.ts';
 import { trackedPatches } from '../../fixtures/patches.ts';
+import { adminQuery, testDatabaseUrl, whenPostgresAnswers } from '../../helpers/test-postgres.ts';
 
 // Two replicas on one PostgreSQL database, both running the report sweep at 08:00: exactly one report.
 // The clock is injected; the "replicas" are two report services on two store instances (two pools).
 
-const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `lagebot_r_${randomBytes(6).toString('hex')}`;
 
-async function reachable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.end();
-    return null;
-  } catch (e) {
-    return (e as Error).message || String(e);
-  }
-}
-
-const unreachable = await reachable();
 const opened: Store[] = [];
 
-after(async () => {
-  for (const s of opened) await s.close();
-  if (unreachable === null) {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
-  }
-});
-
 async function replica(holder: string, now: () => Date, sent: Array<{ holder: string; view: ReportView }>) {
-  const store = await createStore({ dataDir: '', databaseUrl: url, schema });
+  const store = await createStore({ dataDir: '', databaseUrl: testDatabaseUrl, schema });
   opened.push(store);
   const inventory = new InMemoryInventory(
     { regions: fourLevelRegions, levels: fourLevelLevels, patches: trackedPatches, devices: fourLevelDevices(now()) },
@@ -76,43 +53,41 @@ async function replica(holder: string, now: () => Date, sent: Array<{ holder: st
   return { store, reports };
 }
 
-const suite = unreachable === null ? describe : describe.skip;
-if (unreachable !== null) {
-  if (process.env.CI === 'true') {
-    test('two replicas on PostgreSQL', () => assert.fail(`PostgreSQL not reachable at ${url}: ${unreachable}`));
-  } else {
-    console.log(`# SKIP two replicas on PostgreSQL: not reachable (${unreachable}); set TEST_DATABASE_URL`);
-  }
-}
+await whenPostgresAnswers('daily report on two replicas (PostgreSQL)', () => {
+  after(async () => {
+    for (const s of opened) await s.close();
+    await adminQuery(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  });
 
-suite('daily report on two replicas (PostgreSQL)', () => {
-  test('both sweep at 08:00 and after: one report', async () => {
-    let nowMs = Date.parse('2024-02-19T06:50:00.000Z');
-    const now = () => new Date(nowMs);
-    const sent: Array<{ holder: string; view: ReportView }> = [];
-    const a = await replica('replica-a', now, sent);
-    const b = await replica('replica-b', now, sent);
-    const caller = { aadObjectId: 'aad-op', userId: '29:op', name: 'Olaf', tenantId: 't' };
-    const root = (await a.reports.now('none')) ?? null;
-    assert.equal(root, null);
-    const scheduled = await a.reports.schedule(caller, 'c-ops', {
-      localTime: '08:00',
-      weekdaysOnly: false,
-      scopeText: 'all',
-      lang: 'de',
+  describe('daily report on two replicas (PostgreSQL)', () => {
+    test('both sweep at 08:00 and after: one report', async () => {
+      let nowMs = Date.parse('2024-02-19T06:50:00.000Z');
+      const now = () => new Date(nowMs);
+      const sent: Array<{ holder: string; view: ReportView }> = [];
+      const a = await replica('replica-a', now, sent);
+      const b = await replica('replica-b', now, sent);
+      const caller = { aadObjectId: 'aad-op', userId: '29:op', name: 'Olaf', tenantId: 't' };
+      const root = (await a.reports.now('none')) ?? null;
+      assert.equal(root, null);
+      const scheduled = await a.reports.schedule(caller, 'c-ops', {
+        localTime: '08:00',
+        weekdaysOnly: false,
+        scopeText: 'all',
+        lang: 'de',
+      });
+      assert.equal(scheduled.kind, 'scheduled');
+      nowMs = Date.parse('2024-02-19T07:00:00.000Z');
+      for (let round = 0; round < 5; round++) {
+        await Promise.all([a.reports.tick(), b.reports.tick(), a.reports.tick(), b.reports.tick()]);
+        nowMs += 60_000;
+      }
+      assert.equal(sent.length, 1, sent.map((s) => s.holder).join(', '));
+      assert.equal(sent[0]!.view.localDate, '2024-02-19');
+      const rows = await b.store.listNotifications({ kind: 'report' });
+      assert.deepEqual(
+        rows.map((r) => [r.key, r.status]),
+        [['report:c-ops:2024-02-19', 'sent']],
+      );
     });
-    assert.equal(scheduled.kind, 'scheduled');
-    nowMs = Date.parse('2024-02-19T07:00:00.000Z');
-    for (let round = 0; round < 5; round++) {
-      await Promise.all([a.reports.tick(), b.reports.tick(), a.reports.tick(), b.reports.tick()]);
-      nowMs += 60_000;
-    }
-    assert.equal(sent.length, 1, sent.map((s) => s.holder).join(', '));
-    assert.equal(sent[0]!.view.localDate, '2024-02-19');
-    const rows = await b.store.listNotifications({ kind: 'report' });
-    assert.deepEqual(
-      rows.map((r) => [r.key, r.status]),
-      [['report:c-ops:2024-02-19', 'sent']],
-    );
   });
 });
