@@ -6,17 +6,17 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Locator } from 'playwright-core';
 import { waitUntil } from '../helpers/wait-until.ts';
-import { chromiumSkipReason, type LaunchedChromium, launchChromium } from './launch-chromium.ts';
+import { chromiumSkipReason } from './launch-chromium.ts';
+import { type DemoInPlayground, openDemoInPlayground, simJson } from './open-demo-in-playground.ts';
 import {
   actionOf,
   cardText,
   invokeCardAction,
-  PlaygroundPage,
+  type PlaygroundPage,
   type PlaygroundUser,
-  readPlaygroundConfig,
   visibleText,
 } from './playground-page.ts';
-import { type RunningDemo, startDemo } from './start-demo.ts';
+import type { RunningDemo } from './start-demo.ts';
 
 // The cards gallery (docs/cards.md): every card type as the Agents Playground shows it at its default
 // width, photographed into docs/screenshots/. And the promise of "cards a person reads at a glance":
@@ -27,16 +27,6 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const galleryDir = join(repoRoot, 'docs', 'screenshots');
 const APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
 const MONDAY_AFTERNOON = Date.parse('2024-02-19T14:00:00Z');
-
-async function postJson<T>(url: string, body: unknown): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.ok(res.ok, `POST ${url} answered ${res.status}`);
-  return (await res.json()) as T;
-}
 
 /** Elements of the card that stick out to the right of it (text cut off or a scrollbar). */
 async function horizontalOverflow(card: Locator): Promise<string[]> {
@@ -62,8 +52,8 @@ if (skip) {
   test('cards gallery (Agents Playground in Chromium)', { skip }, () => {});
 } else {
   describe('cards gallery: every card type in the Agents Playground', { timeout: 240_000 }, () => {
+    let opened: DemoInPlayground | undefined;
     let demo: RunningDemo;
-    let browser: LaunchedChromium;
     let ui: PlaygroundPage;
     let bernd: PlaygroundUser;
     const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-gallery-'));
@@ -86,20 +76,16 @@ if (skip) {
     before(
       async () => {
         mkdirSync(galleryDir, { recursive: true });
-        browser = await launchChromium();
-        demo = await startDemo({ dataDir, env: { SPAM_WATCH_INTERVAL_SECONDS: '1' } });
-        const clock = await (await fetch(`${demo.simUrl}/sim/v1/clock`)).json();
-        const advanceMinutes = Math.round((MONDAY_AFTERNOON - Date.parse((clock as { now: string }).now)) / 60_000);
-        await postJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes });
-        const config = await readPlaygroundConfig(demo.playgroundUrl);
-        bernd = config.users.find((u) => u.name === 'Bernd Approver')!;
-        const page = browser.context.pages()[0] ?? (await browser.context.newPage());
-        // Tall enough that a card is photographed whole, below the Playground's toolbar; the width
-        // (and so the cards' width) stays the default.
-        const width = page.viewportSize()?.width ?? 1280;
-        await page.setViewportSize({ width, height: 1800 });
-        ui = new PlaygroundPage(page, shotsDir);
-        await ui.open(demo.chatUrl);
+        // Tall enough that a card is photographed whole, below the Playground's toolbar.
+        opened = await openDemoInPlayground({
+          dataDir,
+          shotsDir,
+          at: MONDAY_AFTERNOON,
+          env: { SPAM_WATCH_INTERVAL_SECONDS: '1' },
+          viewportHeight: 1800,
+        });
+        ({ demo, ui } = opened);
+        bernd = opened.people.bernd;
         // Speaking in "Freigaben" once tells the bot the approvers' channel, so request cards go there.
         await ui.openConversation('Lage Südverband - Freigaben');
         await ui.cards('Lagebot ist jetzt in diesem Team').last().waitFor({ timeout: 20_000 });
@@ -112,8 +98,7 @@ if (skip) {
 
     after(
       async () => {
-        await browser?.close();
-        await demo?.stop();
+        await opened?.close();
         rmSync(dataDir, { recursive: true, force: true });
         rmSync(shotsDir, { recursive: true, force: true });
       },
@@ -211,18 +196,18 @@ if (skip) {
     test('alarme list, alert open and ended', async () => {
       await ask('alarme an Kreis Olpe', /erhält jetzt Spam-Alarme/);
       await shoot('alarme', await ask('alarme', /Spam-Alarme in diesem Chat/));
-      await postJson(`${demo.simUrl}/sim/v1/spam`, { region: 'kr-olpe', factor: 10, minutes: 30 });
+      await simJson(`${demo.simUrl}/sim/v1/spam`, { region: 'kr-olpe', factor: 10, minutes: 30 });
       const alert = ui.cards(/Spam-Welle: Kreis Olpe/).last();
       // The watcher (every second here) reads the gateway's minutes: one simulated minute at a time
       // until its card is there.
       for (let i = 0; i < 15 && !(await alert.isVisible()); i++) {
-        await postJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 1 });
+        await simJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 1 });
         await waitUntil(() => alert.isVisible(), 'the alert card', 2_500).catch(() => {});
       }
       await alert.waitFor({ timeout: 5_000 });
       await shoot('alert-open', alert);
       for (let i = 0; i < 45 && !(await alert.getByText(/^Beendet/).isVisible()); i++) {
-        await postJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 1 });
+        await simJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 1 });
         await waitUntil(() => alert.getByText(/^Beendet/).isVisible(), 'the alert ended', 1_500).catch(() => {});
       }
       await alert.getByText(/^Beendet/).waitFor({ timeout: 5_000 });

@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromiumSkipReason, type LaunchedChromium, launchChromium } from './launch-chromium.ts';
+import { chromiumSkipReason } from './launch-chromium.ts';
+import { type DemoInPlayground, openDemoInPlayground, simJson } from './open-demo-in-playground.ts';
 import {
   actionOf,
   cardText,
   invokeCardAction,
-  PlaygroundPage,
+  type PlaygroundPage,
   type PlaygroundUser,
-  readPlaygroundConfig,
   visibleText,
 } from './playground-page.ts';
-import { type RunningDemo, startDemo } from './start-demo.ts';
+import type { RunningDemo } from './start-demo.ts';
 
 // docs/decisions/browser-test.md: the demo (`npm start`: simulator, bot, Agents Playground) driven through the Playground's
 // chat UI in Chromium, the way the staff use it. Olaf Operator is the Playground's one current user;
@@ -31,14 +31,8 @@ const nf = new Intl.NumberFormat('de-DE');
 
 type GatewayDomain = { domain: string; inbound: string; outbound: string };
 
-async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
-  assert.ok(res.ok, `${init?.method ?? 'GET'} ${url} answered ${res.status}: ${await res.clone().text()}`);
-  return (await res.json()) as T;
-}
-
 async function nordverbandDomains(simUrl: string): Promise<GatewayDomain[]> {
-  return (await getJson<{ items: GatewayDomain[] }>(`${simUrl}/gateway/v1/domains?verband=vb-nord`)).items;
+  return (await simJson<{ items: GatewayDomain[] }>(`${simUrl}/gateway/v1/domains?verband=vb-nord`)).items;
 }
 
 const skip = chromiumSkipReason(process.env);
@@ -47,8 +41,8 @@ if (skip) {
   test('browser suite (Agents Playground in Chromium)', { skip }, () => {});
 } else {
   describe('Agents Playground in Chromium against the running demo', { timeout: 110_000 }, () => {
+    let opened: DemoInPlayground | undefined;
     let demo: RunningDemo;
-    let browser: LaunchedChromium;
     let ui: PlaygroundPage;
     let people: { current: PlaygroundUser; bernd: PlaygroundUser };
     const dataDir = mkdtempSync(join(tmpdir(), 'lagebot-e2e-'));
@@ -56,24 +50,9 @@ if (skip) {
     before(
       async () => {
         rmSync(shotsDir, { recursive: true, force: true });
-        // Chromium first: in CI without it this fails at once, before there is a demo to clean up.
-        browser = await launchChromium();
-        demo = await startDemo({ dataDir });
-        const clock = await getJson<{ now: string }>(`${demo.simUrl}/sim/v1/clock`);
-        const advanceMinutes = Math.round((NORD_PATCHED_AT - Date.parse(clock.now)) / 60_000);
-        assert.ok(advanceMinutes > 0, `the sim clock starts before Monday 14:00 UTC, not at ${clock.now}`);
-        await getJson(`${demo.simUrl}/sim/v1/clock`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ advanceMinutes }),
-        });
-        const config = await readPlaygroundConfig(demo.playgroundUrl);
-        const bernd = config.users.find((u) => u.name === 'Bernd Approver');
-        assert.ok(bernd, 'Bernd Approver is a user of .m365agentsplayground.yml');
-        people = { current: config.currentUser, bernd };
+        opened = await openDemoInPlayground({ dataDir, shotsDir, at: NORD_PATCHED_AT });
+        ({ demo, ui, people } = opened);
         assert.equal(people.current.name, 'Olaf Operator');
-        ui = new PlaygroundPage(browser.context.pages()[0] ?? (await browser.context.newPage()), shotsDir);
-        await ui.open(demo.chatUrl);
         await ui.screenshot('playground');
       },
       { timeout: 90_000 },
@@ -81,8 +60,7 @@ if (skip) {
 
     after(
       async () => {
-        await browser?.close();
-        await demo?.stop();
+        await opened?.close();
         // For a failed run (CI): what the demo and the Playground said, next to the screenshots.
         mkdirSync(shotsDir, { recursive: true });
         if (demo) writeFileSync(join(shotsDir, 'demo.log'), demo.output());
@@ -102,7 +80,7 @@ if (skip) {
       const text = await visibleText(card);
       assert.match(text, /\d[\d.]* von \d[\d.]*/);
       // The numbers on screen are the inventory API's, not just any numbers.
-      const compliance = await getJson<{
+      const compliance = await simJson<{
         region: { patches: Array<{ clients: { installed: number; total: number } }> };
       }>(`${demo.simUrl}/inventory/v1/compliance?region=kr-olpe`);
       for (const p of compliance.region.patches.filter((p) => p.clients.total > 0)) {
