@@ -23,7 +23,12 @@ export interface RunningGatewayAgent {
 
 export async function startGatewayAgent(
   config: GatewayAgentConfig,
-  hooks: { onPhase?: (phase: Phase) => void | Promise<void>; log?: (line: string) => void } = {},
+  hooks: {
+    onPhase?: (phase: Phase) => void | Promise<void>;
+    log?: (line: string) => void;
+    /** The agent's clock (change times, which minutes are complete); a test moves it instead of waiting. */
+    now?: () => Date;
+  } = {},
 ): Promise<RunningGatewayAgent> {
   const log = hooks.log ?? ((line: string) => console.log(`gateway-agent: ${line}`));
   const domains = loadGatewayDomains(config.domainsFile ?? DEFAULT_DOMAINS_FILE);
@@ -37,6 +42,7 @@ export async function startGatewayAgent(
     rspamd: config.rspamd,
     onPhase: hooks.onPhase,
     log,
+    now: hooks.now,
   });
   const reconciled = await agent.reconcile();
   log(
@@ -44,7 +50,12 @@ export async function startGatewayAgent(
       (reconciled.mapsRewritten.length ? ` (rewrote ${reconciled.mapsRewritten.join(', ')})` : ' (unchanged)') +
       (reconciled.released ? `, released ${reconciled.released} held messages` : ''),
   );
-  const server = await startGatewayAgentServer(agent, { port: config.port, host: config.host, token: config.token });
+  const server = await startGatewayAgentServer(agent, {
+    port: config.port,
+    host: config.host,
+    token: config.token,
+    now: hooks.now,
+  });
   agent.startSweeping(SWEEP_INTERVAL_MS);
   return {
     url: server.url,

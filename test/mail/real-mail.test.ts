@@ -15,15 +15,22 @@ import { agentConfig, type RunningLab, startMailLab, startPostfix, stopPostfix }
 import { GTUBE, sendMail } from '../../src/mail-lab/send-mail.ts';
 import { channel, message, post, users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
-import { advanceToMondayAfternoon, click, requestFrom, writeTestRoles } from '../helpers/release-helpers.ts';
-import { startTestBot } from '../helpers/start-test-bot.ts';
+import {
+  advanceToMondayAfternoon,
+  type CardRef,
+  click,
+  requestFrom,
+  writeTestRoles,
+} from '../helpers/release-helpers.ts';
+import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
 import { mailLabSkipReason, testLabLayout } from './lab-fixture.ts';
 
 // Real mail through a real Postfix with rspamd as milter, the gateway agent in front (the mail lab on
-// free ports in a temp directory): holds, defers, rejects, releases, a GTUBE wave in the metrics, crashes
-// of the agent at the worst moments, Postfix stopped, the conformance check, and the February walk
-// through the bot. Skipped without root or the packages, mandatory with CI=true (lab-fixture.ts).
+// free ports in a temp directory): holds, defers, rejects, releases, a GTUBE wave in the metrics and the
+// alert it raises, the conformance check, and through the bot: Postfix stopped during a release, the
+// agent killed at the worst moments of one, and the February walk. Skipped without root or the
+// packages, mandatory with CI=true (lab-fixture.ts).
 
 const skip = mailLabSkipReason();
 const token = 'real-mail-test-token';
@@ -40,16 +47,27 @@ function domainsFile(blockModes: Record<string, 'hold' | 'defer' | 'reject'>): s
   return file;
 }
 
-async function startAgent(blockModes: Record<string, 'hold' | 'defer' | 'reject'> = {}) {
+async function startAgent(
+  opts: { blockModes?: Record<string, 'hold' | 'defer' | 'reject'>; now?: () => Date } = {},
+): Promise<RunningGatewayAgent> {
   await agent?.close();
-  agent = await startGatewayAgent(agentConfig(layout, { token, domainsFile: domainsFile(blockModes) }), {
+  agent = await startGatewayAgent(agentConfig(layout, { token, domainsFile: domainsFile(opts.blockModes ?? {}) }), {
     log: () => {},
+    now: opts.now,
   });
   return agent;
 }
 
-const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-  fetch(`http://127.0.0.1:${layout.ports.agent}/gateway/v1${path}`, {
+function runningAgent(): RunningGatewayAgent {
+  assert.ok(agent, 'the agent runs');
+  return agent;
+}
+
+const api = (
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string>; base?: string } = {},
+) =>
+  fetch(`${init.base ?? `http://127.0.0.1:${layout.ports.agent}/gateway/v1`}${path}`, {
     method: init.method ?? 'GET',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
@@ -77,6 +95,20 @@ async function held(domain: string, direction: 'inbound' | 'outbound'): Promise<
   return items.find((i) => i.direction === direction)?.held ?? 0;
 }
 
+/** The agent's domain.change entries made with one idempotency key. */
+async function changesWithKey(key: string, base?: string): Promise<number> {
+  const res = await api('/audit?limit=1000', { base });
+  const page = (await res.json()) as {
+    items: { action: string; idempotencyKey: string | null }[];
+    nextCursor: unknown;
+  };
+  assert.equal(page.nextCursor, null, 'the whole audit log in one page');
+  return page.items.filter((e) => e.action === 'domain.change' && e.idempotencyKey === key).length;
+}
+
+const inboundMap = () => readFileSync(join(layout.maps, 'inbound'), 'utf8');
+const mapLine = (domain: string) => new RegExp(`^${domain.replace('.', '\\.')} `, 'm');
+
 const atSink = (subject: string) => lab.sink.delivered().some((m) => m.subject === subject);
 const send = (to: string[], subject: string, from = 'absender@extern.example', body?: string) =>
   sendMail({ port: layout.ports.smtp, from, to, subject, body });
@@ -100,25 +132,25 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
     assert.equal(items.length, 64);
     assert.ok(items.every((d) => d.inbound === 'held' && d.outbound === 'held'));
     const subject = unique('held');
-    const answer = await send(['buergerbuero@wenden.de'], subject);
+    const answer = await send(['buergerbuero@bad-berleburg.de'], subject);
     assert.equal(answer.code, 250, answer.text);
-    await waitUntil(async () => (await held('wenden.de', 'inbound')) >= 1, 'the message in the hold queue');
+    await waitUntil(async () => (await held('bad-berleburg.de', 'inbound')) >= 1, 'the message in the hold queue');
     assert.equal(atSink(subject), false);
   });
 
   test('olpe.de blocked: reject → 5xx, defer → 4xx, hold → held and delivered when inbound opens', async () => {
-    await startAgent({ 'olpe.de': 'reject' });
+    await startAgent({ blockModes: { 'olpe.de': 'reject' } });
     assert.equal((await change('olpe.de', { inbound: 'blocked' })).status, 200);
     const rejected = await send(['rathaus@olpe.de'], unique('reject'));
     assert.equal(rejected.stage, 'rcpt');
     assert.equal(Math.floor(rejected.code / 100), 5, rejected.text);
 
-    await startAgent({ 'olpe.de': 'defer' });
+    await startAgent({ blockModes: { 'olpe.de': 'defer' } });
     const deferred = await send(['rathaus@olpe.de'], unique('defer'));
     assert.equal(deferred.stage, 'rcpt');
     assert.equal(Math.floor(deferred.code / 100), 4, deferred.text);
 
-    await startAgent({ 'olpe.de': 'hold' });
+    await startAgent({ blockModes: { 'olpe.de': 'hold' } });
     const subject = unique('hold');
     assert.equal((await send(['rathaus@olpe.de'], subject)).code, 250);
     await waitUntil(async () => (await held('olpe.de', 'inbound')) >= 1, 'held for olpe.de');
@@ -150,13 +182,24 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
     await waitUntil(() => atSink(subject), 'delivered once both are open', 30_000);
   });
 
-  test('a GTUBE wave in four Kreis Olpe domains over two minutes: rejected, counted in its minutes, and the Südverband channel gets the alert', async () => {
-    const t = await startTestBot({
-      ROLES_FILE: writeTestRoles(),
-      GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
-      GATEWAY_API_TOKEN: token,
-      UPSTREAM_TIMEOUT_MS: '20000',
-    });
+  test('a GTUBE wave of 200 messages into four Kreis Olpe domains across a minute boundary: rejected, counted in its two minutes, and the Südverband channel gets the alert', async () => {
+    // The minutes are rspamd's own time stamps, so the wave really crosses a minute boundary. When a
+    // minute counts as complete is the agent's and the watcher's clock: once the wave is sent the test
+    // moves both past its second minute instead of waiting for that minute to run out
+    // (docs/decisions/clock-and-waiting.md).
+    let completeUntil = 0;
+    const clock = () => new Date(Math.max(Date.now(), completeUntil));
+    await startAgent({ now: clock });
+    const t = await startTestBot(
+      {
+        ROLES_FILE: writeTestRoles(),
+        GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
+        GATEWAY_API_TOKEN: token,
+        UPSTREAM_TIMEOUT_MS: '20000',
+      },
+      {},
+      { now: clock },
+    );
     try {
       const ops = channel('lage-suedverband');
       const subscribe = await post(
@@ -168,12 +211,14 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
       // Warm-up with the agent's history (quiet minutes), as the watcher does on its first poll.
       assert.equal((await t.bot.watcher.pollOnce()).backfilled, true);
       const wave = ['drolshagen.de', 'kreis-olpe.de', 'lennestadt.de', 'wenden.de'];
-      // Two whole minutes of 25 messages per domain: start right after a minute begins.
       const minute = () => Math.floor(Date.now() / 60_000);
-      const first = minute() + 1;
-      await waitUntil(() => minute() >= first, 'the next minute', 70_000, 200);
-      for (const m of [first, first + 1]) {
-        await waitUntil(() => minute() >= m, `minute ${m}`, 70_000, 200);
+      const secondsLeft = () => 60 - (Date.now() % 60_000) / 1000;
+      // 25 messages per domain in each of two minutes (the detector opens on two spiking minutes). A half
+      // takes one to a few seconds: with less than 10 s left in this minute the wave starts in the next.
+      const started = minute();
+      if (secondsLeft() < 10) await waitUntil(() => minute() > started, 'a fresh minute', 15_000, 100);
+      const first = minute();
+      const sendHalf = async (m: number) => {
         for (let i = 0; i < 25; i++) {
           const answers = await Promise.all(
             wave.map((d) => send([`info@${d}`], `Gewinnspiel ${m}-${i}`, 'spam@spam.example', GTUBE)),
@@ -183,16 +228,33 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
             'rspamd rejects GTUBE',
           );
         }
-      }
-      await waitUntil(() => minute() > first + 1, 'the wave minutes to complete', 70_000, 200);
+      };
+      await sendHalf(first);
+      // rspamd stamps a message when it has scanned it, before the SMTP answer: a second's margin is plenty.
+      assert.ok(minute() === first && secondsLeft() > 1, 'the first half within its minute');
+      await waitUntil(() => minute() > first, 'the next minute', 61_000, 100);
+      await sendHalf(first + 1);
+      assert.equal(minute(), first + 1, 'the second half within its minute');
+      completeUntil = (first + 2) * 60_000;
+
       // The agent's metrics: each message once, as rejected spam, in the minute it was sent.
       const from = new Date(first * 60_000).toISOString();
       const to = new Date((first + 2) * 60_000).toISOString();
-      const res = await api(`/metrics/spam?from=${from}&to=${to}&domain=${wave.join(',')}`);
-      assert.equal(res.status, 200);
-      const metrics = (await res.json()) as {
-        series: { domain: string; points: { received: number; spam: number; rejected: number }[] }[];
-      };
+      type Metrics = { series: { domain: string; points: { received: number; spam: number; rejected: number }[] }[] };
+      let metrics: Metrics = { series: [] };
+      // rspamd writes its log line as it answers; the agent reads the log on each metrics call.
+      await waitUntil(
+        async () => {
+          const res = await api(`/metrics/spam?from=${from}&to=${to}&domain=${wave.join(',')}`);
+          assert.equal(res.status, 200);
+          metrics = (await res.json()) as Metrics;
+          return metrics.series.flatMap((s) => s.points).reduce((n, p) => n + p.received, 0) >= 200;
+        },
+        'all 200 messages in the metrics',
+        30_000,
+        200,
+      );
+      assert.deepEqual(metrics.series.map((s) => s.domain).sort(), [...wave].sort());
       for (const series of metrics.series) {
         assert.deepEqual(
           series.points.map((p) => [p.received, p.spam, p.rejected]),
@@ -214,70 +276,9 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
       assert.match(replyText(cards[0]?.activity), /Kreis Olpe/);
     } finally {
       await t.close();
-    }
-  });
-
-  test('Postfix stopped: changes answer 503 with the reason and nothing changes; after the restart the retry applies once', async () => {
-    await stopPostfix(layout);
-    try {
-      const refused = await change('meschede.de', { inbound: 'open' }, 'postfix-down-1');
-      assert.equal(refused.status, 503);
-      assert.equal(refused.body.error.code, 'unavailable');
-      assert.match(refused.body.error.message, /Postfix is not running/);
-      const health = await api('/health');
-      assert.equal(health.status, 503);
-    } finally {
-      await startPostfix(layout);
-    }
-    await waitUntil(async () => (await api('/health')).status === 200, 'the agent to see Postfix again', 30_000);
-    const before = (await (await api('/domains/meschede.de')).json()) as { inbound: string; version: number };
-    assert.equal(before.inbound, 'held');
-    const applied = await change('meschede.de', { inbound: 'open' }, 'postfix-down-1');
-    assert.equal(applied.status, 200);
-    assert.equal(applied.body.domain.version, before.version + 1);
-    const replay = await change('meschede.de', { inbound: 'open' }, 'postfix-down-1');
-    assert.equal(replay.body.replayed, true);
-  });
-
-  for (const crashAt of ['maps-written', 'reloaded'] as const) {
-    test(`SIGKILL of the agent at ${crashAt}: on restart maps and state agree, and the retry applies once`, async () => {
-      await agent?.close();
-      agent = null;
-      const domain = crashAt === 'maps-written' ? 'brilon.de' : 'marsberg.de';
-      const child = spawnCrashingAgent(crashAt);
-      try {
-        await waitUntil(() => child.output.includes('ready'), 'the crashing agent to start', 60_000, 100);
-        await assert.rejects(
-          change(domain, { inbound: 'open' }, `crash-${crashAt}`),
-          'the connection dies with the agent',
-        );
-        await waitUntil(() => child.process.exitCode !== null || child.process.signalCode !== null, 'the agent to die');
-        assert.equal(child.process.signalCode, 'SIGKILL');
-      } finally {
-        child.process.kill('SIGKILL');
-      }
       await startAgent();
-      const inbound = readFileSync(join(layout.maps, 'inbound'), 'utf8');
-      assert.match(
-        inbound,
-        new RegExp(`^${domain.replace('.', '\\.')} HOLD`, 'm'),
-        'the map enforces what the state records',
-      );
-      const state = (await (await api(`/domains/${domain}`)).json()) as { inbound: string; version: number };
-      assert.equal(state.inbound, 'held');
-      const retried = await change(domain, { inbound: 'open' }, `crash-${crashAt}`);
-      assert.equal(retried.status, 200);
-      assert.equal(retried.body.changed, true);
-      assert.equal(retried.body.domain.version, state.version + 1);
-      assert.equal((await change(domain, { inbound: 'open' }, `crash-${crashAt}`)).body.replayed, true);
-      const audit = (await (await api('/audit?limit=1000')).json()) as { items: { idempotencyKey: string }[] };
-      assert.equal(audit.items.filter((e) => e.idempotencyKey === `crash-${crashAt}`).length, 1, 'one change recorded');
-      assert.doesNotMatch(
-        readFileSync(join(layout.maps, 'inbound'), 'utf8'),
-        new RegExp(`^${domain.replace('.', '\\.')} `, 'm'),
-      );
-    });
-  }
+    }
+  });
 
   test('the conformance check passes against the agent, writes included', async () => {
     const results = await runConformanceChecks({
@@ -290,41 +291,166 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
     );
   });
 
-  test('the February walk through the bot: the Nordverband release delivers its held mail, the Südverband stays held', async () => {
-    const nord = estate.domains.find((d) => d.verband === 'vb-nord' && d.domain === 'arnsberg.de')?.domain as string;
-    const sued = 'lennestadt.de';
-    const heldNord = unique('nord held');
-    const heldSued = unique('sued held');
-    assert.equal((await send([`post@${nord}`], heldNord)).code, 250);
-    assert.equal((await send([`post@${sued}`], heldSued)).code, 250);
-    await waitUntil(async () => (await held(nord, 'inbound')) >= 1 && (await held(sued, 'inbound')) >= 1, 'both held');
-
-    const t = await startTestBot({
-      ROLES_FILE: writeTestRoles(),
-      GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
-      GATEWAY_API_TOKEN: token,
-      UPSTREAM_TIMEOUT_MS: '10000',
-    });
-    try {
+  describe('through the bot', () => {
+    let t: TestBot;
+    before(async () => {
+      t = await startTestBot({
+        ROLES_FILE: writeTestRoles(),
+        GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
+        GATEWAY_API_TOKEN: token,
+        UPSTREAM_TIMEOUT_MS: '10000',
+      });
+      // The Nordverband is fully patched: its releases need one approver.
       await advanceToMondayAfternoon(t);
-      const { ref } = await requestFrom(
-        t,
-        'freigabe Nordverband eingehend Alle Clients und Server gepatcht',
-        users.operator,
-      );
-      assert.ok(ref);
+    });
+    after(async () => {
+      await t?.close();
+    });
+
+    /** A release requested by the operator and approved by Bernd, up to *Bestätigen*; the requester's card. */
+    async function approved(text: string): Promise<{ ref: CardRef; cardId: string }> {
+      const { ref } = await requestFrom(t, text, users.operator);
+      assert.ok(ref, 'the request card');
+      const cardId = (t.connector.messages().at(-1) as { id: string }).id;
       await click(t, 'request.approve', { ...ref }, users.approver2);
+      return { ref, cardId };
+    }
+
+    /** The card's line for a domain whose change waits for the executor's next try. */
+    const retrying = (domain: string) => new RegExp(`${domain.replace('.', '\\.')}\\n↻ wird wiederholt`);
+
+    /** The requester's card as the last in-place update left it. */
+    function cardText(cardId: string): string {
+      const last = t.connector
+        .updates()
+        .filter((c) => c.activityId === cardId)
+        .at(-1);
+      return last ? replyText(last.activity) : '';
+    }
+
+    async function holdOne(domain: string, what: string): Promise<string> {
+      const subject = unique(what);
+      assert.equal((await send([`post@${domain}`], subject)).code, 250);
+      await waitUntil(async () => (await held(domain, 'inbound')) >= 1, `held for ${domain}`);
+      return subject;
+    }
+
+    /** Once the executor is idle: the request executed, its card says so and no longer says it waits. */
+    async function assertExecuted(ref: CardRef, cardId: string, domain: string) {
+      assert.ok(await t.bot.executor.idle(60_000), 'the executor finished');
+      const { request } = (await t.bot.release.get(ref.requestId)) as NonNullable<
+        Awaited<ReturnType<TestBot['bot']['release']['get']>>
+      >;
+      assert.equal(request.state, 'executed');
+      assert.ok(request.state === 'executed' && request.execution.domains[domain]?.status === 'succeeded');
+      assert.ok(await t.bot.cards.flush());
+      const final = cardText(cardId);
+      assert.match(final, /ausgeführt/, final);
+      assert.doesNotMatch(final, /wird wiederholt|wird ausgeführt/, final);
+    }
+
+    test('Postfix stopped during a release: the agent answers 503 with the reason, the card says the change will be retried, and it completes once Postfix is back', async () => {
+      const domain = 'iserlohn.de';
+      const subject = await holdOne(domain, 'postfix down');
+      const { ref, cardId } = await approved('freigabe Stadt Iserlohn eingehend Alle Geräte gepatcht');
+      const before = runningAgent().agent.domain(domain);
+      assert.equal(before?.inbound, 'held');
+      await stopPostfix(layout);
+      try {
+        const refused = await change('meschede.de', { inbound: 'open' });
+        assert.equal(refused.status, 503);
+        assert.equal(refused.body.error.code, 'unavailable');
+        assert.match(refused.body.error.message, /Postfix is not running/);
+        assert.equal((await api('/health')).status, 503);
+
+        const confirmed = await click(t, 'request.confirm', { ...ref }, users.approver2);
+        assert.match(confirmed.text, /wird ausgeführt/);
+        // The bot's gateway client honours the agent's Retry-After before the executor schedules its retry.
+        await t.connector.waitFor(() => retrying(domain).test(cardText(cardId)), 60_000);
+        assert.equal((await t.bot.release.get(ref.requestId))?.request.state, 'executing');
+        assert.equal(runningAgent().agent.domain(domain)?.version, before.version, 'nothing applied');
+        assert.equal(runningAgent().agent.domain('meschede.de')?.inbound, 'held', 'the refused change not applied');
+        assert.match(inboundMap(), mapLine(domain), 'Postfix still holds it');
+        assert.equal(atSink(subject), false);
+      } finally {
+        await startPostfix(layout);
+      }
+      await assertExecuted(ref, cardId, domain);
+      assert.equal(await changesWithKey(`${ref.requestId}:${domain}:apply`), 1, 'one change on the gateway');
+      assert.equal(runningAgent().agent.domain(domain)?.version, before.version + 1);
+      assert.doesNotMatch(inboundMap(), mapLine(domain));
+      await waitUntil(() => atSink(subject), 'the held message at the sink', 30_000);
+    });
+
+    for (const crashAt of ['maps-written', 'reloaded'] as const) {
+      test(`the agent SIGKILLed at ${crashAt} during a release: on restart map and state agree, and the bot's retry applies the change once`, async () => {
+        const domain = crashAt === 'maps-written' ? 'brilon.de' : 'marsberg.de';
+        const subject = await holdOne(domain, `crash ${crashAt}`);
+        const { ref, cardId } = await approved(`freigabe ${domain} eingehend Alle Geräte gepatcht`);
+        const key = `${ref.requestId}:${domain}:apply`;
+        const before = runningAgent().agent.domain(domain);
+        assert.equal(before?.inbound, 'held');
+        await agent?.close();
+        agent = null;
+        const child = spawnCrashingAgent(crashAt);
+        try {
+          await waitUntil(() => child.output.includes('ready'), 'the crashing agent to start', 60_000, 100);
+          await click(t, 'request.confirm', { ...ref }, users.approver2);
+          await waitUntil(
+            () => child.process.exitCode !== null || child.process.signalCode !== null,
+            'the agent to die',
+            30_000,
+          );
+          assert.equal(child.process.signalCode, 'SIGKILL');
+        } finally {
+          child.process.kill('SIGKILL');
+        }
+        assert.doesNotMatch(inboundMap(), mapLine(domain), 'it died with the new map in place');
+        await t.connector.waitFor(() => retrying(domain).test(cardText(cardId)), 30_000);
+
+        // Restarted first where the bot cannot reach it: what the restart alone makes of the crash.
+        const spare = await startGatewayAgent(
+          { ...agentConfig(layout, { token, domainsFile: domainsFile({}) }), port: 0 },
+          { log: () => {} },
+        );
+        try {
+          assert.match(inboundMap(), new RegExp(`^${domain.replace('.', '\\.')} HOLD`, 'm'), 'the map as the state');
+          const state = spare.agent.domain(domain);
+          assert.equal(state?.inbound, 'held');
+          assert.equal(state?.version, before.version);
+          assert.equal(await changesWithKey(key, spare.url), 0, 'no change recorded');
+          assert.equal(atSink(subject), false);
+        } finally {
+          await spare.close();
+        }
+        // Back on its port: the bot's next retry, with the same key, applies it.
+        await startAgent();
+        await assertExecuted(ref, cardId, domain);
+        assert.equal(await changesWithKey(key), 1, 'one change on the gateway');
+        const after = runningAgent().agent.domain(domain);
+        assert.equal(after?.inbound, 'open');
+        assert.equal(after?.version, before.version + 1);
+        assert.doesNotMatch(inboundMap(), mapLine(domain), 'the map as the state');
+        await waitUntil(() => atSink(subject), 'the held message at the sink', 30_000);
+      });
+    }
+
+    test('the February walk: the Nordverband release delivers its held mail, the Südverband stays held', async () => {
+      const nord = 'arnsberg.de';
+      const sued = 'lennestadt.de';
+      const heldNord = await holdOne(nord, 'nord held');
+      const heldSued = await holdOne(sued, 'sued held');
+      const { ref } = await approved('freigabe Nordverband eingehend Alle Clients und Server gepatcht');
       await click(t, 'request.confirm', { ...ref }, users.approver2);
       assert.ok(await t.bot.executor.idle(60_000));
-    } finally {
-      await t.close();
-    }
-    await waitUntil(() => atSink(heldNord), 'the held Nordverband mail at the sink', 30_000);
-    assert.equal(atSink(heldSued), false);
-    assert.equal(await held(sued, 'inbound'), 1, 'the Südverband mail is still held');
-    const fresh = unique('nord new');
-    assert.equal((await send([`post@${nord}`], fresh)).code, 250);
-    await waitUntil(() => atSink(fresh), 'new Nordverband mail delivered at once', 30_000);
+      assert.equal((await t.bot.release.get(ref.requestId))?.request.state, 'executed');
+      await waitUntil(() => atSink(heldNord), 'the held Nordverband mail at the sink', 30_000);
+      assert.equal(atSink(heldSued), false);
+      assert.equal(await held(sued, 'inbound'), 1, 'the Südverband mail is still held');
+      const fresh = unique('nord new');
+      assert.equal((await send([`post@${nord}`], fresh)).code, 250);
+      await waitUntil(() => atSink(fresh), 'new Nordverband mail delivered at once', 30_000);
+    });
   });
 });
 
