@@ -400,8 +400,12 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
         await profile.stop(file);
         cpuProfile = { file, summary: summarizeCpuProfile(file, 20) };
       }
+      // The head and every shard, as a successor reads them.
       const state = await rig.store.readSpamDetectorState();
-      const stateBytes = Buffer.byteLength(JSON.stringify(state?.data ?? null));
+      const shards = await rig.store.readSpamDetectorShards();
+      const stateBytes =
+        Buffer.byteLength(JSON.stringify(state?.data ?? null)) +
+        shards.reduce((n, s) => n + Buffer.byteLength(s.data), 0);
       return {
         domains,
         warmUp,
