@@ -344,7 +344,9 @@ interface Baseline {
 
 function processBucket(t: DomainTrack, minute: number, x: number, c: SpikeConfig, slots: SlotLookup): void {
   rollHour(t, Math.floor(minute / 60), c, slots);
-  const base = baselineFor(t, minute, x, c, slots);
+  // Below the volume guard a quiet or pending domain cannot turn anomalous whatever its z, so z (two or
+  // three MADs) is computed only where it can matter: most domains of a large estate are small towns.
+  const base = baselineFor(t, minute, x, c, slots, t.phase === 'active' || x >= c.minSpamPerMinute);
   const factor = base ? factorOf(x, base.value) : 0;
   const anomalous = base !== null && base.z >= c.zOpen && x >= c.minSpamPerMinute && factor >= c.minFactor;
 
@@ -409,20 +411,27 @@ function scaleOf(median: number, mad: number, c: SpikeConfig): number {
   return Math.max(1.4826 * mad, Math.sqrt(median), c.scaleFloor);
 }
 
-function baselineFor(t: DomainTrack, minute: number, x: number, c: SpikeConfig, slots: SlotLookup): Baseline | null {
+// withZ false: z is NaN and only the value is computed.
+function baselineFor(
+  t: DomainTrack,
+  minute: number,
+  x: number,
+  c: SpikeConfig,
+  slots: SlotLookup,
+  withZ: boolean,
+): Baseline | null {
   if (t.sorted.length < c.minBaselineMinutes) return null;
   const med = medianOfSorted(t.sorted);
-  const mad = madOfSorted(t.sorted, med);
-  const result = { value: med, z: (x - med) / scaleOf(med, mad, c) };
+  const result = { value: med, z: withZ ? (x - med) / scaleOf(med, madOfSorted(t.sorted, med), c) : Number.NaN };
   const here = slots(minute);
   const ahead = slots(minute + c.seasonalNeighbourMinutes);
-  applySeasonal(result, t.season[here]!, x, c);
-  if (ahead !== here) applySeasonal(result, t.season[ahead]!, x, c);
+  applySeasonal(result, t.season[here]!, x, c, withZ);
+  if (ahead !== here) applySeasonal(result, t.season[ahead]!, x, c, withZ);
   return result;
 }
 
 const scratch: number[] = [];
-function applySeasonal(result: Baseline, days: readonly number[], x: number, c: SpikeConfig): void {
+function applySeasonal(result: Baseline, days: readonly number[], x: number, c: SpikeConfig, withZ: boolean): void {
   if (days.length === 0) return;
   // At most seasonalDays values: an insertion sort into a reused array beats slice().sort() here.
   scratch.length = 0;
@@ -435,9 +444,10 @@ function applySeasonal(result: Baseline, days: readonly number[], x: number, c: 
     scratch[i] = v;
   }
   const level = medianOfSorted(scratch);
+  result.value = Math.max(result.value, level);
+  if (!withZ) return;
   // Day-to-day spread needs a few days; before that √level (Poisson) and the floor carry the scale.
   const spread = scratch.length >= 3 ? madOfSorted(scratch, level) : 0;
-  result.value = Math.max(result.value, level);
   result.z = Math.min(result.z, (x - level) / scaleOf(level, spread, c));
 }
 
