@@ -466,6 +466,43 @@ describe('spam watcher: mutes, restarts and replicas', () => {
     }
   });
 
+  test('a state in the old one-document format is taken over without a warm-up and written as shards', async () => {
+    const env = await setup();
+    try {
+      await env.watcher.pollOnce();
+      env.sim.advance(1);
+      await env.watcher.pollOnce();
+      const detector = await storedDetector(env.store);
+      const head = (await env.store.readSpamDetectorState())!;
+      const polledTo = (head.data as { polledTo: string }).polledTo;
+      // What the watcher wrote before the shards: the whole detector as one JSON string, no shards used.
+      const v1 = { v: 1, polledTo, detectorJson: JSON.stringify(detector) };
+      assert.ok((await env.store.writeSpamDetectorState(v1, head.etag)).ok);
+      await env.store.releaseLease(SPAM_WATCHER_LEASE, 'replica-a');
+
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      env.sim.advance(1);
+      const result = await b.watcher.pollOnce();
+      assert.equal(result.role, 'leader');
+      assert.equal(result.backfilled, false, 'the old state is used, not warmed up again');
+      assert.equal(result.from, polledTo);
+      const after = (await env.store.readSpamDetectorState())!.data as { v: number; polledTo: string };
+      assert.equal(after.v, 2);
+      const shards = await env.store.readSpamDetectorShards();
+      assert.equal(shards.length, 16);
+      for (const shard of shards) {
+        assert.equal((JSON.parse(shard.data) as { polledTo: string }).polledTo, after.polledTo, 'every shard written');
+      }
+      assert.deepEqual(
+        Object.keys((await storedDetector(env.store)).domains).sort(),
+        Object.keys(detector.domains).sort(),
+      );
+      await b.watcher.stop();
+    } finally {
+      await env.store.close();
+    }
+  });
+
   test('a second writer of the state is noticed: the watcher stands by and its shards do not land', async () => {
     const env = await setup();
     try {
