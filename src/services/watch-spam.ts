@@ -110,7 +110,7 @@ interface PersistedHead {
   polledTo: string;
   detector: DetectorHead;
 }
-// Until issue 18: the whole detector as one JSON string in the head, no shards. Still read, so an
+// Before the shards: the whole detector as one JSON string in the head. Still read, so an
 // upgrade keeps the baselines and open alerts; the first write after it writes every shard.
 interface PersistedStateV1 {
   v: 1;
@@ -224,7 +224,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     const due: number[] = [];
     for (let k = 0; k < DETECTOR_SHARDS; k++) {
       const turn = atMin - ((((atMin - k) % DETECTOR_SHARDS) + DETECTOR_SHARDS) % DETECTOR_SHARDS);
-      if (all || !(turn <= (shardWrittenAt[k] ?? Number.NEGATIVE_INFINITY))) due.push(k);
+      if (all || turn > (shardWrittenAt[k] ?? Number.NEGATIVE_INFINITY)) due.push(k);
     }
     const head: PersistedHead = { v: 2, polledTo: state.polledTo, detector: headOf(state.detector) };
     const shards = encodeShards(state.detector, due, state.polledTo, shardOfDomain);

@@ -230,7 +230,7 @@ ALTER TABLE subscriptions ADD COLUMN mentions TEXT;
 `;
 }
 
-// Issue 18, the spam watcher's CPU per poll: the detector's per-domain tracks in shards beside the small
+// The spam watcher's CPU per poll: the detector's per-domain tracks in shards beside the small
 // head document (documents key 'spam-detector', whose eTag still guards every write), so a poll rewrites
 // one shard instead of the whole state (docs/decisions/spam-alerts.md). `data` is the shard's JSON as the
 // watcher encoded it; the store does not re-encode it.
