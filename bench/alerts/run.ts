@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,8 @@ import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
 import { forkTsChild, type TsChild } from '../lib/fork-ts-child.ts';
 import { formatMs, formatTable } from '../lib/format-table.ts';
 import { type LatencySummary, summarizeLatencies } from '../lib/percentile.ts';
+import { startCpuProfile } from '../lib/start-cpu-profile.ts';
+import { type CpuProfileSummary, summarizeCpuProfile } from '../lib/summarize-cpu-profile.ts';
 import { writeJsonResult } from '../lib/write-json-result.ts';
 
 // How fast the spam alerts are (docs/decisions/performance-targets.md).
@@ -35,11 +37,15 @@ import { writeJsonResult } from '../lib/write-json-result.ts';
 //      own) for the default estate (64 domains) and 10,000 simulated domains.
 //
 //   npx tsx bench/alerts/run.ts [--quick] [--parts detection,delivery,polls] [--out bench/results/alerts.json]
-//   npx tsx bench/alerts/run.ts --estate land [--parts delivery,polls]
+//   npx tsx bench/alerts/run.ts --estate land [--parts delivery,polls] [--cpu-prof]
 //
 // --estate land: the simulator's state-wide scenario (SIM_SCENARIO=land): the polls at its 2,500
 // domains and at 10,000 (7,500 synthetic ones added), and one alert to 2,000 conversations. The
 // detection delays stay on Südwestfalen's Kreise (their spikes are the calibrated ones).
+//
+// --cpu-prof: a CPU profile of the measured polls (not the warm-up) per estate size, written beside the
+// JSON under profiles/ and summarised in it; the profiler costs CPU, so those runs' numbers are not the
+// reference ones.
 //
 // Prints a table and writes JSON; exits 0 even when a target is missed (it is printed as MISSED).
 
@@ -50,6 +56,7 @@ const { values: args } = parseArgs({
     parts: { type: 'string', default: 'detection,delivery,polls' },
     out: { type: 'string', default: 'bench/results/alerts.json' },
     estate: { type: 'string', default: 'suedwestfalen' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 if (args.estate !== 'suedwestfalen' && args.estate !== 'land') {
@@ -59,6 +66,7 @@ if (args.estate !== 'suedwestfalen' && args.estate !== 'land') {
 const land = args.estate === 'land';
 const quick = args.quick === true;
 const parts = new Set(String(args.parts).split(','));
+const cpuProf = args['cpu-prof'] === true;
 
 // "Teams: per conversation 7 msg/s, per tenant 30 req/s" (docs/decisions/spam-alerts.md); the target: 1.2 × 500/30 s.
 const CONVERSATIONS = land ? 2_000 : 500;
@@ -360,6 +368,7 @@ interface PollCost {
   cpuMs: LatencySummary;
   wallMs: LatencySummary;
   stateBytes: number;
+  cpuProfile: { file: string; summary: CpuProfileSummary } | null;
 }
 
 async function measurePolls(extraDomains: number, polls: number, scenario = 'feb-2024'): Promise<PollCost> {
@@ -374,6 +383,7 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
       const cpuSamples: number[] = [];
       const wallSamples: number[] = [];
       let domains = 0;
+      const profile = cpuProf ? await startCpuProfile() : null;
       for (let i = 0; i < polls; i++) {
         await advance(sim, rig, 1);
         cpu = process.cpuUsage();
@@ -383,14 +393,26 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
         cpuSamples.push(cpuMs(cpu));
         domains = r.domains;
       }
+      let cpuProfile: PollCost['cpuProfile'] = null;
+      if (profile) {
+        const file = join(dirname(args.out!), 'profiles', `alerts-polls-${domains}.cpuprofile`);
+        mkdirSync(dirname(file), { recursive: true });
+        await profile.stop(file);
+        cpuProfile = { file, summary: summarizeCpuProfile(file, 20) };
+      }
+      // The head and every shard, as a successor reads them.
       const state = await rig.store.readSpamDetectorState();
-      const stateBytes = Buffer.byteLength(JSON.stringify(state?.data ?? null));
+      const shards = await rig.store.readSpamDetectorShards();
+      const stateBytes =
+        Buffer.byteLength(JSON.stringify(state?.data ?? null)) +
+        shards.reduce((n, s) => n + Buffer.byteLength(s.data), 0);
       return {
         domains,
         warmUp,
         cpuMs: summarizeLatencies(cpuSamples)!,
         wallMs: summarizeLatencies(wallSamples)!,
         stateBytes,
+        cpuProfile,
       };
     } finally {
       await rig.close();
@@ -496,6 +518,19 @@ async function main(): Promise<void> {
       ),
     );
   }
+
+  for (const c of costs) {
+    if (!c.cpuProfile) continue;
+    const { file, summary } = c.cpuProfile;
+    console.log(`\nCPU profile of the polls at ${c.domains} domains (${file}), self time:`);
+    console.log(
+      formatTable(
+        ['function', { header: 'ms', align: 'right' }, { header: 'share', align: 'right' }],
+        summary.topFunctions.map((f) => [f.name, formatMs(f.selfMs, 0), `${(f.share * 100).toFixed(1)} %`]),
+      ),
+    );
+  }
+  if (cpuProf) console.log("Note: CPU profiling was on; these polls' times are not the reference numbers.");
 
   const path = await writeJsonResult(args.out!, 'alerts', {
     quick,

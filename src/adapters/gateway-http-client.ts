@@ -9,7 +9,8 @@ import {
   gatewayAuditPage,
   queueList,
   queueReleaseResult,
-  spamMetrics,
+  type spamMetrics,
+  spamMetricsPage,
 } from '../contracts/gateway.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Direction, DomainState, FlowState, HeldQueue, SpamSeries } from '../domain/model.ts';
@@ -172,7 +173,7 @@ export class GatewayHttpClient implements GatewayPort {
         method: 'GET',
         route: '/metrics/spam',
         query: { from, to, domain: domains, limit: spamPageLimit, cursor },
-        schema: spamMetrics,
+        schema: spamMetricsPage,
       });
       series.push(...body.series);
       if (body.nextCursor === null) return series;

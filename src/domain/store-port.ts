@@ -351,6 +351,12 @@ export interface VersionedDocument {
 
 export type DocumentWriteResult = { ok: true; etag: string } | { ok: false };
 
+// One shard of the spam detector's domain tracks, as the watcher encoded it (the store keeps the text).
+export interface SpamDetectorShard {
+  shard: number;
+  data: string;
+}
+
 // botbuilder turn state, kept opaque: the Storage adapter (src/teams/store-turn-storage.ts) adds the
 // eTag semantics on top.
 export type TurnStateItem = VersionedDocument;
@@ -490,10 +496,17 @@ export interface Store {
   listRequestCards(requestId: string): Promise<CardLocation[]>;
   addRequestCard(requestId: string, location: CardLocation): Promise<void>;
 
-  // The spam watcher's detector state (src/services/watch-spam.ts parses it). ifEtag null: only if
-  // there is none yet — a second watcher that started fresh too is noticed, not overwritten.
+  // The spam watcher's detector state (src/services/watch-spam.ts parses it): a head document and the
+  // domains' tracks in shards. ifEtag null: only if there is none yet — a second watcher that started
+  // fresh too is noticed, not overwritten. The shards given are written in the same transaction as the
+  // head, and none of them when its eTag does not match; shards not given keep what they hold.
   readSpamDetectorState(): Promise<VersionedDocument | null>;
-  writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult>;
+  readSpamDetectorShards(): Promise<SpamDetectorShard[]>;
+  writeSpamDetectorState(
+    data: unknown,
+    ifEtag: string | null,
+    shards?: readonly SpamDetectorShard[],
+  ): Promise<DocumentWriteResult>;
 
   // One-time codes of typed approvals of a request (src/domain/decision-code.ts parses them). ifEtag null:
   // only if there are none yet; otherwise only on the eTag read, so a code is redeemed once across replicas.

@@ -1,5 +1,13 @@
 import { alertGroupOf } from '../domain/alert-audience.ts';
 import { describeError } from '../domain/describe-error.ts';
+import {
+  DETECTOR_SHARDS,
+  type DetectorHead,
+  decodeDetector,
+  encodeShards,
+  headOf,
+  shardOf,
+} from '../domain/detector-shards.ts';
 import { LagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState, SpamSeries } from '../domain/model.ts';
@@ -15,7 +23,7 @@ import {
   type SpikeEvent,
   upgradeDetectorState,
 } from '../domain/spike-detector.ts';
-import type { Store } from '../domain/store-port.ts';
+import type { SpamDetectorShard, Store } from '../domain/store-port.ts';
 import type { AlertDelivery } from './deliver-alerts.ts';
 
 // The spam watcher (docs/decisions/spam-alerts.md): every interval it asks the gateway for the last minutes of spam metrics
@@ -29,6 +37,13 @@ import type { AlertDelivery } from './deliver-alerts.ts';
 // over loads the detector state the previous holder persisted (store.readSpamDetectorState, written
 // with its eTag so two writers notice each other), resumes pending deliveries and catches up
 // on the minutes it missed.
+//
+// Persistence (docs/decisions/spam-alerts.md): every poll writes the head (alerts, cooldowns, how far
+// it polled) and the shards of domain tracks whose turn it is (src/domain/detector-shards.ts), one a
+// minute, so each track is at most DETECTOR_SHARDS minutes (plus an interval) older than the head.
+// Rewriting the whole state (~12 MB of JSON at 10,000 domains) every five minutes cost more CPU than
+// all the polls in between. A successor re-asks the gateway from the oldest shard's minute; each
+// track replays only the buckets it lacks.
 //
 // Time: `now` is the clock the metrics are asked for (in tests the simulator's). On first start the
 // detector is warmed up with `backfillMinutes` of history in batches of domains (the detector's header:
@@ -62,8 +77,6 @@ export interface SpamWatcherDeps {
   maxPollMinutes?: number;
   backfillDomainsPerBatch?: number;
   leaseTtlMs?: number;
-  // Without events the state is written at most this often (it is ~1.4 KB per domain).
-  persistEveryMinutes?: number;
   // How long the gateway's domain list (the domains to warm up, their inbound state) is reused.
   domainsTtlMs?: number;
 }
@@ -89,9 +102,17 @@ interface WatcherState {
   polledTo: string;
   detector: DetectorState;
 }
-// As stored: the detector state as one JSON string. The store serialises data canonically (sorted
-// keys, src/adapters/store/audit-chain.ts), which for 10,000 domains' windows cost more than the poll.
-interface PersistedState {
+// As stored: the head document — small, so the store's canonical serialisation (sorted keys,
+// src/adapters/store/audit-chain.ts) costs little — and the shards as the JSON text detector-shards
+// made, which the store keeps as it is.
+interface PersistedHead {
+  v: 2;
+  polledTo: string;
+  detector: DetectorHead;
+}
+// Before the shards: the whole detector as one JSON string in the head. Still read, so an
+// upgrade keeps the baselines and open alerts; the first write after it writes every shard.
+interface PersistedStateV1 {
   v: 1;
   polledTo: string;
   detectorJson: string;
@@ -107,14 +128,16 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   const maxPollMinutes = Math.min(deps.maxPollMinutes ?? 180, MAX_RANGE_MINUTES);
   const batchSize = Math.max(1, deps.backfillDomainsPerBatch ?? 200);
   const leaseTtlMs = deps.leaseTtlMs ?? spamWatcherLeaseTtlMs(deps.intervalMs);
-  const persistEvery = deps.persistEveryMinutes ?? 5;
   const domainsTtlMs = deps.domainsTtlMs ?? 10 * MINUTE;
   const { store, gateway, logger } = deps;
 
   let leader = false;
   let state: WatcherState | null = null;
   let etag: string | null = null;
-  let persistedAtMin = Number.NEGATIVE_INFINITY;
+  // Per shard the poll minute this watcher last wrote it at; empty after a load or a warm-up, so the
+  // next write writes every shard (a state no store holds as a whole yet).
+  let shardWrittenAt: number[] = [];
+  const shardOfDomain = memoize(shardOf);
   let domains: { at: number; map: Map<string, DomainState> } | null = null;
   let lastIndex: RegionIndex | null = null;
   let running: Promise<PollResult> | null = null;
@@ -183,17 +206,29 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   }
 
   async function loadState(): Promise<void> {
+    // Shards before the head: a previous holder still writing can then only make the head newer than
+    // the shards read, which is the order every write leaves them in (the reverse would skip minutes).
+    const shards = await store.readSpamDetectorShards();
     const item = await store.readSpamDetectorState();
     etag = item?.etag ?? null;
-    state = item ? readPersisted(item.data) : null;
+    state = item ? readPersisted(item.data, shards) : null;
     if (item && !state) logger.warn('stored spam detector state is unreadable; starting fresh');
-    persistedAtMin = state ? Math.floor(Date.parse(state.polledTo) / MINUTE) : Number.NEGATIVE_INFINITY;
+    shardWrittenAt = [];
   }
 
-  async function persist(): Promise<boolean> {
+  // The head, and the shards due at poll minute `atMin`: shard k's turn comes at every minute ≡ k
+  // (mod DETECTOR_SHARDS), so one a minute at a one-minute interval and a few at a longer one, never
+  // all at once. `all`: every shard (after a warm-up or a load, and on a clean hand-over).
+  async function persist(atMin: number, all: boolean): Promise<boolean> {
     if (!state) return false;
-    const data: PersistedState = { v: 1, polledTo: state.polledTo, detectorJson: JSON.stringify(state.detector) };
-    const result = await store.writeSpamDetectorState(data, etag);
+    const due: number[] = [];
+    for (let k = 0; k < DETECTOR_SHARDS; k++) {
+      const turn = atMin - ((((atMin - k) % DETECTOR_SHARDS) + DETECTOR_SHARDS) % DETECTOR_SHARDS);
+      if (all || turn > (shardWrittenAt[k] ?? Number.NEGATIVE_INFINITY)) due.push(k);
+    }
+    const head: PersistedHead = { v: 2, polledTo: state.polledTo, detector: headOf(state.detector) };
+    const shards = encodeShards(state.detector, due, state.polledTo, shardOfDomain);
+    const result = await store.writeSpamDetectorState(head, etag, shards);
     if (!result.ok) {
       // Someone else wrote the state: we are not the only watcher any more. Let the lease decide.
       logger.warn('spam detector state was written by another replica; standing by');
@@ -203,7 +238,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       return false;
     }
     etag = result.etag;
-    persistedAtMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
+    for (const k of due) shardWrittenAt[k] = atMin;
     return true;
   }
 
@@ -262,25 +297,29 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     }
 
     const toMin = Math.floor(deps.now().getTime() / MINUTE);
-    const map = await domainMap(false);
+    // The domain list only names the domains to warm up or catch up; an ordinary poll gets every
+    // domain from the metrics (fetching 10,000 domains' states every ten minutes for nothing cost a
+    // poll's budget each time).
     const index = await regionIndex();
     let backfilled = false;
     if (!state) {
       const detector = createDetectorState();
       const recentFrom = toMin - Math.min(maxPollMinutes, 10);
+      const map = await domainMap(false);
       logger.info('spam watcher: warming up the detector with history', {
         minutes: backfillMinutes,
         domains: map.size,
       });
       await catchUp(detector, toMin - backfillMinutes, recentFrom, map, index);
       state = { polledTo: isoOf(recentFrom), detector };
+      shardWrittenAt = [];
       backfilled = true;
     } else {
       const polledToMin = Math.floor(Date.parse(state.polledTo) / MINUTE);
       if (toMin - polledToMin > maxPollMinutes) {
         const recentFrom = toMin - Math.min(maxPollMinutes, 10);
         logger.info('spam watcher: catching up on missed minutes', { minutes: recentFrom - polledToMin });
-        await catchUp(state.detector, polledToMin, recentFrom, map, index);
+        await catchUp(state.detector, polledToMin, recentFrom, await domainMap(false), index);
         state.polledTo = isoOf(recentFrom);
         backfilled = true;
       }
@@ -305,8 +344,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
     }
 
     if (events.length > 0) await handleEvents(events, index);
-    const due = events.length > 0 || backfilled || toMin - persistedAtMin >= persistEvery;
-    const persisted = due ? await persist() : false;
+    const persisted = await persist(toMin, backfilled);
     return {
       role: 'leader',
       from: isoOf(fromMin),
@@ -366,7 +404,7 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
       }
       if (leader) {
         try {
-          await persist();
+          await persist(Math.floor(deps.now().getTime() / MINUTE), true);
           await store.releaseLease(SPAM_WATCHER_LEASE, deps.holder);
         } catch (error) {
           logger.warn('spam watcher could not hand over cleanly', { err: describeError(error) });
@@ -379,11 +417,12 @@ export function createSpamWatcher(deps: SpamWatcherDeps): SpamWatcher {
   };
 }
 
-function readPersisted(data: unknown): WatcherState | null {
+function readPersisted(data: unknown, shards: SpamDetectorShard[]): WatcherState | null {
   if (!data || typeof data !== 'object') return null;
-  const d = data as Partial<PersistedState>;
-  if (d.v !== 1 || typeof d.polledTo !== 'string' || Number.isNaN(Date.parse(d.polledTo))) return null;
-  if (typeof d.detectorJson !== 'string') return null;
+  const d = data as Partial<PersistedHead> | Partial<PersistedStateV1>;
+  if (typeof d.polledTo !== 'string' || Number.isNaN(Date.parse(d.polledTo))) return null;
+  if (d.v === 2) return decodeDetector(d.detector, d.polledTo, shards);
+  if (d.v !== 1 || typeof d.detectorJson !== 'string') return null;
   try {
     const detector = upgradeDetectorState(JSON.parse(d.detectorJson));
     return detector ? { polledTo: d.polledTo, detector } : null;
@@ -394,4 +433,16 @@ function readPersisted(data: unknown): WatcherState | null {
 
 function isoOf(minute: number): string {
   return new Date(minute * MINUTE).toISOString();
+}
+
+function memoize<T>(f: (key: string) => T): (key: string) => T {
+  const known = new Map<string, T>();
+  return (key) => {
+    let value = known.get(key);
+    if (value === undefined) {
+      value = f(key);
+      known.set(key, value);
+    }
+    return value;
+  };
 }

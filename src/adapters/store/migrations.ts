@@ -230,10 +230,22 @@ ALTER TABLE subscriptions ADD COLUMN mentions TEXT;
 `;
 }
 
+// The spam watcher's CPU per poll: the detector's per-domain tracks in shards beside the small
+// head document (documents key 'spam-detector', whose eTag still guards every write), so a poll rewrites
+// one shard instead of the whole state (docs/decisions/spam-alerts.md). `data` is the shard's JSON as the
+// watcher encoded it; the store does not re-encode it.
+const spamDetectorShards = `
+CREATE TABLE spam_detector_shards (
+  shard INTEGER PRIMARY KEY,
+  data TEXT NOT NULL
+);
+`;
+
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
   { id: '003_audit_anchor', sqlite: auditAnchor, postgres: auditAnchor },
   { id: '005_subscription_language', sqlite: subscriptionLanguage, postgres: subscriptionLanguage },
   { id: '006_nudges', sqlite: nudges('sqlite'), postgres: nudges('postgres') },
+  { id: '007_spam_detector_shards', sqlite: spamDetectorShards, postgres: spamDetectorShards },
 ];

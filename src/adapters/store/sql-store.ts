@@ -34,6 +34,7 @@ import type {
   RequestStamp,
   RequestTransition,
   SeenPerson,
+  SpamDetectorShard,
   Store,
   StoredAlert,
   StoredConversation,
@@ -1154,8 +1155,37 @@ export class SqlStore implements Store {
     return this.#readDocument(documentKeys.spamDetector);
   }
 
-  async writeSpamDetectorState(data: unknown, ifEtag: string | null): Promise<DocumentWriteResult> {
-    const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+  async readSpamDetectorShards(): Promise<SpamDetectorShard[]> {
+    const rows = await this.#db.query('SELECT shard, data FROM spam_detector_shards ORDER BY shard');
+    return rows.map((r) => ({ shard: Number(r.shard), data: str(r.data) }));
+  }
+
+  async writeSpamDetectorState(
+    data: unknown,
+    ifEtag: string | null,
+    shards: readonly SpamDetectorShard[] = [],
+  ): Promise<DocumentWriteResult> {
+    if (shards.length === 0) {
+      const etag = await this.#writeDocument(this.#db, documentKeys.spamDetector, data, ifEtag);
+      return etag === null ? { ok: false } : { ok: true, etag };
+    }
+    for (const s of shards) {
+      if (!Number.isSafeInteger(s.shard) || s.shard < 0) throw new RangeError(`invalid shard number ${s.shard}`);
+    }
+    // The head first: its eTag decides whether this writer may write at all, so a second watcher's
+    // shards never land beside the first one's head.
+    const etag = await this.#db.transaction(async (tx) => {
+      const written = await this.#writeDocument(tx, documentKeys.spamDetector, data, ifEtag);
+      if (written === null) return null;
+      for (const s of shards) {
+        await tx.run(
+          `INSERT INTO spam_detector_shards (shard, data) VALUES (?, ?)
+           ON CONFLICT (shard) DO UPDATE SET data = excluded.data`,
+          [s.shard, s.data],
+        );
+      }
+      return written;
+    });
     return etag === null ? { ok: false } : { ok: true, etag };
   }
 

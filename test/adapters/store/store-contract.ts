@@ -1221,6 +1221,34 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           assert.deepEqual(await store.readSpamDetectorState(), { etag: second.etag, data: { v: 1, n: 2 } });
         }));
 
+      test('spam detector shards: written with the head in one transaction, none when its eTag is stale', () =>
+        withStore(async (store, h) => {
+          assert.deepEqual(await store.readSpamDetectorShards(), []);
+          const first = await store.writeSpamDetectorState({ v: 2, n: 1 }, null, [
+            { shard: 0, data: '{"a":0}' },
+            { shard: 1, data: '{"b":1}' },
+          ]);
+          assert.ok(first.ok);
+          // A second writer that read no head, and one that read an old eTag: neither head nor shards land.
+          assert.deepEqual(await store.writeSpamDetectorState({ v: 2, n: 99 }, null, [{ shard: 0, data: 'x' }]), {
+            ok: false,
+          });
+          const second = await store.writeSpamDetectorState({ v: 2, n: 2 }, first.etag, [
+            { shard: 1, data: '{"b":2}' },
+          ]);
+          assert.ok(second.ok);
+          const other = await h.open();
+          assert.deepEqual(await other.writeSpamDetectorState({ v: 2, n: 3 }, first.etag, [{ shard: 0, data: 'y' }]), {
+            ok: false,
+          });
+          // Shards not given keep what they hold; the text comes back as it was written.
+          assert.deepEqual(await other.readSpamDetectorShards(), [
+            { shard: 0, data: '{"a":0}' },
+            { shard: 1, data: '{"b":2}' },
+          ]);
+          assert.deepEqual(await store.readSpamDetectorState(), { etag: second.etag, data: { v: 2, n: 2 } });
+        }));
+
       test('decision codes: one document per request, redeemed once when two stores race on one eTag', () =>
         withStore(async (store, h) => {
           assert.equal(await store.readDecisionCodes('r-1'), null);

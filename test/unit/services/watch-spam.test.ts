@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSendQueue } from '../../../src/adapters/send-queue.ts';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
+import { decodeDetector } from '../../../src/domain/detector-shards.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import type { ProactiveSender } from '../../../src/domain/ports.ts';
 import { buildRegionIndex } from '../../../src/domain/region-index.ts';
+import type { DetectorState } from '../../../src/domain/spike-detector.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
 import { type AlertDelivery, createAlertDelivery } from '../../../src/services/deliver-alerts.ts';
 import {
@@ -123,6 +125,16 @@ async function pollMinutes(
     }
   }
   throw new Error(`condition not met within ${maxMinutes} simulated minutes`);
+}
+
+// The detector state as a successor would load it: the head and every shard.
+async function storedDetector(store: Store): Promise<DetectorState> {
+  const shards = await store.readSpamDetectorShards();
+  const head = (await store.readSpamDetectorState())?.data as { v: number; polledTo: string; detector: unknown };
+  assert.equal(head.v, 2);
+  const decoded = decodeDetector(head.detector, head.polledTo, shards);
+  assert.ok(decoded, 'the stored state decodes');
+  return decoded.detector;
 }
 
 const opened = (r: PollResult) => r.events.some((e) => e.type === 'opened');
@@ -382,19 +394,131 @@ describe('spam watcher: mutes, restarts and replicas', () => {
   test('a stored state it cannot read is replaced by a fresh warm-up, not trusted', async () => {
     const env = await setup();
     try {
-      for (const [n, data] of [
-        { v: 1, polledTo: 'yesterday', detectorJson: '{}' },
-        { v: 1, polledTo: new Date(env.sim.now()).toISOString(), detectorJson: '{"version":9}' },
-        'x',
-      ].entries()) {
+      const polledTo = new Date(env.sim.now()).toISOString();
+      const head = { v: 2, polledTo, detector: { version: 2, alerts: {}, cooldowns: {} } };
+      for (const [n, [data, shards]] of (
+        [
+          [{ v: 1, polledTo: 'yesterday', detectorJson: '{}' }, []],
+          [{ v: 1, polledTo, detectorJson: '{"version":9}' }, []],
+          ['x', []],
+          // A head whose shards are not all there, or one of them is not a shard.
+          [head, [{ shard: 3, data: 'not json' }]],
+          [{ ...head, polledTo: 'yesterday' }, []],
+        ] as const
+      ).entries()) {
         const current = await env.store.readSpamDetectorState();
-        assert.ok((await env.store.writeSpamDetectorState(data, current?.etag ?? null)).ok);
+        assert.ok((await env.store.writeSpamDetectorState(data, current?.etag ?? null, shards)).ok);
         const w = replica(env.store, env.sim, env.gateway, `replica-${n}`);
         await env.store.releaseLease(SPAM_WATCHER_LEASE, (await env.store.getLease(SPAM_WATCHER_LEASE))?.holder ?? '');
         const result = await w.watcher.pollOnce();
         assert.equal(result.backfilled, true, JSON.stringify(data));
         await w.watcher.stop();
       }
+    } finally {
+      await env.store.close();
+    }
+  });
+
+  test('a successor replays each domain from its shard and ends where a watcher that never stopped is', async () => {
+    const env = await setup();
+    // The reference: the same traffic, polled every minute by a watcher that never stops.
+    const refStore = await createStore({ dataDir: ':memory:' });
+    const ref = replica(refStore, env.sim, new FakeGateway(env.sim), 'reference');
+    try {
+      const both = async () => [await env.watcher.pollOnce(), await ref.watcher.pollOnce()];
+      await both();
+      for (let i = 0; i < 20; i++) {
+        env.sim.advance(1);
+        if (i === 12) env.sim.injectSpam({ region: 'kr-olpe', factor: 10, minutes: 30 });
+        await both();
+      }
+      const open = (await env.store.listAlerts()).map((a) => a.id);
+      assert.equal(open.length, 1, 'the spike is alerted before the leader dies');
+      const shardMinutes = (await env.store.readSpamDetectorShards()).map(
+        (s) => (JSON.parse(s.data) as { polledTo: string }).polledTo,
+      );
+      assert.ok(new Set(shardMinutes).size > 10, 'the shards were taken at different minutes');
+
+      // The leader dies without a word; B takes over once its lease has run out.
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      for (let i = 0; i < 4; i++) {
+        env.sim.advance(1);
+        await ref.watcher.pollOnce();
+      }
+      const takeover = await b.watcher.pollOnce();
+      assert.equal(takeover.role, 'leader');
+      assert.equal(takeover.backfilled, false);
+      assert.equal(takeover.from, shardMinutes.sort()[0], 'asks from the oldest shard on');
+      assert.ok(!takeover.events.some((e) => e.type === 'opened'), 'the running alert is not opened again');
+      assert.deepEqual(
+        (await env.store.listAlerts()).map((a) => a.id),
+        open,
+      );
+      await b.watcher.stop();
+      await ref.watcher.stop();
+      const resumed = await storedDetector(env.store);
+      const reference = await storedDetector(refStore);
+      assert.deepEqual(Object.keys(resumed.domains).sort(), Object.keys(reference.domains).sort());
+      assert.deepEqual(resumed.domains, reference.domains, 'every track as if nobody had stopped');
+    } finally {
+      await env.store.close();
+      await refStore.close();
+    }
+  });
+
+  test('a state in the old one-document format is taken over without a warm-up and written as shards', async () => {
+    const env = await setup();
+    try {
+      await env.watcher.pollOnce();
+      env.sim.advance(1);
+      await env.watcher.pollOnce();
+      const detector = await storedDetector(env.store);
+      const head = (await env.store.readSpamDetectorState())!;
+      const polledTo = (head.data as { polledTo: string }).polledTo;
+      // What the watcher wrote before the shards: the whole detector as one JSON string, no shards used.
+      const v1 = { v: 1, polledTo, detectorJson: JSON.stringify(detector) };
+      assert.ok((await env.store.writeSpamDetectorState(v1, head.etag)).ok);
+      await env.store.releaseLease(SPAM_WATCHER_LEASE, 'replica-a');
+
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      env.sim.advance(1);
+      const result = await b.watcher.pollOnce();
+      assert.equal(result.role, 'leader');
+      assert.equal(result.backfilled, false, 'the old state is used, not warmed up again');
+      assert.equal(result.from, polledTo);
+      const after = (await env.store.readSpamDetectorState())!.data as { v: number; polledTo: string };
+      assert.equal(after.v, 2);
+      const shards = await env.store.readSpamDetectorShards();
+      assert.equal(shards.length, 16);
+      for (const shard of shards) {
+        assert.equal((JSON.parse(shard.data) as { polledTo: string }).polledTo, after.polledTo, 'every shard written');
+      }
+      assert.deepEqual(
+        Object.keys((await storedDetector(env.store)).domains).sort(),
+        Object.keys(detector.domains).sort(),
+      );
+      await b.watcher.stop();
+    } finally {
+      await env.store.close();
+    }
+  });
+
+  test('a second writer of the state is noticed: the watcher stands by and its shards do not land', async () => {
+    const env = await setup();
+    try {
+      await env.watcher.pollOnce();
+      env.sim.advance(1);
+      assert.equal((await env.watcher.pollOnce()).persisted, true);
+      const current = await env.store.readSpamDetectorState();
+      const foreign = { v: 2, polledTo: new Date(env.sim.now()).toISOString(), detector: { foreign: true } };
+      const shards = Array.from({ length: 16 }, (_, shard) => ({ shard, data: `foreign ${shard}` }));
+      assert.ok((await env.store.writeSpamDetectorState(foreign, current!.etag, shards)).ok);
+      env.sim.advance(1);
+      const result = await env.watcher.pollOnce();
+      assert.equal(result.persisted, false);
+      assert.equal(env.watcher.isLeader(), false, 'stands by');
+      assert.deepEqual((await env.store.readSpamDetectorState())?.data, foreign);
+      assert.deepEqual(await env.store.readSpamDetectorShards(), shards);
     } finally {
       await env.store.close();
     }
@@ -437,10 +561,10 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       const after = await env.store.readSpamDetectorState();
       assert.ok(after, 'persisted on stop');
       assert.notEqual(after.etag, state?.etag);
-      const detector = JSON.parse((after.data as { detectorJson: string }).detectorJson) as {
-        domains: Record<string, { last: number; recV: number[] }>;
-      };
-      const tracks = detector.domains;
+      const tracks = (await storedDetector(env.store)).domains as unknown as Record<
+        string,
+        { last: number; recV: number[] }
+      >;
       assert.equal(tracks['olpe.de']!.last, tracks['attendorn.de']!.last, 'olpe.de is as far as the others');
       assert.ok(!tracks['olpe.de']!.recV.includes(-1), 'without a gap');
     } finally {
