@@ -59,6 +59,7 @@ export async function startReleaseCore(
     ttlMinutes?: number;
     retryWindowMinutes?: number;
     roles?: RolesConfig;
+    gatewayConcurrency?: number;
   } = {},
 ): Promise<ReleaseCore> {
   let nowMs = T0;
@@ -105,6 +106,7 @@ export async function startReleaseCore(
       holder,
       now,
       logger: silentLogger,
+      gatewayConcurrency: options.gatewayConcurrency ?? 16,
       retry: { baseMs: 1, maxMs: 1 },
       random: () => 0,
       onRetrying: (requestId, domain) => retrying.push([requestId, domain]),
