@@ -10,7 +10,7 @@ import { announceReady, serveParent } from '../lib/serve-parent.ts';
 import { type RunningCpuProfile, startCpuProfile } from '../lib/start-cpu-profile.ts';
 
 // Lagebot under measurement, alone in its process so its event loop is its own. Usage (forked by
-// run.ts): env SIM_URL, ROLES_FILE, DATA_PARENT (where its SQLite file goes; default the OS temp
+// run.ts): env SIM_URL, ROLES_FILE, GATEWAY_CONCURRENCY (optional), DATA_PARENT (where its SQLite file goes; default the OS temp
 // folder). Requests: 'stats' (upstream calls per route, each gateway change
 // call with its idempotency key, SQLite time, event-loop delay), 'reset-stats', 'idle' (waits for the
 // executor), 'profile-start', 'profile-stop' (file), 'stop'.
@@ -71,6 +71,7 @@ const config = loadConfig({
   INVENTORY_API_URL: `${simUrl}/inventory/v1`,
   GATEWAY_API_URL: `${simUrl}/gateway/v1`,
   ROLES_FILE: rolesFile,
+  GATEWAY_CONCURRENCY: process.env.GATEWAY_CONCURRENCY,
   // The bench's few synthetic operators and approvers act far faster than people; the per-user limit
   // (docs/decisions/hardening.md) would answer them "zu viele Anfragen", and it is not what this benchmark measures.
   USER_RATE_LIMIT_BURST: '100000',

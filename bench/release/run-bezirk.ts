@@ -20,12 +20,12 @@ import { wallNow } from './watch-connector.ts';
 // updated meanwhile (it must stay bounded, not one update per domain); and the bot's RSS before,
 // during (peak) and after the execution (it must stay flat).
 //
-//   npx tsx bench/release/run-bezirk.ts [--latency-ms 100] [--devices 30000] [--bezirk ags:171]
-//                                       [--out bench/results/release-bezirk.json]
+//   npx tsx bench/release/run-bezirk.ts [--latency-ms 100] [--concurrency 16] [--devices 30000]
+//                                       [--bezirk ags:171] [--out bench/results/release-bezirk.json]
 //
-// The executor sends a request's domain changes all at once (src/services/execute-release.ts has no
-// limit of its own), so its gateway concurrency is the number of domains; the observed maximum of
-// calls in flight is printed next to it. The Regierungsbezirk's domains are put on hold through the
+// The executor sends at most GATEWAY_CONCURRENCY changes at once (`--concurrency`, the bot's default
+// 16); the target is computed with it, and the observed maximum of calls in flight is printed next to
+// it. The Regierungsbezirk's domains are put on hold through the
 // gateway API first; the scope is below the release policy on the scenario's first day, so the
 // release takes a justification and two approvers (docs/decisions/release-workflow.md).
 
@@ -33,12 +33,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     'latency-ms': { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '16' },
     devices: { type: 'string', default: '30000' },
     bezirk: { type: 'string' },
     out: { type: 'string', default: 'bench/results/release-bezirk.json' },
   },
 });
 const latencyMs = Number(values['latency-ms']);
+const concurrency = Number(values.concurrency);
 const devices = Number(values.devices);
 const JUSTIFICATION = 'Benchmark: Freigabe eines ganzen Regierungsbezirks, Restrisiko akzeptiert';
 const loadBefore = loadavg()[0]!;
@@ -60,7 +62,7 @@ connector.responder = (call) => {
   return null;
 };
 const bot = await forkTsChild<{ url: string; pid: number }>(join(here, 'bot-process.ts'), {
-  env: { SIM_URL: simUrl, ROLES_FILE: writeTestRoles(), LOG_LEVEL: 'error' },
+  env: { SIM_URL: simUrl, ROLES_FILE: writeTestRoles(), LOG_LEVEL: 'error', GATEWAY_CONCURRENCY: String(concurrency) },
 });
 
 async function simPost(path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -177,7 +179,6 @@ try {
     maxInFlight = Math.max(maxInFlight, inFlight);
   }
 
-  const concurrency = scope.length; // no limit in the executor: every domain's change at once
   const targetMs = (1.3 * scope.length * latencyMs) / concurrency;
   const clickToAllMs = lastAppliedAt - clickAt;
   const cardUpdates = updates.slice(updatesBefore);
@@ -241,7 +242,7 @@ try {
     `SQLite: ${(result.sqliteMs / 1000).toFixed(1)} s of the bot's event loop; event-loop delay p99 ${stats.eventLoopDelayMs.p99.toFixed(0)} ms, max ${stats.eventLoopDelayMs.max.toFixed(0)} ms`,
   );
   console.log(
-    `executor gateway concurrency: unbounded (all ${scope.length} at once); load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+    `executor gateway concurrency: ${concurrency} (observed at most ${maxInFlight} in flight); load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
   );
   console.log(`JSON: ${await writeJsonResult(values.out!, 'release-bezirk', result)}`);
 } finally {

@@ -24,9 +24,12 @@ import { outboxKey, type ReleaseService } from './release-service.ts';
 // and sends every call.
 //
 // Scale (docs/decisions/state-wide-scale.md): at most `gatewayConcurrency` gateway calls at once, shared
-// fairly between requests; a request's outcomes go into its outbox rows one by one (the exactly-once
-// record), and into the request in about OUTCOME_BATCHES writes however many domains it has, so a
-// release of 500 domains costs O(500) bytes of request writes, not O(500²).
+// fairly between requests. A run claims its items in one transaction, and a request's outcomes go into
+// their outbox rows and into the request in about OUTCOME_BATCHES writes however many domains it has: a
+// release of 500 domains costs O(500) bytes of writes and a few dozen commits, not O(500²) bytes and a
+// thousand commits. An outcome not yet written when the process dies is not lost: its outbox row is
+// still pending, and the next run sends it again with the same idempotency key — a replay at the
+// gateway, recorded then.
 
 export interface ExecutorDeps {
   store: Store;
@@ -53,7 +56,11 @@ const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
 // under way): few enough that the writes stay O(domains) in all, enough that its card shows progress.
 const OUTCOME_BATCHES = 16;
 
-type Outcome = DomainOutcome & { details: Record<string, unknown> };
+// `outbox`: the outcome for the item's outbox row, written in the same batch just before the request.
+type Outcome = DomainOutcome & {
+  details: Record<string, unknown>;
+  outbox?: { key: string; outcome: 'succeeded' | 'failed'; detail: unknown };
+};
 
 // Per request: outcomes recorded in the outbox but not yet in the request, and what may still add some.
 interface Recorder {
@@ -145,11 +152,12 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
     attempt: number,
     live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null = null,
   ): Promise<void> {
     const recorder = recorderOf(row.requestId);
     recorder.active++;
     busy.add(row.key);
-    return attemptItem(row, attempt, live)
+    return attemptItem(row, attempt, live, claimed)
       .then(
         (retryAfterMs) => {
           if (retryAfterMs === null) {
@@ -180,22 +188,31 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
     attempt: number,
     live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null,
   ): Promise<number | null> {
     const asked = row.change as DomainChange;
     // After the wait the snapshot is stale: the call is sent (the gateway is idempotent).
     if (await releaseInFlight(row.requestId, asked, [asked.domain])) {
       return backoffDelay(Math.min(attempt, 5), retry, random);
     }
-    return limiter.run(row.requestId, () => (closed ? Promise.resolve(null) : sendItem(row, attempt, live)));
+    return limiter.run(row.requestId, () => (closed ? Promise.resolve(null) : sendItem(row, attempt, live, claimed)));
+  }
+
+  /** The run's claim while at least half of it is left; else (it waited long for a slot) a fresh one. */
+  async function claim(key: string, claimed: OutboxItem | null): Promise<OutboxItem | null> {
+    const now = deps.now();
+    if (claimed?.claimedUntil && Date.parse(claimed.claimedUntil) - now.getTime() > claimMs / 2) return claimed;
+    return deps.store.claimOutbox(key, deps.holder, now.toISOString(), claimMs);
   }
 
   async function sendItem(
     row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
     attempt: number,
     live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null,
   ): Promise<number | null> {
     const { key } = row;
-    const item = await deps.store.claimOutbox(key, deps.holder, deps.now().toISOString(), claimMs);
+    const item = await claim(key, claimed);
     if (!item) return null; // another replica has it, or it is settled already
     const change = item.change as DomainChange;
     try {
@@ -246,7 +263,6 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         deps.onGatewayChanged?.([item.domain]);
         return null;
       }
-      await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
       // The request (and its card) keeps the code; the card says it in plain words. The provider's
       // message, with its paths and status, goes to the audit log and the log.
       deps.logger.warn('gateway refused a change', refusal);
@@ -256,15 +272,15 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         error: code,
         observedVersion: found?.version ?? null,
         details: { gatewayError: message },
+        outbox: { key, outcome: 'failed', detail: message },
       });
       return null;
     }
   }
 
   /**
-   * The outcome into the item's outbox row — from here on a restart finds it — then queued for the
-   * request: the domain's success, with the outcome and the idempotency key in its audit entry.
-   * `changed` is null when it cannot be known.
+   * Queues the domain's success for its outbox row and the request, with the outcome and the
+   * idempotency key in its audit entry. `changed` is null when it cannot be known.
    */
   async function recordSucceeded(
     item: OutboxItem,
@@ -277,8 +293,10 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     },
     audit: Record<string, unknown> = {},
   ): Promise<void> {
-    await deps.store.completeOutbox(item.key, 'succeeded', outcome, deps.now().toISOString());
-    settle(item.requestId, succeededOutcome(item.domain, outcome, (item.change as DomainChange).idempotencyKey, audit));
+    settle(item.requestId, {
+      ...succeededOutcome(item.domain, outcome, (item.change as DomainChange).idempotencyKey, audit),
+      outbox: { key: item.key, outcome: 'succeeded', detail: outcome },
+    });
   }
 
   function settle(requestId: string, outcome: Outcome): void {
@@ -310,9 +328,16 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
 
   async function write(requestId: string, recorder: Recorder, batch: Outcome[]): Promise<void> {
     try {
-      await deps.service.recordOutcomes(requestId, batch);
+      // The outbox rows first: once they are written, a restart finds the outcomes there.
+      const rows = batch.flatMap((o) => (o.outbox ? [o.outbox] : []));
+      await deps.store.completeOutboxItems(rows, deps.now().toISOString());
+      await deps.service.recordOutcomes(
+        requestId,
+        batch.map(({ outbox: _, ...o }) => o),
+      );
     } catch (error) {
-      // The outcomes are in their outbox rows: a run reads them back from there (reconcileOnce).
+      // The outcomes are in their outbox rows (a run reads them back from there), or the rows are still
+      // pending and the run sends them again with the same key.
       if (running.has(requestId)) recorder.lost = error;
       else if (!closed) rerunLater(requestId, error);
     }
@@ -386,7 +411,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     const live = await snapshot(request);
     const recorder = recorderOf(requestId);
     recorder.batch = Math.max(1, Math.ceil(Object.keys(request.execution.domains).length / OUTCOME_BATCHES));
-    const work: Promise<void>[] = [];
+    const toSend: OutboxItem[] = [];
     for (const [domain, exec] of Object.entries(request.execution.domains)) {
       if (exec.status !== 'pending') continue;
       const row = rows.get(outboxKey(exec.key, exec.attempts));
@@ -402,9 +427,17 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       } else if (row.status === 'failed') {
         recorder.queue.push({ domain, error: row.lastError ?? 'failed', details: {} });
       } else if (!busy.has(row.key)) {
-        work.push(startItem(row, 0, live));
+        toSend.push(row);
       }
     }
+    // Claimed in one transaction; an item another replica holds (or that settled meanwhile) is left out.
+    const claimed = await deps.store.claimOutboxItems(
+      toSend.map((r) => r.key),
+      deps.holder,
+      deps.now().toISOString(),
+      claimMs,
+    );
+    const work = claimed.map((item) => startItem(item, 0, live, item));
     // Every item settles before the run ends: with Promise.all the first failure (the store gone) ended
     // the run while other items were still recording, so the retry run could find a row already settled,
     // skip it, finish cleanly — and a record that then failed left the request "executing" with nothing

@@ -1,6 +1,7 @@
 import { createStore } from '../../src/adapters/store/create-store.ts';
 import type { Caller } from '../../src/domain/caller.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
+import type { RegionNode } from '../../src/domain/model.ts';
 import { buildRegionIndex } from '../../src/domain/region-index.ts';
 import type { Effect, ReleaseRequest } from '../../src/domain/release-request.ts';
 import type { RolesConfig } from '../../src/domain/roles.ts';
@@ -60,21 +61,24 @@ export async function startReleaseCore(
     retryWindowMinutes?: number;
     roles?: RolesConfig;
     gatewayConcurrency?: number;
+    /** The four-level estate's regions, e.g. with more domains in a town (the devices stay as they are). */
+    regions?: RegionNode[];
   } = {},
 ): Promise<ReleaseCore> {
   let nowMs = T0;
   const now = () => new Date(nowMs);
   const store = await createStore({ dataDir: ':memory:' });
+  const regions = options.regions ?? fourLevelRegions;
   const inventory = new InMemoryInventory(
     {
-      regions: fourLevelRegions,
+      regions,
       levels: fourLevelLevels,
       patches: trackedPatches,
       devices: fourLevelDevices(now(), options.unpatchedClients),
     },
     now,
   );
-  const gateway = new InMemoryGateway(fourLevelRegions, now);
+  const gateway = new InMemoryGateway(regions, now);
   const transitions: ReleaseCore['transitions'] = [];
   const retrying: ReleaseCore['retrying'] = [];
   let ids = 0;
