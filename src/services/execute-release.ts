@@ -408,7 +408,6 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     if (current?.request.state !== 'executing') return;
     const { request } = current;
     const rows = new Map((await deps.store.listOutboxForRequest(requestId)).map((r) => [r.key, r]));
-    const live = await snapshot(request);
     const recorder = recorderOf(requestId);
     recorder.batch = Math.max(1, Math.ceil(Object.keys(request.execution.domains).length / OUTCOME_BATCHES));
     const toSend: OutboxItem[] = [];
@@ -430,13 +429,17 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         toSend.push(row);
       }
     }
-    // Claimed in one transaction; an item another replica holds (or that settled meanwhile) is left out.
-    const claimed = await deps.store.claimOutboxItems(
-      toSend.map((r) => r.key),
-      deps.holder,
-      deps.now().toISOString(),
-      claimMs,
-    );
+    // Claimed in one transaction, while the gateway is read; an item another replica holds (or that
+    // settled meanwhile) is left out.
+    const [live, claimed] = await Promise.all([
+      snapshot(request),
+      deps.store.claimOutboxItems(
+        toSend.map((r) => r.key),
+        deps.holder,
+        deps.now().toISOString(),
+        claimMs,
+      ),
+    ]);
     const work = claimed.map((item) => startItem(item, 0, live, item));
     // Every item settles before the run ends: with Promise.all the first failure (the store gone) ended
     // the run while other items were still recording, so the retry run could find a row already settled,
