@@ -432,7 +432,7 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     // Claimed in one transaction, while the gateway is read; an item another replica holds (or that
     // settled meanwhile) is left out.
     const [live, claimed] = await Promise.all([
-      snapshot(request),
+      toSend.length > 0 ? snapshot(request) : null,
       deps.store.claimOutboxItems(
         toSend.map((r) => r.key),
         deps.holder,

@@ -282,6 +282,54 @@ describe('a large request', () => {
     }
   });
 
+  test('a one-domain block confirmed during the release gets the next free slot, not a place behind it', async () => {
+    const big = await startReleaseCore({ regions: bigEstate, gatewayConcurrency: 2 });
+    try {
+      // Every call waits at a gate the test opens one call at a time.
+      const original = big.gateway.changeDomain.bind(big.gateway);
+      const started: string[] = [];
+      const gate: Array<() => void> = [];
+      let open = false;
+      big.gateway.changeDomain = async (change) => {
+        started.push(change.idempotencyKey);
+        if (!open) await new Promise<void>((resolve) => gate.push(resolve));
+        return original(change);
+      };
+      const until = async (condition: () => boolean) => {
+        while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+      };
+      const release = await approvedBonn(big);
+      void big.executor.run(release.id);
+      await until(() => started.length === 2);
+
+      const asked = await big.service.requestFromWords(
+        callers.operator,
+        'block',
+        'siegburg.nrw.example eingehend Spam-Welle'.split(' '),
+      );
+      assert.equal(asked.kind, 'created');
+      const { request: block, version } = asked as Extract<typeof asked, { kind: 'created' }>;
+      const confirmed = await big.service.act(callers.operator, block.id, version, 'confirm_block');
+      assert.equal(confirmed.kind, 'ok');
+      void big.executor.run(block.id);
+      // Let the block's run read, claim and queue its one call behind the release's 198.
+      for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(started.length, 2, 'both slots still held by the release');
+
+      gate.shift()!();
+      await until(() => started.length === 3);
+      assert.ok(started[2]!.startsWith(`${block.id}:`), `the freed slot went to ${started[2]}`);
+
+      open = true;
+      for (const resolve of gate.splice(0)) resolve();
+      assert.ok(await big.executor.idle());
+      assert.equal((await big.service.get(block.id))!.request.state, 'executed');
+      assert.equal((await big.service.get(release.id))!.request.state, 'executed');
+    } finally {
+      await big.close();
+    }
+  });
+
   test('killed mid-release with applied changes not yet recorded: the next process records each once, resending only with the same key', async () => {
     const big = await startReleaseCore({ regions: bigEstate, gatewayConcurrency: 4 });
     const watch = watchGateway(big);
