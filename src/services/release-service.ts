@@ -207,6 +207,7 @@ function eventAudit(
 
 // A batch of outcomes is audited as if each had been its own event: one `domain_succeeded` or
 // `domain_failed` entry per domain the batch settled (read-audit-log and audit verify read them so).
+// `details` is the Map of each domain's details that recordOutcomes passes through applySystemEvent.
 function settledAudit(
   before: ReleaseRequest,
   next: ReleaseRequest,
@@ -679,7 +680,6 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       }
     },
 
-    /** System events (gateway outcomes, expiry): re-read and re-apply on a version conflict. */
     /**
      * Records gateway outcomes of one request in one write (docs/decisions/state-wide-scale.md): one
      * audit entry per domain it settles, as `domain_succeeded`/`domain_failed` with that domain's
@@ -698,6 +698,7 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       );
     },
 
+    /** System events (gateway outcomes, expiry): re-read and re-apply on a version conflict. */
     async applySystemEvent(requestId: string, event: ReleaseEvent, details: unknown = {}): Promise<ActOutcome> {
       for (let attempt = 0; attempt < 25; attempt++) {
         const stored = await deps.store.getRequest(requestId);
