@@ -128,6 +128,7 @@ const envSchema = z.object({
   GATEWAY_API_URL: optionalUrl('gateway-control API, e.g. https://gateway.example/gateway/v1'),
   GATEWAY_API_TOKEN: optionalString,
   UPSTREAM_TIMEOUT_MS: positiveInt(5000, 'a timeout in milliseconds', 120_000),
+  GATEWAY_CONCURRENCY: positiveInt(16, 'a number of gateway calls at once', 1000),
   DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
   DATABASE_URL: z.preprocess(
     emptyToUndefined,
@@ -270,6 +271,8 @@ export interface Config {
   /** True when at least one back end has no URL: the embedded simulator is started for it. */
   useEmbeddedSimulator: boolean;
   upstreamTimeoutMs: number;
+  /** Gateway changes the executor sends at once, across all requests. */
+  gatewayConcurrency: number;
   dataDir: string;
   databaseUrl: string | undefined;
   bot: {
@@ -378,6 +381,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     gateway: { url: e.GATEWAY_API_URL, token: e.GATEWAY_API_TOKEN },
     useEmbeddedSimulator: !e.INVENTORY_API_URL || !e.GATEWAY_API_URL,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    gatewayConcurrency: e.GATEWAY_CONCURRENCY,
     dataDir: e.DATA_DIR,
     databaseUrl: e.DATABASE_URL,
     bot: {

@@ -360,6 +360,7 @@ function createServices(
     holder: config.replicaId,
     now,
     logger,
+    gatewayConcurrency: config.gatewayConcurrency,
     ...(deps.executorRetry ? { retry: deps.executorRetry } : {}),
     onRetrying: (requestId, domain) => {
       cards.markRetrying(requestId, [domain]);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createLogger } from '../../src/adapters/create-logger.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startLagebot } from '../../src/start-lagebot.ts';
@@ -10,10 +11,10 @@ import { announceReady, serveParent } from '../lib/serve-parent.ts';
 import { type RunningCpuProfile, startCpuProfile } from '../lib/start-cpu-profile.ts';
 
 // Lagebot under measurement, alone in its process so its event loop is its own. Usage (forked by
-// run.ts): env SIM_URL, ROLES_FILE, DATA_PARENT (where its SQLite file goes; default the OS temp
+// run.ts): env SIM_URL, ROLES_FILE, GATEWAY_CONCURRENCY (optional), DATA_PARENT (where its SQLite file goes; default the OS temp
 // folder). Requests: 'stats' (upstream calls per route, each gateway change
 // call with its idempotency key, SQLite time, event-loop delay), 'reset-stats', 'idle' (waits for the
-// executor), 'profile-start', 'profile-stop' (file), 'stop'.
+// executor), 'memory' (RSS, heap, live heap after a GC with --expose-gc), 'profile-start', 'profile-stop' (file), 'stop'.
 
 const simUrl = process.env.SIM_URL ?? '';
 const rolesFile = process.env.ROLES_FILE ?? '';
@@ -71,6 +72,7 @@ const config = loadConfig({
   INVENTORY_API_URL: `${simUrl}/inventory/v1`,
   GATEWAY_API_URL: `${simUrl}/gateway/v1`,
   ROLES_FILE: rolesFile,
+  GATEWAY_CONCURRENCY: process.env.GATEWAY_CONCURRENCY,
   // The bench's few synthetic operators and approvers act far faster than people; the per-user limit
   // (docs/decisions/hardening.md) would answer them "zu viele Anfragen", and it is not what this benchmark measures.
   USER_RATE_LIMIT_BURST: '100000',
@@ -100,6 +102,20 @@ serveParent({
     eventLoop.reset();
   },
   idle: (timeoutMs) => bot.executor.idle(typeof timeoutMs === 'number' ? timeoutMs : 30_000),
+  // RSS and heap now, then (run with --expose-gc) the live heap after a full collection: what a release
+  // left behind, apart from garbage V8 has not collected yet.
+  memory: () => {
+    const { rss, heapUsed } = process.memoryUsage();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    return {
+      rss,
+      heapUsed,
+      liveHeap: gc ? process.memoryUsage().heapUsed : null,
+      // Per space after the collection: compiled code and old objects tell apart what grew.
+      spaces: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, sp.space_used_size])),
+    };
+  },
   'profile-start': async () => {
     profile = await startCpuProfile();
   },

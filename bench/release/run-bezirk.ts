@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PRODUCTION_NODE_FLAGS } from '../../scripts/build-bundle.ts';
 import { LocalConnector } from '../../src/teams/local-connector.ts';
 import { invoke, message, personal, post, type TestUser, users } from '../../test/fakes/activities.ts';
 import { writeTestRoles } from '../../test/helpers/release-helpers.ts';
@@ -20,12 +21,21 @@ import { wallNow } from './watch-connector.ts';
 // updated meanwhile (it must stay bounded, not one update per domain); and the bot's RSS before,
 // during (peak) and after the execution (it must stay flat).
 //
-//   npx tsx bench/release/run-bezirk.ts [--latency-ms 100] [--devices 30000] [--bezirk ags:171]
-//                                       [--out bench/results/release-bezirk.json]
+//   npx tsx bench/release/run-bezirk.ts [--latency-ms 100] [--concurrency 16] [--production-flags]
+//                                       [--devices 30000] [--bezirk ags:171] [--out bench/results/release-bezirk.json]
 //
-// The executor sends a request's domain changes all at once (src/services/execute-release.ts has no
-// limit of its own), so its gateway concurrency is the number of domains; the observed maximum of
-// calls in flight is printed next to it. The Regierungsbezirk's domains are put on hold through the
+// The bot runs from source under tsx; `--production-flags` gives it the production heap flags
+// (PRODUCTION_NODE_FLAGS, as `npm run serve` and the Docker image), without them V8 lets garbage grow
+// before it collects. Either way it runs with --expose-gc, so that the live heap before and after the
+// release (after a full collection) tells retained memory from garbage not yet collected. Before the
+// measured release another Regierungsbezirk is released the same way without latency (a warm-up:
+// the code paths compiled, the caches filled), so that "before" is a bot that has released before;
+// `--warm-ups 3` releases three others first (the live heap after each shows whether releases leave
+// memory behind), `--cold` none.
+//
+// The executor sends at most GATEWAY_CONCURRENCY changes at once (`--concurrency`, the bot's default
+// 16); the target is computed with it, and the observed maximum of calls in flight is printed next to
+// it. The Regierungsbezirk's domains are put on hold through the
 // gateway API first; the scope is below the release policy on the scenario's first day, so the
 // release takes a justification and two approvers (docs/decisions/release-workflow.md).
 
@@ -33,12 +43,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
   options: {
     'latency-ms': { type: 'string', default: '100' },
+    concurrency: { type: 'string', default: '16' },
+    'production-flags': { type: 'boolean', default: false },
+    cold: { type: 'boolean', default: false },
+    'warm-ups': { type: 'string', default: '1' },
     devices: { type: 'string', default: '30000' },
     bezirk: { type: 'string' },
     out: { type: 'string', default: 'bench/results/release-bezirk.json' },
   },
 });
 const latencyMs = Number(values['latency-ms']);
+const concurrency = Number(values.concurrency);
 const devices = Number(values.devices);
 const JUSTIFICATION = 'Benchmark: Freigabe eines ganzen Regierungsbezirks, Restrisiko akzeptiert';
 const loadBefore = loadavg()[0]!;
@@ -59,8 +74,10 @@ connector.responder = (call) => {
   connector.calls.length = 0;
   return null;
 };
+const nodeFlags = [...(values['production-flags'] ? PRODUCTION_NODE_FLAGS : []), '--expose-gc'];
 const bot = await forkTsChild<{ url: string; pid: number }>(join(here, 'bot-process.ts'), {
-  env: { SIM_URL: simUrl, ROLES_FILE: writeTestRoles(), LOG_LEVEL: 'error' },
+  nodeFlags,
+  env: { SIM_URL: simUrl, ROLES_FILE: writeTestRoles(), LOG_LEVEL: 'error', GATEWAY_CONCURRENCY: String(concurrency) },
 });
 
 async function simPost(path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -109,30 +126,55 @@ try {
   const scope = domainsOf(bezirk.id);
   console.error(`${bezirk.name} (${bezirk.id}): ${scope.length} domains; gateway latency ${latencyMs} ms`);
 
-  await simPost(
-    '/gateway/v1/changes',
-    {
-      selector: { verband: bezirk.id },
-      inbound: 'held',
-      outbound: 'held',
-      reason: 'Benchmark: Sperre',
-      actor: 'bench',
-    },
-    { 'idempotency-key': `bench-hold-${Date.now()}` },
-  );
+  // Holds the Regierungsbezirk's mail, asks for its release and gives the first approval; resolves
+  // with the second approver's confirmation button, or null when the first approval executed it.
+  async function prepareRelease(region: { id: string; name: string }) {
+    await simPost(
+      '/gateway/v1/changes',
+      {
+        selector: { verband: region.id },
+        inbound: 'held',
+        outbound: 'held',
+        reason: 'Benchmark: Sperre',
+        actor: 'bench',
+      },
+      { 'idempotency-key': `bench-hold-${region.id}-${Date.now()}` },
+    );
+    const created = await say(`freigabe ${region.name} beides ${JUSTIFICATION}`, users.operator);
+    const ref = buttonRefOf(adaptiveCardOf(created));
+    if (!ref) throw new Error(`no request: ${describeReply(created)}`);
+    await click('request.confirm', { ...ref, justification: JUSTIFICATION }, users.approver1);
+    const view = await click('request.view', { ...ref }, users.approver2);
+    return buttonRefOf(view);
+  }
 
-  const created = await say(`freigabe ${bezirk.name} beides ${JUSTIFICATION}`, users.operator);
-  const ref = buttonRefOf(adaptiveCardOf(created));
-  if (!ref) throw new Error(`no request: ${describeReply(created)}`);
-  const first = await click('request.confirm', { ...ref, justification: JUSTIFICATION }, users.approver1);
-  const view = await click('request.view', { ...ref }, users.approver2);
-  const second = buttonRefOf(view);
-  if (!second) throw new Error(`no second approval offered: ${JSON.stringify(first).slice(0, 300)}`);
+  type Memory = { rss: number; heapUsed: number; liveHeap: number | null; spaces: Record<string, number> };
+  const warmUps: Array<{ bezirk: string; domains: number; liveHeapAfter: number | null; rssAfterGc: number }> = [];
+  const others = bezirke.filter((b) => b.id !== bezirk.id).slice(0, values.cold ? 0 : Number(values['warm-ups']));
+  for (const other of others) {
+    const second = await prepareRelease(other);
+    if (second) await click('request.confirm', { ...second, justification: JUSTIFICATION }, users.approver2);
+    await bot.request('idle', 120_000);
+    const { liveHeap } = await bot.request<Memory>('memory');
+    warmUps.push({
+      bezirk: other.id,
+      domains: domainsOf(other.id).length,
+      liveHeapAfter: liveHeap,
+      rssAfterGc: rssOf(),
+    });
+    console.error(
+      `warm-up: ${other.name} (${domainsOf(other.id).length} domains) released; live heap ${((liveHeap ?? 0) / 1e6).toFixed(1)} MB, RSS ${(rssOf() / 1e6).toFixed(0)} MB`,
+    );
+  }
+
+  const second = await prepareRelease(bezirk);
+  if (!second) throw new Error(`${bezirk.name}: no second approval offered`);
 
   await simPost('/sim/v1/faults', { target: 'gateway', mode: 'latency', ms: latencyMs, rate: 1 });
   await sim.request('drain-changes');
   await bot.request('reset-stats');
   const rssBefore = rssOf();
+  const memoryBefore = await bot.request<Memory>('memory');
   let rssPeak = rssBefore;
   const sampler = setInterval(() => {
     rssPeak = Math.max(rssPeak, rssOf());
@@ -158,6 +200,8 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   clearInterval(sampler);
   const rssAfter = rssOf();
+  const memoryAfter = await bot.request<Memory>('memory');
+  const rssAfterGc = rssOf();
 
   const stats = await bot.request<{
     changeCalls: Array<[string, number, number, number]>;
@@ -177,8 +221,16 @@ try {
     maxInFlight = Math.max(maxInFlight, inFlight);
   }
 
-  const concurrency = scope.length; // no limit in the executor: every domain's change at once
   const targetMs = (1.3 * scope.length * latencyMs) / concurrency;
+  // Where the time between click and last change went: until the first call, the calls themselves
+  // (latency plus the simulator's and the loaded machine's share), and the executor between calls.
+  const callMs = stats.changeCalls.map(([, , ms]) => ms).sort((a, b) => a - b);
+  const firstCallAt = Math.min(...stats.changeCalls.map(([, start]) => start));
+  const gatewayCallMs = {
+    mean: callMs.reduce((n, x) => n + x, 0) / Math.max(1, callMs.length),
+    p50: callMs[Math.floor(callMs.length * 0.5)] ?? 0,
+    p95: callMs[Math.floor(callMs.length * 0.95)] ?? 0,
+  };
   const clickToAllMs = lastAppliedAt - clickAt;
   const cardUpdates = updates.slice(updatesBefore);
   const result = {
@@ -194,10 +246,20 @@ try {
     executorConcurrency: concurrency,
     maxGatewayCallsInFlight: maxInFlight,
     gatewayCalls: stats.changeCalls.length,
+    clickToFirstCallMs: firstCallAt - clickAt,
+    gatewayCallMs,
+    // The least the calls could take at this concurrency with the calls as slow as they were.
+    callBoundMs: (scope.length * gatewayCallMs.mean) / concurrency,
     targetMs,
     cardUpdates: cardUpdates.length,
     finalCardState: cardUpdates.at(-1)?.state ?? null,
-    rssBytes: { before: rssBefore, peak: rssPeak, after: rssAfter },
+    nodeFlags,
+    warmUps,
+    // after: when the card said "ausgeführt"; afterGc: right after the full GC of the live-heap reading.
+    rssBytes: { before: rssBefore, peak: rssPeak, after: rssAfter, afterGc: rssAfterGc },
+    // The live heap after a full GC, before the click and after the card said "ausgeführt".
+    liveHeapBytes: { before: memoryBefore.liveHeap, after: memoryAfter.liveHeap },
+    heapSpacesBytes: { before: memoryBefore.spaces, after: memoryAfter.spaces },
     // Where the bot's time went: SQLite per statement (better-sqlite3 blocks the event loop), loop delay.
     sqliteMs: Object.values(stats.sqlite).reduce((n, x) => n + x.totalMs, 0),
     sqliteTop: Object.entries(stats.sqlite)
@@ -238,10 +300,17 @@ try {
     ),
   );
   console.log(
+    `gateway calls: mean ${gatewayCallMs.mean.toFixed(0)} ms, p50 ${gatewayCallMs.p50.toFixed(0)} ms, p95 ${gatewayCallMs.p95.toFixed(0)} ms (${latencyMs} ms of it injected); first call ${result.clickToFirstCallMs.toFixed(0)} ms after the click; ${scope.length} × mean / ${concurrency} = ${(result.callBoundMs / 1000).toFixed(2)} s`,
+  );
+  const mb = (b: number | null) => (b === null ? '–' : (b / 1e6).toFixed(1));
+  console.log(
+    `live heap after a full GC: ${mb(memoryBefore.liveHeap)} MB before, ${mb(memoryAfter.liveHeap)} MB after; RSS after that GC ${mb(rssAfterGc)} MB; node flags: ${nodeFlags.join(' ')}`,
+  );
+  console.log(
     `SQLite: ${(result.sqliteMs / 1000).toFixed(1)} s of the bot's event loop; event-loop delay p99 ${stats.eventLoopDelayMs.p99.toFixed(0)} ms, max ${stats.eventLoopDelayMs.max.toFixed(0)} ms`,
   );
   console.log(
-    `executor gateway concurrency: unbounded (all ${scope.length} at once); load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
+    `executor gateway concurrency: ${concurrency} (observed at most ${maxInFlight} in flight); load average ${loadBefore.toFixed(1)} → ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`,
   );
   console.log(`JSON: ${await writeJsonResult(values.out!, 'release-bezirk', result)}`);
 } finally {

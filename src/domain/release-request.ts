@@ -35,6 +35,10 @@ import type { FlowState } from './model.ts';
 //   a confirmed block covers. It is a transition like any other, with its own notify topic.
 // - A domain the gateway already shows as requested is settled `succeeded` with `unchanged`
 //   ("bereits in Kraft"): nothing was sent for it.
+// - Outcomes may arrive in batches (`domains_settled`): the executor writes a large request's outcomes
+//   in a few groups, not one request write per domain (docs/decisions/state-wide-scale.md). A batch
+//   settles the domains still pending and passes over the ones already settled (their first outcome
+//   stands), so recording an outcome twice — a resumed run reading it back from the outbox — is harmless.
 
 export type Role = 'viewer' | 'operator' | 'approver';
 export interface Person {
@@ -247,6 +251,7 @@ export type ReleaseEvent =
   | { type: 'supersede'; block: { requestId: string; by: Person } }
   | { type: 'domain_succeeded'; domain: string; unchanged?: boolean }
   | { type: 'domain_failed'; domain: string; error: string; observedVersion?: number | null }
+  | { type: 'domains_settled'; outcomes: readonly DomainOutcome[] }
   | {
       type: 'retry_failed';
       actor: Actor;
@@ -256,6 +261,14 @@ export type ReleaseEvent =
       changedSince?: readonly string[];
     };
 export type Action = 'approve' | 'reject' | 'cancel' | 'confirm_block' | 'retry_failed';
+
+/** One domain's gateway outcome: error null for success. */
+export interface DomainOutcome {
+  domain: string;
+  error: string | null;
+  unchanged?: boolean;
+  observedVersion?: number | null;
+}
 
 export type TextField = 'reason' | 'justification' | 'rejection_reason';
 export type Refusal =
@@ -449,11 +462,15 @@ export function transition(request: ReleaseRequest, event: ReleaseEvent, now: st
     case 'supersede':
       return supersede(request, event, now);
     case 'domain_succeeded':
-      return settleDomain(request, event.domain, null, now, { unchanged: event.unchanged === true });
+      return settleDomains(request, [{ domain: event.domain, error: null, unchanged: event.unchanged === true }], now);
     case 'domain_failed':
-      return settleDomain(request, event.domain, event.error.slice(0, ERROR_MAX), now, {
-        observedVersion: event.observedVersion,
-      });
+      return settleDomains(
+        request,
+        [{ domain: event.domain, error: event.error, observedVersion: event.observedVersion ?? null }],
+        now,
+      );
+    case 'domains_settled':
+      return settleDomains(request, event.outcomes, now);
     case 'retry_failed':
       return retryFailed(request, event, now);
   }
@@ -650,28 +667,37 @@ function supersede(r: ReleaseRequest, e: Extract<ReleaseEvent, { type: 'supersed
   return accept(next, [notify(r.id, 'superseded')]);
 }
 
-function settleDomain(
-  r: ReleaseRequest,
-  domain: string,
-  error: string | null,
-  now: string,
-  extra: { unchanged?: boolean; observedVersion?: number | null },
-): TransitionOutcome {
+// Settles the outcomes' domains that are still pending, in order (the first outcome of a domain wins);
+// refused when none of them is pending. One copy of the domains however many outcomes: a batch of n
+// costs O(request), not n times that.
+function settleDomains(r: ReleaseRequest, outcomes: readonly DomainOutcome[], now: string): TransitionOutcome {
   if (r.state !== 'executing') return refuse({ code: 'not_executing', state: r.state });
-  const current = Object.hasOwn(r.execution.domains, domain) ? r.execution.domains[domain] : undefined;
-  if (current === undefined) return refuse({ code: 'unknown_domain', domain });
-  if (current.status !== 'pending') return refuse({ code: 'domain_already_settled', domain, status: current.status });
-  const status: DomainStatus = error === null ? 'succeeded' : 'failed';
-  const settled: DomainExecution = { ...current, status, error, settledAt: now };
-  if (error === null && extra.unchanged) settled.unchanged = true;
-  if (error !== null && typeof extra.observedVersion === 'number') settled.observedVersion = extra.observedVersion;
-  const domains = { ...r.execution.domains, [domain]: settled };
-  const history = [
-    ...r.history,
-    entry(now, error === null ? 'domain_succeeded' : 'domain_failed', null, domain, error),
-  ];
-  const outcomes = Object.values(domains).map((d) => d.status);
-  if (outcomes.includes('pending')) {
+  const unknown = outcomes.find((o) => !Object.hasOwn(r.execution.domains, o.domain));
+  if (unknown) return refuse({ code: 'unknown_domain', domain: unknown.domain });
+  const domains = { ...r.execution.domains };
+  const history = [...r.history];
+  for (const o of outcomes) {
+    const current = domains[o.domain]!;
+    if (current.status !== 'pending') continue;
+    const error = o.error === null ? null : o.error.slice(0, ERROR_MAX);
+    const settled: DomainExecution = {
+      ...current,
+      status: error === null ? 'succeeded' : 'failed',
+      error,
+      settledAt: now,
+    };
+    if (error === null && o.unchanged) settled.unchanged = true;
+    if (error !== null && typeof o.observedVersion === 'number') settled.observedVersion = o.observedVersion;
+    domains[o.domain] = settled;
+    history.push(entry(now, error === null ? 'domain_succeeded' : 'domain_failed', null, o.domain, error));
+  }
+  if (history.length === r.history.length) {
+    const first = r.execution.domains[outcomes[0]?.domain ?? ''];
+    return first
+      ? refuse({ code: 'domain_already_settled', domain: outcomes[0]!.domain, status: first.status })
+      : refuse({ code: 'no_domains' });
+  }
+  if (Object.values(domains).some((d) => d.status === 'pending')) {
     const next: ExecutionRequest = {
       ...baseOf(r),
       history,

@@ -411,6 +411,14 @@ export interface Store {
     detail: unknown,
     now: string,
   ): Promise<OutboxItem | null>;
+  // claimOutbox for many items in one transaction (a large request's first calls): the items claimed;
+  // unknown, finished and other holders' live items are left out.
+  claimOutboxItems(keys: readonly string[], holder: string, now: string, leaseMs: number): Promise<OutboxItem[]>;
+  // completeOutbox for many items in one transaction; how many changed (finished ones keep their first outcome).
+  completeOutboxItems(
+    outcomes: ReadonlyArray<{ key: string; outcome: 'succeeded' | 'failed'; detail: unknown }>,
+    now: string,
+  ): Promise<number>;
   // A transient failure: drop the claim, remember the error, stay pending. false if not claimed by holder.
   releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean>;
 

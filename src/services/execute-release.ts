@@ -4,9 +4,10 @@ import { isLagebotError } from '../domain/errors.ts';
 import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
 import type { DomainChange, GatewayPort } from '../domain/ports.ts';
-import type { ExecutionRequest, GatewayChange } from '../domain/release-request.ts';
+import type { DomainOutcome, ExecutionRequest, GatewayChange } from '../domain/release-request.ts';
 import { sharedDomains } from '../domain/request-overlap.ts';
 import type { OutboxItem, Store } from '../domain/store-port.ts';
+import { createFairLimiter } from './create-fair-limiter.ts';
 import { createInFlight } from './create-in-flight.ts';
 import { outboxKey, type ReleaseService } from './release-service.ts';
 
@@ -21,6 +22,14 @@ import { outboxKey, type ReleaseService } from './release-service.ts';
 // for a domain waits while a release still has a call for it in flight, so the last word is the block;
 // a block whose domains a release still holds reads no snapshot (it could be overtaken by that release)
 // and sends every call.
+//
+// Scale (docs/decisions/state-wide-scale.md): at most `gatewayConcurrency` gateway calls at once, shared
+// fairly between requests. A run claims its items in one transaction, and a request's outcomes go into
+// their outbox rows and into the request in about OUTCOME_BATCHES writes however many domains it has: a
+// release of 500 domains costs O(500) bytes of writes and a few dozen commits, not O(500²) bytes and a
+// thousand commits. An outcome not yet written when the process dies is not lost: its outbox row is
+// still pending, and the next run sends it again with the same idempotency key — a replay at the
+// gateway, recorded then.
 
 export interface ExecutorDeps {
   store: Store;
@@ -29,6 +38,8 @@ export interface ExecutorDeps {
   holder: string;
   now: () => Date;
   logger: Logger;
+  /** Gateway calls at once, across all requests (GATEWAY_CONCURRENCY). */
+  gatewayConcurrency: number;
   /** How long a claim protects an item from other replicas. */
   claimMs?: number;
   retry?: { baseMs: number; maxMs: number };
@@ -40,6 +51,28 @@ export interface ExecutorDeps {
 }
 
 const TRANSIENT = new Set(['UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE']);
+
+// A request's outcomes are written to it in about this many batches (and whenever none of its calls is
+// under way): few enough that the writes stay O(domains) in all, enough that its card shows progress.
+const OUTCOME_BATCHES = 16;
+
+// `outbox`: the outcome for the item's outbox row, written in the same batch just before the request.
+type Outcome = DomainOutcome & {
+  details: Record<string, unknown>;
+  outbox?: { key: string; outcome: 'succeeded' | 'failed'; detail: unknown };
+};
+
+// Per request: outcomes recorded in the outbox but not yet in the request, and what may still add some.
+interface Recorder {
+  queue: Outcome[];
+  batch: number;
+  // Items queued for a gateway slot or being sent; items waiting to retry are `waiting`.
+  active: number;
+  waiting: number;
+  writing: Promise<void> | null;
+  // A write of this request's outcomes failed while a run was under way: the run fails and is retried.
+  lost: unknown;
+}
 
 type ExecutionRequestLike = Pick<ExecutionRequest, 'id' | 'kind' | 'execution'>;
 
@@ -54,11 +87,17 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
   const claimMs = deps.claimMs ?? 60_000;
   const retry = deps.retry ?? { baseMs: 1000, maxMs: 60_000 };
   const random = deps.random ?? Math.random;
-  // Gateway calls, reconciliations and the waits before a retry: idle() and close() wait for all of it.
+  // Gateway calls, outcome writes, reconciliations and the waits before a retry: idle() and close() wait
+  // for all of it.
   const inFlight = createInFlight();
+  const limiter = createFairLimiter(deps.gatewayConcurrency);
   const waits = new Set<() => void>();
   const running = new Map<string, Promise<void>>();
   const failures = new Map<string, number>();
+  const recorders = new Map<string, Recorder>();
+  // Outbox keys this executor is sending, queued for or waiting to retry: a run of the sweep meanwhile
+  // leaves them alone instead of sending the same key twice at once.
+  const busy = new Set<string>();
   let closed = false;
 
   // Runs work after delayMs unless the executor closes first. The wait counts as in flight, so idle()
@@ -80,6 +119,15 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     );
   }
 
+  function recorderOf(requestId: string): Recorder {
+    let r = recorders.get(requestId);
+    if (!r) {
+      r = { queue: [], batch: 1, active: 0, waiting: 0, writing: null, lost: null };
+      recorders.set(requestId, r);
+    }
+    return r;
+  }
+
   /** True when a release still has a call in flight for one of these domains in a direction the block sets. */
   async function releaseInFlight(requestId: string, change: GatewayChange, domains: readonly string[]) {
     if (change.inbound !== 'blocked' && change.outbound !== 'blocked') return false;
@@ -96,36 +144,88 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     });
   }
 
-  async function executeItem(
+  /**
+   * Sends one outbox item (attempt 0: the run's first; then its retries) and records its outcome. The
+   * key stays `busy` from the first attempt until its outcome is recorded or the executor closes.
+   */
+  function startItem(
     row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
     attempt: number,
-    live: ReadonlyMap<string, DomainState> | null = null,
+    live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null = null,
   ): Promise<void> {
-    const { key } = row;
-    const nowIso = deps.now().toISOString();
+    const recorder = recorderOf(row.requestId);
+    recorder.active++;
+    busy.add(row.key);
+    return attemptItem(row, attempt, live, claimed)
+      .then(
+        (retryAfterMs) => {
+          if (retryAfterMs === null) {
+            busy.delete(row.key);
+            return;
+          }
+          recorder.waiting++;
+          later(retryAfterMs, () => {
+            recorder.waiting--;
+            return startItem(row, attempt + 1, null).catch((e) =>
+              deps.logger.error('retry failed', { key: row.key, err: describeError(e) }),
+            );
+          });
+        },
+        (error) => {
+          busy.delete(row.key);
+          throw error;
+        },
+      )
+      .finally(() => {
+        recorder.active--;
+        flush(row.requestId, false);
+      });
+  }
+
+  /** One attempt; resolves with the delay before the next attempt, or null when there is none. */
+  async function attemptItem(
+    row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
+    attempt: number,
+    live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null,
+  ): Promise<number | null> {
     const asked = row.change as DomainChange;
+    // After the wait the snapshot is stale: the call is sent (the gateway is idempotent).
     if (await releaseInFlight(row.requestId, asked, [asked.domain])) {
-      // After the wait the snapshot is stale: the call is sent (the gateway is idempotent).
-      later(backoffDelay(Math.min(attempt, 5), retry, random), () =>
-        executeItem(row, attempt + 1).catch((e) =>
-          deps.logger.error('block wait failed', { key, err: describeError(e) }),
-        ),
-      );
-      return;
+      return backoffDelay(Math.min(attempt, 5), retry, random);
     }
-    const item = await deps.store.claimOutbox(key, deps.holder, nowIso, claimMs);
-    if (!item) return; // another replica has it, or it is settled already
+    return limiter.run(row.requestId, () => (closed ? Promise.resolve(null) : sendItem(row, attempt, live, claimed)));
+  }
+
+  /** The run's claim while at least half of it is left; else (it waited long for a slot) a fresh one. */
+  async function claim(key: string, claimed: OutboxItem | null): Promise<OutboxItem | null> {
+    const now = deps.now();
+    if (claimed?.claimedUntil && Date.parse(claimed.claimedUntil) - now.getTime() > claimMs / 2) return claimed;
+    return deps.store.claimOutbox(key, deps.holder, now.toISOString(), claimMs);
+  }
+
+  async function sendItem(
+    row: Pick<OutboxItem, 'key' | 'requestId' | 'change'>,
+    attempt: number,
+    live: ReadonlyMap<string, DomainState> | null,
+    claimed: OutboxItem | null,
+  ): Promise<number | null> {
+    const { key } = row;
+    const item = await claim(key, claimed);
+    if (!item) return null; // another replica has it, or it is settled already
     const change = item.change as DomainChange;
     try {
       const before = item.attempts === 1 ? live?.get(change.domain) : undefined;
       if (before && inEffect(change, before)) {
         // First call for this key and the gateway already shows what is asked: nothing is sent.
-        await recordSucceeded(item, { version: before.version, changed: false, replayed: false }, {}, true);
-        return;
+        await recordSucceeded(item, { version: before.version, changed: false, replayed: false, unchanged: true });
+        return null;
       }
       const res = await deps.gateway.changeDomain(change);
       await recordSucceeded(item, { version: res.domain.version, changed: res.changed, replayed: res.replayed });
       if (res.changed !== false) deps.onGatewayChanged?.([item.domain]);
+      return null;
     } catch (error) {
       const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
       const message = messageOf(error);
@@ -141,14 +241,11 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
           delayMs: delay,
         });
         deps.onRetrying?.(item.requestId, item.domain);
-        later(delay, () =>
-          executeItem(row, attempt + 1).catch((e) => deps.logger.error('retry failed', { key, err: describeError(e) })),
-        );
-        return;
+        return delay;
       }
       if (closed && TRANSIENT.has(code)) {
         await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
-        return;
+        return null;
       }
       // A refusal does not prove the change did not happen: an earlier try of this key may have been
       // applied with its answer lost (the client retries with the same Idempotency-Key; a crash or a
@@ -164,37 +261,103 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
           { gatewayError: message },
         );
         deps.onGatewayChanged?.([item.domain]);
-        return;
+        return null;
       }
-      await deps.store.completeOutbox(key, 'failed', message, deps.now().toISOString());
       // The request (and its card) keeps the code; the card says it in plain words. The provider's
       // message, with its paths and status, goes to the audit log and the log.
       deps.logger.warn('gateway refused a change', refusal);
       // The version it failed at: a retry skips the domain when somebody changed it since.
-      await deps.service.applySystemEvent(
-        item.requestId,
-        { type: 'domain_failed', domain: item.domain, error: code, observedVersion: found?.version ?? null },
-        { gatewayError: message },
-      );
+      settle(item.requestId, {
+        domain: item.domain,
+        error: code,
+        observedVersion: found?.version ?? null,
+        details: { gatewayError: message },
+        outbox: { key, outcome: 'failed', detail: message },
+      });
+      return null;
     }
   }
 
   /**
-   * The outcome into the item's outbox row, then the domain's success into the request, the outcome
-   * and the idempotency key in its audit entry. `changed` is null when it cannot be known.
+   * Queues the domain's success for its outbox row and the request, with the outcome and the
+   * idempotency key in its audit entry. `changed` is null when it cannot be known.
    */
   async function recordSucceeded(
     item: OutboxItem,
-    outcome: { version: number; changed: boolean | null; replayed: boolean; verifiedAfterError?: string },
+    outcome: {
+      version: number;
+      changed: boolean | null;
+      replayed: boolean;
+      verifiedAfterError?: string;
+      unchanged?: true;
+    },
     audit: Record<string, unknown> = {},
-    unchanged = false,
   ): Promise<void> {
-    await deps.store.completeOutbox(item.key, 'succeeded', outcome, deps.now().toISOString());
-    await deps.service.applySystemEvent(
-      item.requestId,
-      { type: 'domain_succeeded', domain: item.domain, ...(unchanged ? { unchanged: true } : {}) },
-      { gateway: { ...outcome, key: (item.change as DomainChange).idempotencyKey }, ...audit },
+    settle(item.requestId, {
+      ...succeededOutcome(item.domain, outcome, (item.change as DomainChange).idempotencyKey, audit),
+      outbox: { key: item.key, outcome: 'succeeded', detail: outcome },
+    });
+  }
+
+  function settle(requestId: string, outcome: Outcome): void {
+    recorderOf(requestId).queue.push(outcome);
+    flush(requestId, false);
+  }
+
+  /**
+   * Writes the request's queued outcomes when a batch is full, when none of its items is queued or being
+   * sent (the last ones, or all that is left waits for a retry), or when forced; one write at a time per
+   * request, each taking everything queued.
+   */
+  function flush(requestId: string, force: boolean): void {
+    const recorder = recorders.get(requestId);
+    if (!recorder || recorder.writing) return;
+    if (recorder.queue.length === 0) {
+      if (recorder.active === 0 && recorder.waiting === 0 && recorder.lost === null) recorders.delete(requestId);
+      return;
+    }
+    if (!force && recorder.active > 0 && recorder.queue.length < recorder.batch) return;
+    const batch = recorder.queue.splice(0);
+    recorder.writing = inFlight.track(
+      write(requestId, recorder, batch).finally(() => {
+        recorder.writing = null;
+        flush(requestId, false);
+      }),
     );
+  }
+
+  async function write(requestId: string, recorder: Recorder, batch: Outcome[]): Promise<void> {
+    try {
+      // The outbox rows first: once they are written, a restart finds the outcomes there.
+      const rows = batch.flatMap((o) => (o.outbox ? [o.outbox] : []));
+      await deps.store.completeOutboxItems(rows, deps.now().toISOString());
+      await deps.service.recordOutcomes(
+        requestId,
+        batch.map(({ outbox: _, ...o }) => o),
+      );
+    } catch (error) {
+      // The outcomes are in their outbox rows (a run reads them back from there), or the rows are still
+      // pending and the run sends them again with the same key.
+      if (running.has(requestId)) recorder.lost = error;
+      else if (!closed) rerunLater(requestId, error);
+    }
+  }
+
+  /** Resolves when every outcome queued for the request is written; throws if one of the writes failed. */
+  async function recorded(requestId: string): Promise<void> {
+    for (;;) {
+      const recorder = recorders.get(requestId);
+      if (!recorder) return;
+      if (recorder.writing) await recorder.writing;
+      else if (recorder.queue.length > 0) flush(requestId, true);
+      else {
+        const { lost } = recorder;
+        recorder.lost = null;
+        flush(requestId, false);
+        if (lost !== null) throw lost;
+        return;
+      }
+    }
   }
 
   /** The domain's version and whether every direction the change sets is already as asked; null if unreadable. */
@@ -245,8 +408,9 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     if (current?.request.state !== 'executing') return;
     const { request } = current;
     const rows = new Map((await deps.store.listOutboxForRequest(requestId)).map((r) => [r.key, r]));
-    const live = await snapshot(request);
-    const work: Promise<void>[] = [];
+    const recorder = recorderOf(requestId);
+    recorder.batch = Math.max(1, Math.ceil(Object.keys(request.execution.domains).length / OUTCOME_BATCHES));
+    const toSend: OutboxItem[] = [];
     for (const [domain, exec] of Object.entries(request.execution.domains)) {
       if (exec.status !== 'pending') continue;
       const row = rows.get(outboxKey(exec.key, exec.attempts));
@@ -255,59 +419,85 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         continue;
       }
       if (row.status === 'succeeded') {
-        work.push(deps.service.applySystemEvent(requestId, { type: 'domain_succeeded', domain }).then(() => {}));
+        // Sent and recorded in the outbox before a crash or a failed write: recorded now, with what the
+        // outbox kept of the gateway's answer.
+        const result = (row.result ?? {}) as Record<string, unknown> & { unchanged?: boolean };
+        recorder.queue.push(succeededOutcome(domain, result, exec.key, {}));
       } else if (row.status === 'failed') {
-        work.push(
-          deps.service
-            .applySystemEvent(requestId, { type: 'domain_failed', domain, error: row.lastError ?? 'failed' })
-            .then(() => {}),
-        );
-      } else {
-        work.push(executeItem(row, 0, live));
+        recorder.queue.push({ domain, error: row.lastError ?? 'failed', details: {} });
+      } else if (!busy.has(row.key)) {
+        toSend.push(row);
       }
     }
+    // Claimed in one transaction, while the gateway is read; an item another replica holds (or that
+    // settled meanwhile) is left out.
+    const [live, claimed] = await Promise.all([
+      toSend.length > 0 ? snapshot(request) : null,
+      deps.store.claimOutboxItems(
+        toSend.map((r) => r.key),
+        deps.holder,
+        deps.now().toISOString(),
+        claimMs,
+      ),
+    ]);
+    const work = claimed.map((item) => startItem(item, 0, live, item));
     // Every item settles before the run ends: with Promise.all the first failure (the store gone) ended
     // the run while other items were still recording, so the retry run could find a row already settled,
     // skip it, finish cleanly — and a record that then failed left the request "executing" with nothing
     // in flight.
     const failed = (await Promise.allSettled(work)).find((r) => r.status === 'rejected');
+    await recorded(requestId);
     if (failed) throw failed.reason;
   }
 
+  function rerunLater(requestId: string, error: unknown): void {
+    // Typically the store was unreachable: try again with backoff instead of leaving the request
+    // "executing" until the next sweep or restart. Nothing is lost: outbox and idempotency keys
+    // make the repeat safe.
+    const attempt = failures.get(requestId) ?? 0;
+    failures.set(requestId, attempt + 1);
+    const delay = backoffDelay(Math.min(attempt, 10), retry, random);
+    deps.logger.error('execution interrupted; will try again', {
+      requestId,
+      delayMs: delay,
+      err: describeError(error),
+    });
+    if (!closed) later(delay, () => run(requestId));
+  }
+
+  /** Runs (or resumes) a request's execution; concurrent calls for one request share one run. */
+  function run(requestId: string): Promise<void> {
+    const existing = running.get(requestId);
+    if (existing) return existing;
+    const p = inFlight.track(
+      reconcileOnce(requestId)
+        .then(() => {
+          failures.delete(requestId);
+        })
+        .catch((error) => rerunLater(requestId, error))
+        .finally(() => {
+          running.delete(requestId);
+          // A write that failed after this run had checked its outcomes: the next run records them.
+          const recorder = recorders.get(requestId);
+          if (recorder && recorder.lost !== null) {
+            const { lost } = recorder;
+            recorder.lost = null;
+            flush(requestId, false);
+            if (!closed) rerunLater(requestId, lost);
+          }
+        }),
+    );
+    running.set(requestId, p);
+    return p;
+  }
+
   return {
-    /** Runs (or resumes) a request's execution; concurrent calls for one request share one run. */
-    run(requestId: string): Promise<void> {
-      const existing = running.get(requestId);
-      if (existing) return existing;
-      const p = inFlight.track(
-        reconcileOnce(requestId)
-          .then(() => {
-            failures.delete(requestId);
-          })
-          .catch((error) => {
-            // Typically the store was unreachable: try again with backoff instead of leaving the request
-            // "executing" until the next sweep or restart. Nothing is lost: outbox and idempotency keys
-            // make the repeat safe.
-            const attempt = failures.get(requestId) ?? 0;
-            failures.set(requestId, attempt + 1);
-            const delay = backoffDelay(Math.min(attempt, 10), retry, random);
-            deps.logger.error('execution interrupted; will try again', {
-              requestId,
-              delayMs: delay,
-              err: describeError(error),
-            });
-            if (!closed) later(delay, () => this.run(requestId));
-          })
-          .finally(() => running.delete(requestId)),
-      );
-      running.set(requestId, p);
-      return p;
-    },
+    run,
 
     /** On start-up: every request that was executing when the last process stopped. */
     async resumeAll(): Promise<number> {
       const executing = await deps.store.listRequests({ states: ['executing'], limit: 1000 });
-      await Promise.all(executing.map((r) => this.run(r.id)));
+      await Promise.all(executing.map((r) => run(r.id)));
       return executing.length;
     },
 
@@ -325,6 +515,21 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
       for (const cancel of [...waits]) cancel();
       await inFlight.drain(drainMs);
     },
+  };
+}
+
+function succeededOutcome(
+  domain: string,
+  result: Record<string, unknown> & { unchanged?: boolean },
+  key: string,
+  audit: Record<string, unknown>,
+): Outcome {
+  const { unchanged, ...gateway } = result;
+  return {
+    domain,
+    error: null,
+    ...(unchanged === true ? { unchanged: true } : {}),
+    details: { gateway: { ...gateway, key }, ...audit },
   };
 }
 

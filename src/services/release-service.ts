@@ -27,6 +27,7 @@ import {
   type Actor,
   availableActions,
   createRequest,
+  type DomainOutcome,
   decisionRefusal,
   dueAt,
   type Effect,
@@ -174,6 +175,71 @@ function auditFor(
   details: unknown = {},
 ): AuditInput {
   return { at, actor, action, tenantId: request.tenantId, scopeId: request.scope.id, requestId: request.id, details };
+}
+
+// The audit entry of one event: who, the state it left, and what the event carries.
+function eventAudit(
+  next: ReleaseRequest,
+  event: ReleaseEvent,
+  actorId: string,
+  actorName: string,
+  at: string,
+  details: unknown,
+): AuditInput {
+  return auditFor(next, `${next.kind}.${event.type}`, actorId, at, {
+    by: actorName,
+    state: next.state,
+    ...(event.type === 'approve'
+      ? {
+          override: event.override,
+          policyMeets: event.freshPolicy.meets,
+          justification: event.justification?.trim() || null,
+        }
+      : {}),
+    ...(event.type === 'supersede' ? { block: event.block.requestId, blockedBy: event.block.by.name } : {}),
+    ...(event.type === 'domain_succeeded' && event.unchanged ? { unchanged: true } : {}),
+    ...(event.type === 'retry_failed' && event.changedSince?.length ? { skipped: event.changedSince } : {}),
+    ...(event.type === 'domain_succeeded' || event.type === 'domain_failed' ? { domain: event.domain } : {}),
+    ...(event.type === 'domain_failed' ? { error: event.error } : {}),
+    ...(details as Record<string, unknown>),
+  });
+}
+
+// A batch of outcomes is audited as if each had been its own event: one `domain_succeeded` or
+// `domain_failed` entry per domain the batch settled (read-audit-log and audit verify read them so).
+// `details` is the Map of each domain's details that recordOutcomes passes through applySystemEvent.
+function settledAudit(
+  before: ReleaseRequest,
+  next: ReleaseRequest,
+  outcomes: readonly DomainOutcome[],
+  actorId: string,
+  actorName: string,
+  at: string,
+  details: unknown,
+): AuditInput[] {
+  const prior = 'execution' in before ? before.execution?.domains : undefined;
+  const after = 'execution' in next ? next.execution?.domains : undefined;
+  const perDomain = details instanceof Map ? (details as Map<string, Record<string, unknown>>) : new Map();
+  const entries: AuditInput[] = [];
+  const seen = new Set<string>();
+  for (const o of outcomes) {
+    if (seen.has(o.domain)) continue;
+    seen.add(o.domain);
+    const settled = after?.[o.domain];
+    if (prior?.[o.domain]?.status !== 'pending' || !settled || settled.status === 'pending') continue;
+    const succeeded = settled.status === 'succeeded';
+    entries.push(
+      auditFor(next, `${next.kind}.${succeeded ? 'domain_succeeded' : 'domain_failed'}`, actorId, at, {
+        by: actorName,
+        state: next.state,
+        ...(succeeded && settled.unchanged ? { unchanged: true } : {}),
+        domain: o.domain,
+        ...(succeeded ? {} : { error: settled.error }),
+        ...perDomain.get(o.domain),
+      }),
+    );
+  }
+  return entries;
 }
 
 // Creating requests is serialised per tenant (in this process by a queue, across replicas by a store
@@ -614,6 +680,24 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
       }
     },
 
+    /**
+     * Records gateway outcomes of one request in one write (docs/decisions/state-wide-scale.md): one
+     * audit entry per domain it settles, as `domain_succeeded`/`domain_failed` with that domain's
+     * `details`. Outcomes of domains already settled are passed over (their first outcome stands).
+     */
+    recordOutcomes(
+      requestId: string,
+      outcomes: ReadonlyArray<DomainOutcome & { details?: Record<string, unknown> }>,
+    ): Promise<ActOutcome> {
+      const details = new Map<string, Record<string, unknown>>();
+      for (const o of outcomes) if (!details.has(o.domain)) details.set(o.domain, o.details ?? {});
+      return this.applySystemEvent(
+        requestId,
+        { type: 'domains_settled', outcomes: outcomes.map(({ details: _, ...o }) => o) },
+        details,
+      );
+    },
+
     /** System events (gateway outcomes, expiry): re-read and re-apply on a version conflict. */
     async applySystemEvent(requestId: string, event: ReleaseEvent, details: unknown = {}): Promise<ActOutcome> {
       for (let attempt = 0; attempt < 25; attempt++) {
@@ -819,25 +903,10 @@ export function createReleaseService(deps: ReleaseServiceDeps) {
     if (!result.ok) return { kind: 'refused', refusal: result.refusal, request, version: stored.version };
     const next = result.request;
     const outbox = outboxItemsFor(next, result.effects);
-    const audit: AuditInput[] = [
-      auditFor(next, `${next.kind}.${event.type}`, actorId, at, {
-        by: actorName,
-        state: next.state,
-        ...(event.type === 'approve'
-          ? {
-              override: event.override,
-              policyMeets: event.freshPolicy.meets,
-              justification: event.justification?.trim() || null,
-            }
-          : {}),
-        ...(event.type === 'supersede' ? { block: event.block.requestId, blockedBy: event.block.by.name } : {}),
-        ...(event.type === 'domain_succeeded' && event.unchanged ? { unchanged: true } : {}),
-        ...(event.type === 'retry_failed' && event.changedSince?.length ? { skipped: event.changedSince } : {}),
-        ...(event.type === 'domain_succeeded' || event.type === 'domain_failed' ? { domain: event.domain } : {}),
-        ...(event.type === 'domain_failed' ? { error: event.error } : {}),
-        ...(details as Record<string, unknown>),
-      }),
-    ];
+    const audit: AuditInput[] =
+      event.type === 'domains_settled'
+        ? settledAudit(request, next, event.outcomes, actorId, actorName, at, details)
+        : [eventAudit(next, event, actorId, actorName, at, details)];
     for (const item of outbox) {
       audit.push(auditFor(next, 'gateway.intent', actorId, at, { domain: item.domain, key: item.key }));
     }

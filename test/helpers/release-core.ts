@@ -1,6 +1,7 @@
 import { createStore } from '../../src/adapters/store/create-store.ts';
 import type { Caller } from '../../src/domain/caller.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
+import type { RegionNode } from '../../src/domain/model.ts';
 import { buildRegionIndex } from '../../src/domain/region-index.ts';
 import type { Effect, ReleaseRequest } from '../../src/domain/release-request.ts';
 import type { RolesConfig } from '../../src/domain/roles.ts';
@@ -59,21 +60,25 @@ export async function startReleaseCore(
     ttlMinutes?: number;
     retryWindowMinutes?: number;
     roles?: RolesConfig;
+    gatewayConcurrency?: number;
+    /** The four-level estate's regions, e.g. with more domains in a town (the devices stay as they are). */
+    regions?: RegionNode[];
   } = {},
 ): Promise<ReleaseCore> {
   let nowMs = T0;
   const now = () => new Date(nowMs);
   const store = await createStore({ dataDir: ':memory:' });
+  const regions = options.regions ?? fourLevelRegions;
   const inventory = new InMemoryInventory(
     {
-      regions: fourLevelRegions,
+      regions,
       levels: fourLevelLevels,
       patches: trackedPatches,
       devices: fourLevelDevices(now(), options.unpatchedClients),
     },
     now,
   );
-  const gateway = new InMemoryGateway(fourLevelRegions, now);
+  const gateway = new InMemoryGateway(regions, now);
   const transitions: ReleaseCore['transitions'] = [];
   const retrying: ReleaseCore['retrying'] = [];
   let ids = 0;
@@ -105,6 +110,7 @@ export async function startReleaseCore(
       holder,
       now,
       logger: silentLogger,
+      gatewayConcurrency: options.gatewayConcurrency ?? 16,
       retry: { baseMs: 1, maxMs: 1 },
       random: () => 0,
       onRetrying: (requestId, domain) => retrying.push([requestId, domain]),

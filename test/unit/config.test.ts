@@ -27,6 +27,7 @@ describe('loadConfig', () => {
     assert.equal(c.playground.port, 56150);
     assert.deepEqual(c.allowedTenants, []);
     assert.deepEqual(c.allowedOrigins, []);
+    assert.equal(c.gatewayConcurrency, 16);
   });
 
   test('values are parsed', () => {
@@ -83,6 +84,8 @@ describe('loadConfig', () => {
     assert.match(problemsOf({ SIM_SCENARIO: 'mars' })[0]!, /expected feb-2024, all-patched, empty or land/);
     assert.match(problemsOf({ DATABASE_URL: 'mysql://x' })[0]!, /DATABASE_URL=.*PostgreSQL URL/);
     assert.match(problemsOf({ PLAYGROUND: 'maybe' })[0]!, /PLAYGROUND="maybe": expected on or off/);
+    assert.match(problemsOf({ GATEWAY_CONCURRENCY: '0' })[0]!, /GATEWAY_CONCURRENCY="0"/);
+    assert.equal(loadConfig({ GATEWAY_CONCURRENCY: '4' }).gatewayConcurrency, 4);
   });
 
   test('secrets are never echoed', () => {

@@ -646,15 +646,37 @@ export class SqlStore implements Store {
   }
 
   async claimOutbox(key: string, holder: string, now: string, leaseMs: number): Promise<OutboxItem | null> {
+    const [item] = await this.#claimOutbox(this.#db, key, holder, now, leaseMs);
+    return item ?? null;
+  }
+
+  async claimOutboxItems(keys: readonly string[], holder: string, now: string, leaseMs: number): Promise<OutboxItem[]> {
+    if (keys.length === 0) return [];
+    // One transaction: one commit (with SQLite's synchronous=FULL one fsync) instead of one per item.
+    return this.#db.transaction(async (tx) => {
+      const claimed: OutboxItem[] = [];
+      // In key order, as every replica does: two of them claiming overlapping items never deadlock.
+      for (const key of [...keys].sort()) claimed.push(...(await this.#claimOutbox(tx, key, holder, now, leaseMs)));
+      return claimed;
+    });
+  }
+
+  async #claimOutbox(
+    db: SqlExecutor,
+    key: string,
+    holder: string,
+    now: string,
+    leaseMs: number,
+  ): Promise<OutboxItem[]> {
     const nowMs = toMs(now, 'now');
     const until = nowMs + checkPositive(leaseMs, 'leaseMs');
-    const rows = await this.#db.query(
+    const rows = await db.query(
       `UPDATE outbox SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1, updated_at = ?
        WHERE key = ? AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
        RETURNING *`,
       [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), key, holder, nowMs],
     );
-    return rows[0] ? toOutbox(rows[0]) : null;
+    return rows.map(toOutbox);
   }
 
   async completeOutbox(
@@ -663,25 +685,49 @@ export class SqlStore implements Store {
     detail: unknown,
     now: string,
   ): Promise<OutboxItem | null> {
+    const [done] = await this.#completeOutbox(this.#db, key, outcome, detail, now);
+    if (done) return done;
+    const existing = await this.#db.query('SELECT * FROM outbox WHERE key = ?', [key]);
+    return existing[0] ? toOutbox(existing[0]) : null;
+  }
+
+  async completeOutboxItems(
+    outcomes: ReadonlyArray<{ key: string; outcome: 'succeeded' | 'failed'; detail: unknown }>,
+    now: string,
+  ): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    return this.#db.transaction(async (tx) => {
+      let changed = 0;
+      const ordered = [...outcomes].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      for (const o of ordered) changed += (await this.#completeOutbox(tx, o.key, o.outcome, o.detail, now)).length;
+      return changed;
+    });
+  }
+
+  async #completeOutbox(
+    db: SqlExecutor,
+    key: string,
+    outcome: 'succeeded' | 'failed',
+    detail: unknown,
+    now: string,
+  ): Promise<OutboxItem[]> {
     const at = toIso(now, 'now');
     // Only a pending item changes: the first outcome recorded is the one that stays.
     const rows =
       outcome === 'succeeded'
-        ? await this.#db.query(
+        ? await db.query(
             `UPDATE outbox SET status = 'succeeded', result = ?, updated_at = ?,
                claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
              WHERE key = ? AND status = 'pending' RETURNING *`,
             [json(detail), at, key],
           )
-        : await this.#db.query(
+        : await db.query(
             `UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ?,
                claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
              WHERE key = ? AND status = 'pending' RETURNING *`,
             [errorText(detail), at, key],
           );
-    if (rows[0]) return toOutbox(rows[0]);
-    const existing = await this.#db.query('SELECT * FROM outbox WHERE key = ?', [key]);
-    return existing[0] ? toOutbox(existing[0]) : null;
+    return rows.map(toOutbox);
   }
 
   async releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {

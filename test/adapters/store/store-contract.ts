@@ -722,6 +722,55 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           assert.equal(await store.completeOutbox('unknown', 'succeeded', null, at(4)), null);
         }));
 
+      test('many items claimed and completed in one call each: the same rules as one by one', () =>
+        withStore(async (store) => {
+          await store.createRequest(
+            newRequest('r1'),
+            [],
+            ['a.de', 'b.de', 'c.de'].map((d) => ({ key: `r1/${d}`, domain: d, change: { d } })),
+          );
+          assert.ok(await store.claimOutbox('r1/c.de', 'replica-b', at(1), 60_000));
+          const claimed = await store.claimOutboxItems(
+            ['r1/a.de', 'r1/b.de', 'r1/c.de', 'unknown'],
+            'replica-a',
+            at(1),
+            30_000,
+          );
+          assert.deepEqual(
+            claimed.map((c) => [c.key, c.claimedBy, c.attempts]).sort(),
+            [
+              ['r1/a.de', 'replica-a', 1],
+              ['r1/b.de', 'replica-a', 1],
+            ],
+            "another holder's live claim is respected",
+          );
+          assert.deepEqual(await store.claimOutboxItems([], 'replica-a', at(1), 30_000), []);
+          const changed = await store.completeOutboxItems(
+            [
+              { key: 'r1/a.de', outcome: 'succeeded', detail: { changed: true } },
+              { key: 'r1/b.de', outcome: 'failed', detail: new Error('gateway refused') },
+              { key: 'unknown', outcome: 'succeeded', detail: null },
+            ],
+            at(2),
+          );
+          assert.equal(changed, 2);
+          assert.equal(
+            await store.completeOutboxItems([{ key: 'r1/a.de', outcome: 'failed', detail: 'late' }], at(3)),
+            0,
+            'the first outcome stays',
+          );
+          const rows = new Map((await store.listOutboxForRequest('r1')).map((r) => [r.key, r]));
+          assert.deepEqual(
+            [rows.get('r1/a.de')!.status, rows.get('r1/a.de')!.result, rows.get('r1/a.de')!.claimedBy],
+            ['succeeded', { changed: true }, null],
+          );
+          assert.deepEqual(
+            [rows.get('r1/b.de')!.status, rows.get('r1/b.de')!.lastError],
+            ['failed', 'gateway refused'],
+          );
+          assert.deepEqual([rows.get('r1/c.de')!.status, rows.get('r1/c.de')!.claimedBy], ['pending', 'replica-b']);
+        }));
+
       test('a failed outcome records the error message', () =>
         withStore(async (store) => {
           await withItem(store);

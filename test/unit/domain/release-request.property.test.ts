@@ -67,14 +67,17 @@ type Command =
   | { t: 'restart'; req: number }
   // slot picks one of the request's own domains; the last slot is a domain outside the scope.
   | { t: 'succeed'; req: number; slot: number }
-  | { t: 'fail'; req: number; slot: number };
+  | { t: 'fail'; req: number; slot: number }
+  // Several outcomes in one write, as the executor records a large request's (domains_settled).
+  | { t: 'settle'; req: number; outcomes: Array<{ slot: number; ok: boolean }> };
 type ActorCommand<T extends string> = { t: T; req: number; user: number; roles: Role[] };
 type Step = { dt: number; cmd: Command };
 // A command for an existing request, with the outcome's domain resolved against the request's scope.
 type Resolved = (
-  | Exclude<Command, { t: 'create' | 'restart' | 'succeed' | 'fail' }>
+  | Exclude<Command, { t: 'create' | 'restart' | 'succeed' | 'fail' | 'settle' }>
   | { t: 'succeed'; req: number; domain: string }
   | { t: 'fail'; req: number; domain: string }
+  | { t: 'settle'; req: number; outcomes: Array<{ domain: string; ok: boolean }> }
 ) & { changedSince?: string[] };
 
 const roles = fc.constantFrom<Role[]>([], ['viewer'], ['operator'], ['approver'], ['operator', 'approver']);
@@ -149,6 +152,14 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ t: fc.constant('restart' as const), req }), weight: 2 },
   { arbitrary: outcome('succeed'), weight: 8 },
   { arbitrary: outcome('fail'), weight: 6 },
+  {
+    arbitrary: fc.record({
+      t: fc.constant('settle' as const),
+      req,
+      outcomes: fc.array(fc.record({ slot: fc.nat({ max: 8 }), ok: mostly(true) }), { minLength: 1, maxLength: 5 }),
+    }),
+    weight: 6,
+  },
 );
 // Random clock: mostly a few minutes forward, sometimes a jump past the TTL or a little backwards
 // (another replica's clock).
@@ -326,6 +337,19 @@ function modelStep(m: Model, c: Resolved, nowMs: number): Outcome {
       if (m.kind !== 'release') return { code: 'wrong_kind' };
       if (m.state !== 'pending' && m.state !== 'retry_pending') return { code: 'already_decided' };
       return { code: 'ok', next: { ...m, state: 'superseded' } };
+    case 'settle': {
+      // The pending ones settle in order (a domain's first outcome wins); refused when none is pending.
+      if (m.state !== 'executing') return { code: 'not_executing' };
+      if (c.outcomes.some((o) => !m.domains.includes(o.domain))) return { code: 'unknown_domain' };
+      let next = m;
+      for (const o of c.outcomes) {
+        if (next.status[o.domain] !== 'pending') continue;
+        const one = modelStep(next, { t: o.ok ? 'succeed' : 'fail', req: c.req, domain: o.domain }, nowMs);
+        if (!('next' in one)) throw new Error('a pending domain settles');
+        next = one.next;
+      }
+      return next === m ? { code: 'domain_already_settled' } : { code: 'ok', next };
+    }
     case 'succeed':
     case 'fail': {
       if (m.state !== 'executing') return { code: 'not_executing' };
@@ -397,6 +421,11 @@ function eventFor(c: Resolved): ReleaseEvent {
       return { type: 'domain_succeeded', domain: c.domain };
     case 'fail':
       return { type: 'domain_failed', domain: c.domain, error: 'gateway timeout' };
+    case 'settle':
+      return {
+        type: 'domains_settled',
+        outcomes: c.outcomes.map((o) => ({ domain: o.domain, error: o.ok ? null : 'gateway timeout' })),
+      };
   }
 }
 
@@ -431,6 +460,7 @@ const coverage = {
   skipped: 0,
   retryWindowOver: 0,
   expiredAfterFailure: 0,
+  settledInBatches: 0,
 };
 
 function checkMayExecute(r: ReleaseRequest, w: World): void {
@@ -586,12 +616,15 @@ function run(steps: Step[]): void {
       checkExecuteEffects(before, effects, w);
       continue;
     }
+    const domainAt = (slot: number) => (slot === 8 ? 'x.de' : model.domains[slot % model.domains.length]!);
     const resolved: Resolved =
       cmd.t === 'succeed' || cmd.t === 'fail'
-        ? { t: cmd.t, req: cmd.req, domain: cmd.slot === 8 ? 'x.de' : model.domains[cmd.slot % model.domains.length]! }
-        : cmd.t === 'approve' || cmd.t === 'retry'
-          ? { ...cmd, changedSince: [...new Set(cmd.skip.map((s) => model.domains[s % model.domains.length]!))] }
-          : cmd;
+        ? { t: cmd.t, req: cmd.req, domain: domainAt(cmd.slot) }
+        : cmd.t === 'settle'
+          ? { t: 'settle', req: cmd.req, outcomes: cmd.outcomes.map((o) => ({ domain: domainAt(o.slot), ok: o.ok })) }
+          : cmd.t === 'approve' || cmd.t === 'retry'
+            ? { ...cmd, changedSince: [...new Set(cmd.skip.map((s) => model.domains[s % model.domains.length]!))] }
+            : cmd;
     if ('user' in cmd) checkAvailableActions(before, actorOf(cmd.user, cmd.roles), now);
     const snapshot = structuredClone(before);
     const result = transition(before, eventFor(resolved), now);
@@ -623,13 +656,24 @@ function run(steps: Step[]): void {
       assert.ok(cmd.freshMeets && !cmd.worse, 'a plain retry only with the policy met and not worse');
       assert.ok(nowMs < model.expiresAtMs, 'a plain retry only within the request lifetime');
     }
-    if (resolved.t === 'succeed') {
+    const succeeded =
+      resolved.t === 'succeed'
+        ? [resolved.domain]
+        : resolved.t === 'settle'
+          ? Object.keys(after.execution?.domains ?? {}).filter(
+              (d) =>
+                before.execution?.domains[d]?.status === 'pending' &&
+                after.execution?.domains[d]?.status === 'succeeded',
+            )
+          : [];
+    if (resolved.t === 'settle') coverage.settledInBatches++;
+    for (const domain of succeeded) {
       const round = after.execution?.round ?? 1;
       assert.ok(
         after.kind === 'block' || w.authorized.has(`${after.id}|${round}`),
         'the gateway only changes for a valid decision',
       );
-      const k = `${after.id}|${resolved.domain}`;
+      const k = `${after.id}|${domain}`;
       w.successes.set(k, (w.successes.get(k) ?? 0) + 1);
       assert.equal(w.successes.get(k), 1, 'a domain succeeds at most once');
     }
