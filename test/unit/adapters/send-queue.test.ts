@@ -147,6 +147,41 @@ describe('send queue: 500 conversations under throttling', () => {
     assert.equal(clock.t - start, (490 / 20) * 1000);
   });
 
+  test('a request counts against the tenant until a second after its answer, however long that takes', async () => {
+    const { nowMs, sleep, clock } = fakeClock();
+    const start = clock.t;
+    const started: number[] = [];
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    // Teams takes its time answering the first 30; when each arrived there nobody here can know.
+    const sender: ProactiveSender = {
+      send: async () => {
+        started.push(clock.t);
+        if (started.length <= 30) await answered;
+        return { activityId: `a-${started.length}` };
+      },
+      update: async () => {},
+    };
+    const queue = queueWith({
+      sender,
+      nowMs,
+      sleep,
+      concurrency: 40,
+      tenantLimit: { capacity: 40, refillPerSecond: 40 },
+    });
+    const all = Promise.all(Array.from({ length: 31 }, (_, i) => queue.send(`c-${i}`, card('x'))));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(started.length, 30, 'the 31st waits while 30 are unanswered');
+    clock.t += 5000;
+    const answeredAt = clock.t;
+    answer();
+    await all;
+    assert.equal(started.length, 31);
+    assert.ok(started[30]! >= answeredAt + 1000, `31st started ${started[30]! - start} ms in`);
+  });
+
   test('one busy conversation does not hold up the others, and keeps its burst of 7', async () => {
     const { nowMs, sleep, clock } = fakeClock();
     const start = clock.t;
