@@ -62,15 +62,26 @@ class StalledQueue implements AlertSender {
     return this.held.length;
   }
   async release(): Promise<void> {
-    for (const job of this.held.splice(0)) {
+    await this.takeTurns();
+    await this.answer();
+  }
+  // The cards' turns come (each delivery is claimed and rendered) and the requests go to Teams...
+  async takeTurns(): Promise<void> {
+    for (const job of this.held) {
       try {
         await job.card();
-        job.done(await this.teams.send(job.conversationId));
+        this.sending.push(job);
       } catch (error) {
         job.fail(error);
       }
     }
+    this.held = [];
   }
+  // ...whose answers come back only now.
+  async answer(): Promise<void> {
+    for (const job of this.sending.splice(0)) job.done(await this.teams.send(job.conversationId));
+  }
+  private sending: typeof this.held = [];
 }
 
 function spike(): SpikeAlert {
@@ -281,6 +292,39 @@ describe('alert deliveries across replicas', () => {
       const own = r.posts.find((p) => p.conversationId === c0 && p.replica === 'replica-new')!;
       assert.equal(d!.activityId, own.activityId);
       assert.equal(r.posts.filter((p) => p.conversationId === c0).length, 1);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('the window that stays: a replica stalled past its claim while Teams took its card; both post, the record is one', async () => {
+    const r = await rig();
+    try {
+      const alertId = await r.pendingAlert();
+      let stalled!: StalledQueue;
+      const slow = await r.replica('replica-slow', (teams) => {
+        stalled = new StalledQueue(teams);
+        return stalled;
+      });
+      await slow.delivery.resumePending();
+      // Claimed and on its way to Teams, then the machine starves for longer than the claim.
+      await stalled.takeTurns();
+      r.clock.t += 61_000;
+      const next = await r.replica('replica-new');
+      assert.equal(await next.delivery.resumePending(), conversations.length);
+      assert.ok(await next.delivery.drain(10_000));
+      await stalled.answer();
+      assert.ok(await slow.delivery.drain(10_000));
+      // Teams has no idempotency key: each card twice. The store keeps the copy of the replica that held the
+      // claim when it recorded, so updates in place reach that one.
+      assert.deepEqual(
+        [...postsPerConversation(r.posts).values()],
+        conversations.map(() => 2),
+      );
+      for (const d of await next.store.listDeliveries({ alertId })) {
+        const own = r.posts.find((p) => p.conversationId === d.conversationId && p.replica === 'replica-new')!;
+        assert.deepEqual([d.status, d.activityId], ['sent', own.activityId]);
+      }
     } finally {
       await r.close();
     }
