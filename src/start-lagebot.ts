@@ -378,6 +378,8 @@ function createServices(
     sender: sendQueue,
     render: buildAlertCard,
     now: gatewayNow,
+    holder: config.replicaId,
+    claimClock: now,
     logger,
     metrics,
   });
@@ -499,7 +501,8 @@ async function startHttp(
 /**
  * The spam watcher, executions a previous process left unfinished (completed exactly once), and the
  * periodic sweep: requests past their time expire, and executions that stopped on a store or gateway
- * outage — or that a crashed replica left behind once its claims expire — are resumed.
+ * outage — or that a crashed replica left behind once its claims expire — are resumed; so are, on the
+ * watcher's leader, alert deliveries whose replica died holding their claim (src/services/deliver-alerts.ts).
  */
 async function startSweeps(
   config: Config,
@@ -507,7 +510,7 @@ async function startSweeps(
   closers: Closers,
 ): Promise<void> {
   const { logger } = deps;
-  const { release, executor, watcher, nudges, reports } = deps.services;
+  const { release, executor, watcher, delivery, nudges, reports } = deps.services;
   if (config.spamWatchIntervalSeconds > 0 && !config.noSpamWatcher) watcher.start();
   const resumed = await executor.resumeAll();
   if (resumed > 0) logger.info(`resumed ${resumed} unfinished executions`);
@@ -516,6 +519,11 @@ async function startSweeps(
     executor.resumeAll().catch((error) => logger.warn('resume sweep failed', { err: describeError(error) }));
     nudges.tick().catch((error) => logger.warn('reminder sweep failed', { err: describeError(error) }));
     reports.tick().catch((error) => logger.warn('report sweep failed', { err: describeError(error) }));
+    if (watcher.isLeader()) {
+      delivery
+        .resumePending()
+        .catch((error) => logger.warn('alert resume sweep failed', { err: describeError(error) }));
+    }
   }, config.sweepIntervalMs);
   sweep.unref();
   closers.push(async () => clearInterval(sweep));

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { TurnContext } from 'botbuilder';
 import { GatewayHttpClient } from '../../src/adapters/gateway-http-client.ts';
 import { InventoryHttpClient } from '../../src/adapters/inventory-http-client.ts';
-import { createSendQueue, defaultTenantLimit } from '../../src/adapters/send-queue.ts';
+import { createSendQueue, defaultTenantCeilingPerSecond, defaultTenantLimit } from '../../src/adapters/send-queue.ts';
 import { createStore } from '../../src/adapters/store/create-store.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
@@ -442,7 +442,12 @@ async function main(): Promise<void> {
       `2/3 one alert to ${CONVERSATIONS} conversations through the real queue (takes ~${Math.round((CONVERSATIONS / 30) * 2.7)} s) …`,
     );
     deliveries.push(await measureDelivery('teamsTenantLimit: burst 10 + 20/s', teamsTenantLimit));
-    deliveries.push(await measureDelivery('send queue default: 1 + 30/s', defaultTenantLimit));
+    deliveries.push(
+      await measureDelivery(
+        `send queue default: ${defaultTenantLimit.capacity} + ${defaultTenantLimit.refillPerSecond}/s, ≤ ${defaultTenantCeilingPerSecond} in any s`,
+        defaultTenantLimit,
+      ),
+    );
   }
 
   const costs: PollCost[] = [];

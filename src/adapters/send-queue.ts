@@ -5,6 +5,13 @@ import { type Logger, silentLogger } from '../domain/logger.ts';
 import type { OutgoingContent } from '../domain/mention-message.ts';
 import type { ProactiveSender } from '../domain/ports.ts';
 import {
+  cancelRequest,
+  createRequestWindow,
+  finishRequest,
+  type RequestWindow,
+  startRequest,
+} from '../domain/request-window.ts';
+import {
   createSendBuckets,
   createTokenBucket,
   pauseBucket,
@@ -38,6 +45,9 @@ export interface SendQueueOptions {
   // Requests to Teams at once. Connector calls take ~100–300 ms; 8 in flight keep 30/s busy.
   concurrency?: number;
   tenantLimit?: TokenBucketSpec;
+  // Requests Teams may receive from us in any one second, counted as they can arrive (src/domain/request-window.ts):
+  // the tenant bucket paces, this keeps the ceiling however late a request reaches Teams. Default 30.
+  tenantCeilingPerSecond?: number;
   conversationLimit?: TokenBucketSpec;
   // Tries per message, the first included; 429s do not count: being paced is not failing, and Teams
   // says to keep retrying them after Retry-After.
@@ -88,7 +98,8 @@ export const defaultSendBackoff: BackoffOptions = { baseMs: 1000, maxMs: 60_000 
 // teamsTenantLimit (burst 10 + 20/s, src/domain/token-bucket.ts), but spreads them evenly: one alert to
 // 500 channels takes ~17 s instead of 24.5 s (bench/alerts). Teams itself allows 50/s per app and
 // tenant, so replies to users keep their headroom either way.
-export const defaultTenantLimit: TokenBucketSpec = { capacity: 1, refillPerSecond: 30 };
+export const defaultTenantLimit: TokenBucketSpec = { capacity: 5, refillPerSecond: 30 };
+export const defaultTenantCeilingPerSecond = 30;
 
 export function createSendQueue(options: SendQueueOptions): SendQueue {
   const sender = options.sender;
@@ -104,6 +115,7 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 5 * 60_000;
 
   let buckets: SendBuckets = createSendBuckets(options.tenantLimit ?? defaultTenantLimit);
+  let window: RequestWindow = createRequestWindow(options.tenantCeilingPerSecond ?? defaultTenantCeilingPerSecond);
   const waiting: Job[] = [];
   const queuedByKey = new Map<string, Job>();
   const inflight = new Set<Promise<void>>();
@@ -176,13 +188,27 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
         const ready = waiting.filter((j) => j.notBefore <= now && !busy.has(j.conversationId));
         let waitMs = Number.POSITIVE_INFINITY;
         if (ready.length > 0) {
-          const next = pickNextSend(buckets, ready, now, conversationLimit);
-          buckets = next.buckets;
-          if (next.kind === 'send') {
-            start(next.item);
+          const slot = startRequest(window, now);
+          window = slot.window;
+          if (!slot.ok && slot.waitMs === null) {
+            // Every place in the window is a request still waiting for its answer.
+            await Promise.race(inflight);
             continue;
           }
-          if (next.kind === 'wait') waitMs = next.waitMs;
+          if (!slot.ok) {
+            waitMs = slot.waitMs ?? waitMs;
+          } else {
+            const next = pickNextSend(buckets, ready, now, conversationLimit);
+            buckets = next.buckets;
+            if (next.kind === 'send') {
+              window = slot.window;
+              start(next.item);
+              continue;
+            }
+            // Nothing went: the place taken for the probe is given back.
+            window = cancelRequest(slot.window);
+            if (next.kind === 'wait') waitMs = next.waitMs;
+          }
         }
         for (const j of waiting) if (j.notBefore > now) waitMs = Math.min(waitMs, j.notBefore - now);
         if (ready.length === 0 && !Number.isFinite(waitMs) && inflight.size > 0) {
@@ -219,15 +245,22 @@ export function createSendQueue(options: SendQueueOptions): SendQueue {
   async function attempt(job: Job): Promise<void> {
     job.attempts += 1;
     job.firstTriedAt ??= nowMs();
+    // Whether the request went out: then it counts in the tenant's window from its answer on.
+    let requested = false;
     try {
       const card = typeof job.card === 'function' ? await job.card() : job.card;
+      requested = true;
       if (job.kind === 'send') {
-        job.resolve(await sender.send(job.conversationId, card));
+        const sent = await sender.send(job.conversationId, card);
+        window = finishRequest(window, nowMs());
+        job.resolve(sent);
       } else {
         await sender.update(job.conversationId, job.activityId!, card);
+        window = finishRequest(window, nowMs());
         job.resolve({ activityId: job.activityId! });
       }
     } catch (error) {
+      window = requested ? finishRequest(window, nowMs()) : cancelRequest(window);
       const status = statusOf(error);
       const retryable = status === null ? isTransportError(error) : isRetryableStatus(status);
       if (status !== 429) job.failures += 1;

@@ -303,17 +303,17 @@ export interface AlertDelivery {
   conversationId: string;
   activityId: string | null;
   status: DeliveryStatus;
+  // Claims taken (claimDelivery): each is one try at sending the card.
   attempts: number;
   updatedAt: string;
+  // The replica sending it right now and until when (claimDelivery); null when unclaimed.
+  claimedBy: string | null;
+  claimedUntil: string | null;
 }
 
-export interface DeliveryUpdate {
-  status: DeliveryStatus;
-  // Omitted: keep the stored one (a failed update must not forget the card it updates).
-  activityId?: string | null;
-  // Counts a send attempt.
-  attempted?: boolean;
-}
+// How a claimed delivery ended: the card is in the conversation (its activity id, for updates in place),
+// or it could not be sent.
+export type DeliveryResult = { status: 'sent'; activityId: string } | { status: 'failed' };
 
 export interface AlertAck {
   alertId: string;
@@ -478,10 +478,22 @@ export interface Store {
     conversationId: string,
     now: string,
   ): Promise<{ created: boolean; delivery: AlertDelivery }>;
-  updateDelivery(
+  // As claimOutbox: the claimed delivery (attempts + 1), or null if unknown, no longer pending, or claimed by
+  // another holder whose claim has not expired. Re-claiming one's own delivery renews the claim.
+  claimDelivery(
     alertId: string,
     conversationId: string,
-    update: DeliveryUpdate,
+    holder: string,
+    now: string,
+    leaseMs: number,
+  ): Promise<AlertDelivery | null>;
+  // Records the result only while `holder` still holds the claim (expired or not: nobody took it over) and the
+  // delivery is pending; then the claim is dropped. null otherwise: another replica took the delivery over.
+  completeDelivery(
+    alertId: string,
+    conversationId: string,
+    holder: string,
+    result: DeliveryResult,
     now: string,
   ): Promise<AlertDelivery | null>;
   listDeliveries(filter?: { alertId?: string; status?: DeliveryStatus }): Promise<AlertDelivery[]>;

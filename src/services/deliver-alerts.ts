@@ -6,7 +6,7 @@ import type { Logger } from '../domain/logger.ts';
 import type { DomainState } from '../domain/model.ts';
 import type { RegionIndex } from '../domain/region-index.ts';
 import type { SpikeEvent } from '../domain/spike-detector.ts';
-import type { MentionedPerson, Store, StoredAlert } from '../domain/store-port.ts';
+import type { MentionedPerson, Store, StoredAlert, AlertDelivery as StoredDelivery } from '../domain/store-port.ts';
 import { type AlertData, type AlertLang, type AlertView, parseAlertData } from './alert-data.ts';
 import { createInFlight } from './create-in-flight.ts';
 
@@ -16,9 +16,14 @@ import { createInFlight } from './create-in-flight.ts';
 // updates of every delivered copy in place. The card is rendered when its turn in the queue comes,
 // from the store, so a card that waited shows the newest state.
 //
-// Delivery is at least once, not exactly once: a crash after Teams accepted a card but before the
-// store recorded it leaves the delivery 'pending', and the next watcher sends it again.
-// Teams has no idempotency key for messages; one duplicate card after a crash beats a lost alert.
+// Each card is sent by one replica (docs/decisions/spam-alerts.md, "Delivered once"): when its turn in the
+// queue comes the delivery is claimed in the store, like an outbox item, for `claimMs` (renewed while the
+// card is under way), and 'sent' is recorded only by the claim's holder. A replica that finds a delivery
+// sent, or claimed by another replica whose claim holds, leaves it alone — a resumed delivery, a replayed
+// event on a new leader, or an old leader that lost its lease while its queue still held cards.
+// One window stays at least once: a replica that dies after Teams accepted a card and before the store
+// recorded it leaves the claim to expire, and the next leader sends the card again. Teams has no
+// idempotency key for proactive messages; one duplicate card after a crash beats a lost alert.
 
 type Card = Record<string, unknown>;
 type CardSource = Card | (() => Card | Promise<Card>);
@@ -39,8 +44,18 @@ export interface AlertDeliveryDeps {
   render: RenderAlertCard;
   now: () => Date;
   logger: Logger;
+  // This replica's name on the deliveries it claims (REPLICA_ID); default: a name of this instance's own.
+  holder?: string;
+  // The clock claims are measured on, the machine's: `now` is the back ends' (in the demo the simulator's,
+  // which runs 60 times faster and can be stepped). Default: `now`.
+  claimClock?: () => Date;
+  // How long a claim keeps other replicas off a delivery; renewed every third of it while the card is
+  // under way, so only a replica that stopped loses it.
+  claimMs?: number;
   metrics?: { alerts: { inc(labels: { event: string }): void } };
 }
+
+export const defaultDeliveryClaimMs = 60_000;
 
 export type DeliveryOutcome = { ok: true; activityId: string } | { ok: false; error: unknown };
 
@@ -54,7 +69,7 @@ export interface AlertDelivery {
   fanOut(alert: StoredAlert): Promise<{ queued: number; muted: number }>;
   // Updates every delivered copy in place (or only the one in `conversationId`).
   refreshCopies(alertId: string, conversationId?: string): Promise<number>;
-  // Queues deliveries a previous process left pending.
+  // Queues the pending deliveries nobody is sending: unclaimed, or claimed by a replica whose claim expired.
   resumePending(): Promise<number>;
   // Creates a test alert for one conversation and delivers it; resolves when sent or failed.
   sendTest(
@@ -70,6 +85,9 @@ export interface AlertDelivery {
 export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
   const { store, sender, logger } = deps;
   const nowIso = () => deps.now().toISOString();
+  const holder = deps.holder ?? `alert-delivery:${randomUUID()}`;
+  const claimClock = deps.claimClock ?? deps.now;
+  const claimMs = deps.claimMs ?? defaultDeliveryClaimMs;
   // Deliveries being sent by this process: a resumed or re-fanned delivery is not queued twice, and an
   // update that arrives while a card is on its way marks it for a refresh once it has an activity id.
   const active = new Map<string, { alertId: string; rendered: boolean; dirty: boolean }>();
@@ -147,36 +165,84 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     );
   }
 
+  // Another replica is sending it: its claim has not expired.
+  function claimedElsewhere(d: StoredDelivery): boolean {
+    return d.claimedBy !== null && d.claimedBy !== holder && Date.parse(d.claimedUntil ?? '') > claimClock().getTime();
+  }
+
   function schedule(alertId: string, conversationId: string): Promise<DeliveryOutcome> | null {
     const key = `${alertId}\n${conversationId}`;
     if (active.has(key)) return null;
     const entry = { alertId, rendered: false, dirty: false };
     active.set(key, entry);
+    const claim = () => store.claimDelivery(alertId, conversationId, holder, claimClock().toISOString(), claimMs);
+    let claimed = false;
+    // Set when the store refused the claim: another replica has sent the card or is sending it.
+    let leftToOther = false;
+    let renewal: ReturnType<typeof setInterval> | null = null;
     const run = async (): Promise<DeliveryOutcome> => {
       try {
         const { activityId } = await sender.send(
           conversationId,
-          // No store write between the token and the request: on SQLite every commit is an fsync that
-          // holds the event loop (~3 ms), and at 30 sends a second the queue has 33 ms per send.
+          // Claimed on every try, when the queue's token is taken: between queueing and sending another
+          // replica may have sent it (a resume, a new leader), and a retry after a long wait renews the claim.
+          // It is the one store write between the token and the request (on SQLite an fsync, ~2 ms).
           async () => {
+            if (!(await claim())) {
+              leftToOther = true;
+              throw new LagebotError('STORE_CONFLICT', 'the alert delivery is sent or claimed by another replica', {
+                alertId,
+                conversationId,
+              });
+            }
+            if (!claimed) {
+              claimed = true;
+              renewal = setInterval(() => {
+                claim().catch((e: unknown) =>
+                  logger.warn('could not renew an alert delivery claim', { alertId, err: describeError(e) }),
+                );
+              }, claimMs / 3);
+              renewal.unref?.();
+            }
             entry.rendered = true;
             entry.dirty = false;
             return renderOrThrow(alertId, conversationId);
           },
           { key: `send\n${key}` },
         );
-        await store.updateDelivery(alertId, conversationId, { status: 'sent', activityId, attempted: true }, nowIso());
-        deps.metrics?.alerts.inc({ event: 'delivered' });
-        if (entry.dirty) void scheduleUpdate(alertId, conversationId, activityId);
+        const recorded = await store.completeDelivery(
+          alertId,
+          conversationId,
+          holder,
+          { status: 'sent', activityId },
+          nowIso(),
+        );
+        if (recorded) {
+          deps.metrics?.alerts.inc({ event: 'delivered' });
+          if (entry.dirty) void scheduleUpdate(alertId, conversationId, activityId);
+        } else {
+          // This replica stalled past its claim and another one took the delivery over: both may have posted.
+          deps.metrics?.alerts.inc({ event: 'delivered_unrecorded' });
+          logger.warn('alert card sent after another replica took its delivery over', { alertId, conversationId });
+        }
         return { ok: true, activityId };
       } catch (error) {
+        if (leftToOther) {
+          logger.info('alert delivery left to the replica that claimed it', { alertId, conversationId });
+          return { ok: false, error };
+        }
         deps.metrics?.alerts.inc({ event: 'failed' });
         logger.warn('alert not delivered', { alertId, conversationId, err: describeError(error) });
-        await store
-          .updateDelivery(alertId, conversationId, { status: 'failed', attempted: true }, nowIso())
-          .catch((e: unknown) => logger.warn('could not record a failed delivery', { alertId, err: describeError(e) }));
+        if (claimed) {
+          await store
+            .completeDelivery(alertId, conversationId, holder, { status: 'failed' }, nowIso())
+            .catch((e: unknown) =>
+              logger.warn('could not record a failed delivery', { alertId, err: describeError(e) }),
+            );
+        }
         return { ok: false, error };
       } finally {
+        if (renewal) clearInterval(renewal);
         active.delete(key);
       }
     };
@@ -274,7 +340,9 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
       for (const conversationId of conversations) {
         if (muted.has(conversationId)) continue;
         const { delivery } = await store.ensureDelivery(alert.id, conversationId, now);
-        if (delivery.status === 'pending' && schedule(alert.id, conversationId)) queued++;
+        if (delivery.status === 'pending' && !claimedElsewhere(delivery) && schedule(alert.id, conversationId)) {
+          queued++;
+        }
       }
       return { queued, muted: conversations.filter((c) => muted.has(c)).length };
     },
@@ -294,7 +362,7 @@ export function createAlertDelivery(deps: AlertDeliveryDeps): AlertDelivery {
     async resumePending() {
       let n = 0;
       for (const d of await store.listDeliveries({ status: 'pending' })) {
-        if (schedule(d.alertId, d.conversationId)) n++;
+        if (!claimedElsewhere(d) && schedule(d.alertId, d.conversationId)) n++;
       }
       if (n > 0) logger.info('resuming alert deliveries left pending', { count: n });
       return n;

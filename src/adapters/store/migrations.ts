@@ -241,6 +241,18 @@ CREATE TABLE spam_detector_shards (
 );
 `;
 
+// Alert deliveries claimed like the outbox: one replica holds a delivery (claimed_by, until claimed_until) while
+// it sends the card; another resumes it only once the claim is gone or has expired, and 'sent' is recorded
+// only by the claim's holder (docs/decisions/spam-alerts.md).
+function alertDeliveryClaims(d: Dialect): string {
+  const int64 = d === 'postgres' ? 'BIGINT' : 'INTEGER';
+  return `
+ALTER TABLE alert_deliveries ADD COLUMN claimed_by TEXT;
+ALTER TABLE alert_deliveries ADD COLUMN claimed_until TEXT;
+ALTER TABLE alert_deliveries ADD COLUMN claimed_until_ms ${int64};
+`;
+}
+
 export const migrations: Migration[] = [
   { id: '001_init', sqlite: init('sqlite'), postgres: init('postgres') },
   { id: '002_documents', sqlite: documents('sqlite'), postgres: documents('postgres') },
@@ -248,4 +260,5 @@ export const migrations: Migration[] = [
   { id: '005_subscription_language', sqlite: subscriptionLanguage, postgres: subscriptionLanguage },
   { id: '006_nudges', sqlite: nudges('sqlite'), postgres: nudges('postgres') },
   { id: '007_spam_detector_shards', sqlite: spamDetectorShards, postgres: spamDetectorShards },
+  { id: '008_alert_delivery_claims', sqlite: alertDeliveryClaims('sqlite'), postgres: alertDeliveryClaims('postgres') },
 ];

@@ -14,8 +14,8 @@ import type {
   AuditVerifyOptions,
   CardLocation,
   ConversationRecord,
+  DeliveryResult,
   DeliveryStatus,
-  DeliveryUpdate,
   DocumentWriteResult,
   Lease,
   MentionedPerson,
@@ -278,6 +278,8 @@ function toDelivery(r: SqlRow): AlertDelivery {
     status: str(r.status) as DeliveryStatus,
     attempts: Number(r.attempts),
     updatedAt: str(r.updated_at),
+    claimedBy: strOrNull(r.claimed_by),
+    claimedUntil: strOrNull(r.claimed_until),
   };
 }
 
@@ -1050,20 +1052,55 @@ export class SqlStore implements Store {
     return { created: false, delivery: toDelivery(existing[0]!) };
   }
 
-  async updateDelivery(
+  async claimDelivery(
     alertId: string,
     conversationId: string,
-    update: DeliveryUpdate,
+    holder: string,
+    now: string,
+    leaseMs: number,
+  ): Promise<AlertDelivery | null> {
+    const nowMs = toMs(now, 'now');
+    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
+    const rows = await this.#db.query(
+      `UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1,
+         updated_at = ?
+       WHERE alert_id = ? AND conversation_id = ? AND status = 'pending'
+         AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
+       RETURNING *`,
+      [
+        holder,
+        new Date(until).toISOString(),
+        until,
+        new Date(nowMs).toISOString(),
+        alertId,
+        conversationId,
+        holder,
+        nowMs,
+      ],
+    );
+    return rows[0] ? toDelivery(rows[0]) : null;
+  }
+
+  async completeDelivery(
+    alertId: string,
+    conversationId: string,
+    holder: string,
+    result: DeliveryResult,
     now: string,
   ): Promise<AlertDelivery | null> {
-    const setActivity = update.activityId !== undefined;
-    const params: SqlValue[] = [update.status];
-    if (setActivity) params.push(update.activityId ?? null);
-    params.push(update.attempted ? 1 : 0, toIso(now, 'now'), alertId, conversationId);
     const rows = await this.#db.query(
-      `UPDATE alert_deliveries SET status = ?, ${setActivity ? 'activity_id = ?, ' : ''}attempts = attempts + ?, updated_at = ?
-       WHERE alert_id = ? AND conversation_id = ? RETURNING *`,
-      params,
+      `UPDATE alert_deliveries SET status = ?, activity_id = ?, updated_at = ?,
+         claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL
+       WHERE alert_id = ? AND conversation_id = ? AND status = 'pending' AND claimed_by = ?
+       RETURNING *`,
+      [
+        result.status,
+        result.status === 'sent' ? result.activityId : null,
+        toIso(now, 'now'),
+        alertId,
+        conversationId,
+        holder,
+      ],
     );
     return rows[0] ? toDelivery(rows[0]) : null;
   }

@@ -1062,30 +1062,112 @@ export function runStoreContract(name: string, makeHarness: MakeHarness): void {
           const first = await store.ensureDelivery(alert.id, 'c1', at(1));
           assert.equal(first.created, true);
           assert.deepEqual(
-            [first.delivery.status, first.delivery.attempts, first.delivery.activityId],
-            ['pending', 0, null],
+            [first.delivery.status, first.delivery.attempts, first.delivery.activityId, first.delivery.claimedBy],
+            ['pending', 0, null, null],
           );
-          const sent = await store.updateDelivery(
+          await store.claimDelivery(alert.id, 'c1', 'replica-a', at(2), 60_000);
+          const sent = await store.completeDelivery(
             alert.id,
             'c1',
-            { status: 'sent', activityId: 'act-1', attempted: true },
+            'replica-a',
+            { status: 'sent', activityId: 'act-1' },
             at(2),
           );
-          assert.deepEqual([sent!.status, sent!.activityId, sent!.attempts], ['sent', 'act-1', 1]);
-          // Updating the card later fails: the activity id must survive.
-          const failed = await store.updateDelivery(alert.id, 'c1', { status: 'failed', attempted: true }, at(3));
-          assert.deepEqual([failed!.status, failed!.activityId, failed!.attempts], ['failed', 'act-1', 2]);
-          assert.equal(await store.updateDelivery(alert.id, 'c9', { status: 'sent' }, at(3)), null);
+          assert.deepEqual(
+            [sent!.status, sent!.activityId, sent!.attempts, sent!.claimedBy, sent!.updatedAt],
+            ['sent', 'act-1', 1, null, at(2)],
+          );
           await store.ensureDelivery(alert.id, 'c2', at(4));
           await store.close();
           const reopened = await h.open();
           const again = await reopened.ensureDelivery(alert.id, 'c1', at(5));
-          assert.deepEqual(again, { created: false, delivery: failed });
+          assert.deepEqual(again, { created: false, delivery: sent });
           assert.deepEqual(
             (await reopened.listDeliveries({ status: 'pending' })).map((d) => d.conversationId),
             ['c2'],
           );
           assert.equal((await reopened.listDeliveries({ alertId: alert.id })).length, 2);
+        }));
+
+      test('a delivery claim excludes other replicas until it expires; a sent delivery is never claimed again', () =>
+        withStore(async (store) => {
+          await store.createAlert(alert);
+          await store.ensureDelivery(alert.id, 'c1', at(1));
+          const a = await store.claimDelivery(alert.id, 'c1', 'replica-a', at(1), 60_000);
+          assert.deepEqual(
+            [a!.claimedBy, a!.claimedUntil, a!.attempts],
+            ['replica-a', new Date(Date.parse(at(1)) + 60_000).toISOString(), 1],
+          );
+          assert.equal(await store.claimDelivery(alert.id, 'c1', 'replica-b', at(1.9), 60_000), null);
+          // Renewing one's own claim moves its end.
+          const renewed = await store.claimDelivery(alert.id, 'c1', 'replica-a', at(1.5), 60_000);
+          assert.deepEqual([renewed!.claimedUntil, renewed!.attempts], [at(2.5), 2]);
+          assert.equal(await store.claimDelivery(alert.id, 'c1', 'replica-b', at(2.4), 60_000), null);
+          const b = await store.claimDelivery(alert.id, 'c1', 'replica-b', at(2.5), 60_000);
+          assert.deepEqual([b!.claimedBy, b!.attempts], ['replica-b', 3]);
+          const sent = await store.completeDelivery(
+            alert.id,
+            'c1',
+            'replica-b',
+            { status: 'sent', activityId: 'b-1' },
+            at(3),
+          );
+          assert.equal(sent!.status, 'sent');
+          assert.equal(await store.claimDelivery(alert.id, 'c1', 'replica-b', at(4), 60_000), null);
+          assert.equal(await store.claimDelivery(alert.id, 'c9', 'replica-a', at(4), 60_000), null);
+        }));
+
+      test("only the claim's holder records the outcome, also after its claim ran out if nobody took it over", () =>
+        withStore(async (store) => {
+          await store.createAlert(alert);
+          await store.ensureDelivery(alert.id, 'c1', at(1));
+          await store.ensureDelivery(alert.id, 'c2', at(1));
+          await store.ensureDelivery(alert.id, 'c3', at(1));
+          // Unclaimed: nobody may record it.
+          assert.equal(
+            await store.completeDelivery(alert.id, 'c1', 'a', { status: 'sent', activityId: 'x' }, at(1)),
+            null,
+          );
+          await store.claimDelivery(alert.id, 'c1', 'a', at(1), 60_000);
+          assert.equal(
+            await store.completeDelivery(alert.id, 'c1', 'b', { status: 'sent', activityId: 'x' }, at(1)),
+            null,
+          );
+          // a stalled past its claim and b took over and sent: a's late answer does not overwrite b's card.
+          await store.claimDelivery(alert.id, 'c1', 'b', at(3), 60_000);
+          await store.completeDelivery(alert.id, 'c1', 'b', { status: 'sent', activityId: 'b-1' }, at(3.1));
+          assert.equal(
+            await store.completeDelivery(alert.id, 'c1', 'a', { status: 'sent', activityId: 'a-1' }, at(3.2)),
+            null,
+          );
+          // Expired, but nobody took it over: the holder's answer still counts.
+          await store.claimDelivery(alert.id, 'c2', 'a', at(1), 60_000);
+          const late = await store.completeDelivery(alert.id, 'c2', 'a', { status: 'sent', activityId: 'a-2' }, at(5));
+          assert.deepEqual([late!.status, late!.activityId], ['sent', 'a-2']);
+          await store.claimDelivery(alert.id, 'c3', 'a', at(1), 60_000);
+          const failed = await store.completeDelivery(alert.id, 'c3', 'a', { status: 'failed' }, at(2));
+          assert.deepEqual([failed!.status, failed!.activityId, failed!.claimedBy], ['failed', null, null]);
+          assert.deepEqual(
+            (await store.listDeliveries({ alertId: alert.id })).map((d) => [d.conversationId, d.status, d.activityId]),
+            [
+              ['c1', 'sent', 'b-1'],
+              ['c2', 'sent', 'a-2'],
+              ['c3', 'failed', null],
+            ],
+          );
+        }));
+
+      test('concurrent delivery claims from two store instances: exactly one holder', () =>
+        withStore(async (store, h) => {
+          await store.createAlert(alert);
+          await store.ensureDelivery(alert.id, 'c1', at(1));
+          const other = await h.open();
+          const claims = await Promise.all(
+            Array.from({ length: 10 }, (_, i) =>
+              (i % 2 ? store : other).claimDelivery(alert.id, 'c1', `h${i}`, at(1), 60_000),
+            ),
+          );
+          assert.equal(claims.filter((c) => c !== null).length, 1);
         }));
 
       test('the first acknowledgement per person counts', () =>
