@@ -19,12 +19,17 @@ import {
 import type { RunningDemo } from './start-demo.ts';
 
 // The cards gallery (docs/cards.md): every card type as the Agents Playground shows it at its default
-// width, photographed into docs/screenshots/. And the promise of "cards a person reads at a glance":
+// width, photographed for docs/screenshots/. And the promise of "cards a person reads at a glance":
 // `status Kreis Olpe` with its details collapsed is at most 900 px tall with the verdict in its first
 // 200 px, and no card overflows horizontally.
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const galleryDir = join(repoRoot, 'docs', 'screenshots');
+// A run photographs into test-results/gallery/; with UPDATE_GALLERY=1 into docs/screenshots/, the gallery
+// the docs show, so an ordinary test run leaves the working tree as it was.
+const galleryDir =
+  process.env.UPDATE_GALLERY === '1'
+    ? join(repoRoot, 'docs', 'screenshots')
+    : join(repoRoot, 'test-results', 'gallery');
 const APPROVERS_CHANNEL = '19:freigaben@thread.tacv2';
 const MONDAY_AFTERNOON = Date.parse('2024-02-19T14:00:00Z');
 
@@ -206,9 +211,11 @@ if (skip) {
       }
       await alert.waitFor({ timeout: 5_000 });
       await shoot('alert-open', alert);
-      for (let i = 0; i < 45 && !(await alert.getByText(/^Beendet/).isVisible()); i++) {
-        await simJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 1 });
-        await waitUntil(() => alert.getByText(/^Beendet/).isVisible(), 'the alert ended', 1_500).catch(() => {});
+      // The wave lasts 30 simulated minutes: five at a time until the card says it ended (the watcher
+      // reads every minute it missed, in order, so the steps change nothing but the test's length).
+      for (let i = 0; i < 12 && !(await alert.getByText(/^Beendet/).isVisible()); i++) {
+        await simJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes: 5 });
+        await waitUntil(() => alert.getByText(/^Beendet/).isVisible(), 'the alert ended', 2_500).catch(() => {});
       }
       await alert.getByText(/^Beendet/).waitFor({ timeout: 5_000 });
       await shoot('alert-ended', alert);
