@@ -22,6 +22,7 @@ import { TeamsNotifier } from '../../src/teams/teams-notifier.ts';
 import { buildAlertCard } from '../../src/teams/views/alert-card.ts';
 import { forkTsChild, type TsChild } from '../lib/fork-ts-child.ts';
 import { formatMs, formatTable } from '../lib/format-table.ts';
+import { maxInWindow } from '../lib/max-in-window.ts';
 import { type LatencySummary, summarizeLatencies } from '../lib/percentile.ts';
 import { startCpuProfile } from '../lib/start-cpu-profile.ts';
 import { type CpuProfileSummary, summarizeCpuProfile } from '../lib/summarize-cpu-profile.ts';
@@ -247,17 +248,6 @@ interface DeliveryRun {
   refused429: number;
   maxTenantPerSecond: number;
   maxConversationPerSecond: number;
-}
-
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
 }
 
 async function measureDelivery(label: string, tenantLimit: TokenBucketSpec): Promise<DeliveryRun> {

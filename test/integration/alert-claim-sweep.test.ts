@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildRegionIndex } from '../../src/domain/region-index.ts';
-import type { SpikeAlert } from '../../src/domain/spike-detector.ts';
 import { channel, message, post, users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
+import { olpeSpike } from '../fixtures/olpe-spike.ts';
 import { writeTestRoles } from '../helpers/release-helpers.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 import { waitUntil } from '../helpers/wait-until.ts';
@@ -32,27 +32,6 @@ async function advanceSimMinutes(minutes: number): Promise<void> {
   assert.equal(res.status, 200);
 }
 
-function spike(now: number): SpikeAlert {
-  return {
-    id: `spike:group:kr-olpe:${new Date(now - 10 * 60_000).toISOString()}`,
-    scope: { kind: 'group', id: 'kr-olpe' },
-    group: 'kr-olpe',
-    domains: ['attendorn.de', 'olpe.de'],
-    startedAt: new Date(now - 10 * 60_000).toISOString(),
-    endedAt: null,
-    currentRate: 180,
-    baselineRate: 20,
-    factor: 9,
-    peakFactor: 9.5,
-    foldedInto: null,
-    series: Array.from({ length: 120 }, (_, i) => ({
-      at: new Date(now - (120 - i) * 60_000).toISOString(),
-      value: i >= 110 ? 180 : 20,
-      baseline: 20,
-    })),
-  };
-}
-
 describe('alert deliveries left claimed by a dead replica', () => {
   test('the leader sends the card once the claim has expired, not before', async () => {
     const before = t.connector.calls.length;
@@ -67,7 +46,13 @@ describe('alert deliveries left claimed by a dead replica', () => {
     const { store, alertDelivery, watcher } = t.bot;
     const now = t.sim.now();
     const index = buildRegionIndex(t.sim.regions());
-    const alert = await alertDelivery.recordEvent({ type: 'opened', alert: spike(now) }, { index, domains: new Map() });
+    const alert = await alertDelivery.recordEvent(
+      {
+        type: 'opened',
+        alert: olpeSpike(now, { id: `spike:group:kr-olpe:${new Date(now - 10 * 60_000).toISOString()}` }),
+      },
+      { index, domains: new Map() },
+    );
     await store.ensureDelivery(alert.id, sued.id, new Date(now).toISOString());
     await store.claimDelivery(alert.id, sued.id, 'replica-dead', new Date(now).toISOString(), 60_000);
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { maxInWindow } from '../../../bench/lib/max-in-window.ts';
 import { createSendQueue, type SendQueueOptions } from '../../../src/adapters/send-queue.ts';
 import { LagebotError } from '../../../src/domain/errors.ts';
 import type { ProactiveSender } from '../../../src/domain/ports.ts';
@@ -57,18 +58,6 @@ function restError(statusCode: number, retryAfter?: string): Error {
     value: { headers: { get: (name: string) => (name.toLowerCase() === 'retry-after' ? retryAfter : undefined) } },
   });
   return error;
-}
-
-// The most calls in any window of `windowMs` (windows start at each call).
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
 }
 
 const card = (text: string) => ({ type: 'AdaptiveCard', version: '1.5', body: [{ type: 'TextBlock', text }] });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { maxInWindow } from '../../../bench/lib/max-in-window.ts';
 import {
   cancelRequest,
   createRequestWindow,
@@ -8,30 +9,7 @@ import {
   startRequest,
 } from '../../../src/domain/request-window.ts';
 import { createTokenBucket, type TokenBucket, tryTake } from '../../../src/domain/token-bucket.ts';
-
-// Counts the most events inside any half-open window of `windowMs`, as the bench's connector does.
-function maxInWindow(times: readonly number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
-
-// A deterministic pseudo-random sequence (mulberry32), so a failure can be replayed.
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../../src/sim/prng.ts';
 
 interface Flight {
   arrivesAt: number;
@@ -42,7 +20,7 @@ interface Flight {
 // a random moment in between (our event loop, the HTTP client, the network), on a 1 ms step clock. With
 // `window`, a request also needs a place in the request window. Returns the arrival times and the end time.
 function simulate(seed: number, useWindow: boolean): { arrivals: number[]; endMs: number } {
-  const next = random(seed);
+  const next = mulberry32(seed);
   let bucket: TokenBucket = createTokenBucket({ capacity: 5, refillPerSecond: 30 });
   let window: RequestWindow = createRequestWindow(30);
   const flights: Flight[] = [];

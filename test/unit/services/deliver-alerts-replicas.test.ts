@@ -8,10 +8,10 @@ import { createStore } from '../../../src/adapters/store/create-store.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import type { ProactiveSender } from '../../../src/domain/ports.ts';
 import { buildRegionIndex } from '../../../src/domain/region-index.ts';
-import type { SpikeAlert } from '../../../src/domain/spike-detector.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
 import { type AlertDelivery, type AlertSender, createAlertDelivery } from '../../../src/services/deliver-alerts.ts';
 import { buildAlertCard } from '../../../src/teams/views/alert-card.ts';
+import { olpeSpike } from '../../fixtures/olpe-spike.ts';
 
 // Two replicas delivering alerts from one store (docs/decisions/spam-alerts.md, "Delivered once"): two
 // store instances on one SQLite file, each with its own alert delivery, holder and sender, and one log of
@@ -84,28 +84,6 @@ class StalledQueue implements AlertSender {
   private sending: typeof this.held = [];
 }
 
-function spike(): SpikeAlert {
-  const start = NOW - 10 * 60_000;
-  return {
-    id: 'spike:group:kr-olpe:2024-02-15T17:00:00.000Z',
-    scope: { kind: 'group', id: 'kr-olpe' },
-    group: 'kr-olpe',
-    domains: ['attendorn.de', 'olpe.de'],
-    startedAt: new Date(start).toISOString(),
-    endedAt: null,
-    currentRate: 180,
-    baselineRate: 20,
-    factor: 9,
-    peakFactor: 9.5,
-    foldedInto: null,
-    series: Array.from({ length: 120 }, (_, i) => ({
-      at: new Date(NOW - (120 - i) * 60_000).toISOString(),
-      value: i >= 110 ? 180 : 20,
-      baseline: 20,
-    })),
-  };
-}
-
 const conversations = Array.from({ length: 12 }, (_, i) => `19:channel-${i}@thread.tacv2`);
 
 interface Replica {
@@ -162,7 +140,7 @@ async function rig(): Promise<Rig> {
         now,
         logger: silentLogger,
       });
-      const event = { type: 'opened' as const, alert: spike() };
+      const event = { type: 'opened' as const, alert: olpeSpike(NOW) };
       const stored = await leader.recordEvent(event, { index: buildRegionIndex([]), domains: new Map() });
       for (const c of conversations) await store.ensureDelivery(stored.id, c, now().toISOString());
       return stored.id;

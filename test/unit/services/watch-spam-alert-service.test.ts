@@ -15,6 +15,7 @@ import { type AlertService, createAlertService } from '../../../src/services/man
 import { createSimulator } from '../../../src/sim/simulator.ts';
 import { collectText } from '../../../src/teams/local-connector.ts';
 import { buildAlertCard } from '../../../src/teams/views/alert-card.ts';
+import { olpeSpike } from '../../fixtures/olpe-spike.ts';
 import { assertValidCard } from '../../helpers/validate-card.ts';
 
 // The use cases behind `alarme …` and the alert card's buttons, on a real store in memory with a
@@ -55,26 +56,7 @@ function textOf(card: object): string {
 }
 
 function kreisSpike(over: Partial<SpikeAlert> = {}): SpikeAlert {
-  const start = NOW - 10 * 60_000;
-  return {
-    id: 'spike:group:kr-olpe:2024-02-15T17:00:00.000Z',
-    scope: { kind: 'group', id: 'kr-olpe' },
-    group: 'kr-olpe',
-    domains: ['attendorn.de', 'olpe.de', 'wenden.de'],
-    startedAt: new Date(start).toISOString(),
-    endedAt: null,
-    currentRate: 180,
-    baselineRate: 20,
-    factor: 9,
-    peakFactor: 9.5,
-    foldedInto: null,
-    series: Array.from({ length: 120 }, (_, i) => ({
-      at: new Date(NOW - (120 - i) * 60_000).toISOString(),
-      value: i >= 110 ? 180 : 20,
-      baseline: 20,
-    })),
-    ...over,
-  };
+  return olpeSpike(NOW, { domains: ['attendorn.de', 'olpe.de', 'wenden.de'], ...over });
 }
 
 interface Env {
