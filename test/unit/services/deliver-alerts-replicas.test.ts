@@ -101,6 +101,17 @@ interface Rig {
   close(): Promise<void>;
 }
 
+/** A replica whose sends to Teams wait until the test lets them go, with the pending deliveries resumed. */
+async function slowReplica(r: Rig): Promise<{ slow: Replica; stalled: StalledQueue }> {
+  let stalled!: StalledQueue;
+  const slow = await r.replica('replica-slow', (teams) => {
+    stalled = new StalledQueue(teams);
+    return stalled;
+  });
+  await slow.delivery.resumePending();
+  return { slow, stalled };
+}
+
 async function rig(): Promise<Rig> {
   const dataDir = mkdtempSync(join(root, 'db-'));
   const posts: Post[] = [];
@@ -251,12 +262,7 @@ describe('alert deliveries across replicas', () => {
     const r = await rig();
     try {
       const alertId = await r.pendingAlert();
-      let stalled!: StalledQueue;
-      const slow = await r.replica('replica-slow', (teams) => {
-        stalled = new StalledQueue(teams);
-        return stalled;
-      });
-      await slow.delivery.resumePending();
+      const { slow, stalled } = await slowReplica(r);
       // The slow replica claims the first card, then stalls past its claim; the next one takes it over.
       const [c0] = conversations;
       await slow.store.claimDelivery(alertId, c0!, 'replica-slow', new Date(r.clock.t).toISOString(), 60_000);
@@ -279,12 +285,7 @@ describe('alert deliveries across replicas', () => {
     const r = await rig();
     try {
       const alertId = await r.pendingAlert();
-      let stalled!: StalledQueue;
-      const slow = await r.replica('replica-slow', (teams) => {
-        stalled = new StalledQueue(teams);
-        return stalled;
-      });
-      await slow.delivery.resumePending();
+      const { slow, stalled } = await slowReplica(r);
       // Claimed and on its way to Teams, then the machine starves for longer than the claim.
       await stalled.takeTurns();
       r.clock.t += 61_000;
