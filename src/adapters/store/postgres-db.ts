@@ -73,12 +73,25 @@ export function openPostgresDb({ databaseUrl, schema, poolSize = 10, onPoolError
     };
   }
 
+  // The pool listens for a client's errors only while it is idle. A connection the server ends while a
+  // transaction holds it between two statements (a failover, pg_terminate_backend) would emit 'error' with
+  // no listener and take the process down; with one, the next statement fails and the transaction's error
+  // path destroys the client.
   async function connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await pool.connect();
+      client = await pool.connect();
     } catch (e) {
       throw unavailable(e);
     }
+    const onError = (e: Error) => onPoolError?.(e);
+    client.on('error', onError);
+    const release = client.release;
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', onError);
+      release(err);
+    };
+    return client;
   }
 
   return {
