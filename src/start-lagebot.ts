@@ -86,6 +86,8 @@ export interface StartOptions {
   backEnds?: Omit<BackEnds, 'simUrl'>;
   /** The executor's backoff between gateway retries (default 1 s doubling up to 60 s); tests shorten it. */
   executorRetry?: { baseMs: number; maxMs: number };
+  /** The spam watcher's warm-up history in minutes (default three days); tests of a large estate shorten it. */
+  watcherWarmUpMinutes?: number;
   /**
    * The demo's one clock per card: requests (created, expires, decided) are stamped with the back ends'
    * clock — the embedded simulator's time — so they never contradict the data's "Stand" on a card.
@@ -158,6 +160,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
         sender,
         people,
         executorRetry: options.executorRetry,
+        watcherWarmUpMinutes: options.watcherWarmUpMinutes,
       },
       closers,
     );
@@ -302,6 +305,7 @@ function createServices(
     sender: ProactiveSender;
     people: PeopleDirectory;
     executorRetry: StartOptions['executorRetry'];
+    watcherWarmUpMinutes: StartOptions['watcherWarmUpMinutes'];
   },
   closers: Closers,
 ): Services {
@@ -392,6 +396,7 @@ function createServices(
     now: gatewayNow,
     intervalMs: config.spamWatchIntervalSeconds * 1000,
     holder: config.replicaId,
+    ...(deps.watcherWarmUpMinutes === undefined ? {} : { backfillMinutes: deps.watcherWarmUpMinutes }),
     logger,
     metrics,
   });

@@ -28,7 +28,7 @@ export async function startTestBot(
   // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
   // request TTL must when a test moves sim time. requestsOnSimClock: as the demo runs (src/run-demo.ts),
   // only requests are stamped with the simulator's clock.
-  options: { now?: () => Date; onSimClock?: boolean; requestsOnSimClock?: boolean } = {},
+  options: { now?: () => Date; onSimClock?: boolean; requestsOnSimClock?: boolean; watcherWarmUpMinutes?: number } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({
     port: 0,
