@@ -46,6 +46,11 @@ export interface GatewayAgentServer {
   close(): Promise<void>;
 }
 
+// Postfix or rspamd down: ask clients to come back in a second. The agent checks Postfix again at most once
+// a second (ensureHealthy), and a Postfix start takes about that long; a longer wait only delays the
+// bot's own schedule of retries, and with it the card's "wird wiederholt", by every client-side retry.
+const RETRY_AFTER_SECONDS = '1';
+
 export async function startGatewayAgentServer(
   agent: GatewayAgent,
   opts: { port: number; host: string; token?: string; now?: () => Date },
@@ -61,7 +66,7 @@ export async function startGatewayAgentServer(
           error instanceof HttpError
             ? error
             : error instanceof Unavailable
-              ? new HttpError(503, 'unavailable', error.message, undefined, { 'retry-after': '5' })
+              ? new HttpError(503, 'unavailable', error.message, undefined, { 'retry-after': RETRY_AFTER_SECONDS })
               : new HttpError(500, 'internal', 'internal error');
         if (e.status === 500) console.error(`gateway-agent ${requestId}:`, error);
         const body = {
@@ -92,7 +97,7 @@ export async function startGatewayAgentServer(
       healthCache = { at: Date.now(), problem };
     }
     if (healthCache.problem)
-      throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': '5' });
+      throw new HttpError(503, 'unavailable', healthCache.problem, undefined, { 'retry-after': RETRY_AFTER_SECONDS });
   };
 
   async function handle(req: IncomingMessage): Promise<Reply> {
