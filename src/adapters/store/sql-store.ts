@@ -121,6 +121,44 @@ function errorText(detail: unknown): string {
   return json(detail);
 }
 
+// Outbox items, planned notifications and alert deliveries are claimed alike (docs/decisions/exactly-once.md):
+// a pending row is taken by `holder` for `leaseMs` unless another holder's claim still runs; the same
+// holder claiming again renews its claim. `key` picks the row.
+function claimPending(
+  db: SqlExecutor,
+  table: 'outbox' | 'planned_notifications' | 'alert_deliveries',
+  key: { sql: string; params: SqlValue[] },
+  holder: string,
+  now: string,
+  leaseMs: number,
+): Promise<SqlRow[]> {
+  const nowMs = toMs(now, 'now');
+  const until = nowMs + checkPositive(leaseMs, 'leaseMs');
+  return db.query(
+    `UPDATE ${table} SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1, updated_at = ?
+     WHERE ${key.sql} AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
+     RETURNING *`,
+    [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), ...key.params, holder, nowMs],
+  );
+}
+
+// Gives a claim back without an outcome, so the row is pending and free for the next claim at once.
+async function releaseClaim(
+  db: SqlExecutor,
+  table: 'outbox' | 'planned_notifications',
+  key: string,
+  holder: string,
+  lastError: string | null,
+  now: string,
+): Promise<boolean> {
+  const changed = await db.run(
+    `UPDATE ${table} SET claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL, last_error = ?, updated_at = ?
+     WHERE key = ? AND status = 'pending' AND claimed_by = ?`,
+    [lastError, toIso(now, 'now'), key, holder],
+  );
+  return changed > 0;
+}
+
 function toRequest(r: SqlRow): StoredRequest {
   return {
     id: str(r.id),
@@ -670,15 +708,7 @@ export class SqlStore implements Store {
     now: string,
     leaseMs: number,
   ): Promise<OutboxItem[]> {
-    const nowMs = toMs(now, 'now');
-    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
-    const rows = await db.query(
-      `UPDATE outbox SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1, updated_at = ?
-       WHERE key = ? AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
-       RETURNING *`,
-      [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), key, holder, nowMs],
-    );
-    return rows.map(toOutbox);
+    return (await claimPending(db, 'outbox', { sql: 'key = ?', params: [key] }, holder, now, leaseMs)).map(toOutbox);
   }
 
   async completeOutbox(
@@ -732,13 +762,8 @@ export class SqlStore implements Store {
     return rows.map(toOutbox);
   }
 
-  async releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
-    const changed = await this.#db.run(
-      `UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL, last_error = ?, updated_at = ?
-       WHERE key = ? AND status = 'pending' AND claimed_by = ?`,
-      [lastError, toIso(now, 'now'), key, holder],
-    );
-    return changed > 0;
+  releaseOutbox(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
+    return releaseClaim(this.#db, 'outbox', key, holder, lastError, now);
   }
 
   // ---- conversations and subscriptions --------------------------------------------------------------
@@ -889,16 +914,15 @@ export class SqlStore implements Store {
     now: string,
     leaseMs: number,
   ): Promise<PlannedNotification | null> {
-    const nowMs = toMs(now, 'now');
-    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
-    const rows = await this.#db.query(
-      `UPDATE planned_notifications SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1,
-         updated_at = ?
-       WHERE key = ? AND status = 'pending' AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
-       RETURNING *`,
-      [holder, new Date(until).toISOString(), until, new Date(nowMs).toISOString(), key, holder, nowMs],
+    const [row] = await claimPending(
+      this.#db,
+      'planned_notifications',
+      { sql: 'key = ?', params: [key] },
+      holder,
+      now,
+      leaseMs,
     );
-    return rows[0] ? toNotification(rows[0]) : null;
+    return row ? toNotification(row) : null;
   }
 
   async completeNotification(
@@ -919,14 +943,8 @@ export class SqlStore implements Store {
     return this.getNotification(key);
   }
 
-  async releaseNotification(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
-    const changed = await this.#db.run(
-      `UPDATE planned_notifications SET claimed_by = NULL, claimed_until = NULL, claimed_until_ms = NULL, last_error = ?,
-         updated_at = ?
-       WHERE key = ? AND status = 'pending' AND claimed_by = ?`,
-      [lastError, toIso(now, 'now'), key, holder],
-    );
-    return changed > 0;
+  releaseNotification(key: string, holder: string, lastError: string | null, now: string): Promise<boolean> {
+    return releaseClaim(this.#db, 'planned_notifications', key, holder, lastError, now);
   }
 
   // ---- daily report schedules ------------------------------------------------------------------------
@@ -1059,26 +1077,15 @@ export class SqlStore implements Store {
     now: string,
     leaseMs: number,
   ): Promise<AlertDelivery | null> {
-    const nowMs = toMs(now, 'now');
-    const until = nowMs + checkPositive(leaseMs, 'leaseMs');
-    const rows = await this.#db.query(
-      `UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?, claimed_until_ms = ?, attempts = attempts + 1,
-         updated_at = ?
-       WHERE alert_id = ? AND conversation_id = ? AND status = 'pending'
-         AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until_ms <= ?)
-       RETURNING *`,
-      [
-        holder,
-        new Date(until).toISOString(),
-        until,
-        new Date(nowMs).toISOString(),
-        alertId,
-        conversationId,
-        holder,
-        nowMs,
-      ],
+    const [row] = await claimPending(
+      this.#db,
+      'alert_deliveries',
+      { sql: 'alert_id = ? AND conversation_id = ?', params: [alertId, conversationId] },
+      holder,
+      now,
+      leaseMs,
     );
-    return rows[0] ? toDelivery(rows[0]) : null;
+    return row ? toDelivery(row) : null;
   }
 
   async completeDelivery(
