@@ -229,10 +229,12 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
     } catch (error) {
       const code = isLagebotError(error) ? error.code : 'UNEXPECTED';
       const message = messageOf(error);
-      if (TRANSIENT.has(code) && !closed) {
+      if (TRANSIENT.has(code)) {
         // The gateway did not answer: the change may or may not have happened. Retrying with the same
-        // Idempotency-Key is safe either way; the request stays "executing" until it answers.
+        // Idempotency-Key is safe either way; the request stays "executing" until it answers (after a
+        // close, the next process's run retries it).
         await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
+        if (closed) return null;
         const delay = backoffDelay(attempt, retry, random);
         deps.logger.warn('gateway change will be retried', {
           requestId: item.requestId,
@@ -242,10 +244,6 @@ export function createReleaseExecutor(deps: ExecutorDeps) {
         });
         deps.onRetrying?.(item.requestId, item.domain);
         return delay;
-      }
-      if (closed && TRANSIENT.has(code)) {
-        await deps.store.releaseOutbox(key, deps.holder, message, deps.now().toISOString());
-        return null;
       }
       // A refusal does not prove the change did not happen: an earlier try of this key may have been
       // applied with its answer lost (the client retries with the same Idempotency-Key; a crash or a
