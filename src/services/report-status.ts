@@ -16,7 +16,6 @@ import type {
 } from '../domain/model.ts';
 import type { GatewayPort, InventoryPort, Page, PatchStateQuery } from '../domain/ports.ts';
 import {
-  buildRegionIndex,
   choicesOf,
   domainMatcher,
   getNode,
@@ -29,6 +28,7 @@ import { defaultReleasePolicy, evaluateReleasePolicy, type ReleasePolicy } from 
 import { type Scope, scopeIdOf, scopeNameOf } from '../domain/scope-id.ts';
 import { summarizePatchStatus } from '../domain/summarize-patch-status.ts';
 import { createFetchCache } from './create-fetch-cache.ts';
+import { readRegionIndex } from './read-region-index.ts';
 
 // Use case "report status": what `status <scope>` shows. It asks the inventory for summaries (never
 // every device), caches briefly, and shares concurrent identical fetches (bench/status measures it).
@@ -102,16 +102,7 @@ export function createStatusService(deps: StatusServiceDeps): StatusService {
   const historyHours = deps.historyHours ?? 24;
 
   const regionIndex = async () =>
-    (
-      await slowCache.get(
-        'regions',
-        async () => {
-          const list = await deps.inventory.listRegions();
-          return buildRegionIndex(list.items, list.levels);
-        },
-        { staleOnError: true },
-      )
-    ).value;
+    (await slowCache.get('regions', () => readRegionIndex(deps.inventory), { staleOnError: true })).value;
   const patches = async () =>
     (await slowCache.get('patches', () => deps.inventory.listPatches(), { staleOnError: true })).value;
 

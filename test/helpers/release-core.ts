@@ -2,11 +2,11 @@ import { createStore } from '../../src/adapters/store/create-store.ts';
 import type { Caller } from '../../src/domain/caller.ts';
 import { silentLogger } from '../../src/domain/logger.ts';
 import type { RegionNode } from '../../src/domain/model.ts';
-import { buildRegionIndex } from '../../src/domain/region-index.ts';
 import type { Effect, ReleaseRequest } from '../../src/domain/release-request.ts';
 import type { RolesConfig } from '../../src/domain/roles.ts';
 import type { Store } from '../../src/domain/store-port.ts';
 import { createReleaseExecutor, type ReleaseExecutor } from '../../src/services/execute-release.ts';
+import { readRegionIndex } from '../../src/services/read-region-index.ts';
 import { createReleaseService, type ReleaseService } from '../../src/services/release-service.ts';
 import { parseDirectionAndReason } from '../../src/teams/command-parser.ts';
 import { InMemoryGateway } from '../fakes/in-memory-gateway.ts';
@@ -86,10 +86,7 @@ export async function startReleaseCore(
     store,
     inventory,
     gateway,
-    regions: async () => {
-      const list = await inventory.listRegions();
-      return buildRegionIndex(list.items, list.levels);
-    },
+    regions: () => readRegionIndex(inventory),
     roles: options.roles ?? roles,
     now,
     ttlMs: (options.ttlMinutes ?? 240) * 60_000,

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
-import { buildRegionIndex } from '../../../src/domain/region-index.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
 import { createDailyReports, type ReportView } from '../../../src/services/daily-report.ts';
+import { readRegionIndex } from '../../../src/services/read-region-index.ts';
 import { buildReportCard } from '../../../src/teams/views/report-card.ts';
 import { InMemoryGateway } from '../../fakes/in-memory-gateway.ts';
 import { InMemoryInventory } from '../../fakes/in-memory-inventory.ts';
@@ -60,10 +60,7 @@ describe('daily report: newly meets the policy, stalls', () => {
       store,
       inventory,
       gateway: new InMemoryGateway(fourLevelRegions, now),
-      regions: async () => {
-        const list = await inventory.listRegions();
-        return buildRegionIndex(list.items, list.levels);
-      },
+      regions: () => readRegionIndex(inventory),
       roles: { viewer: ['*'], operator: [], approver: [] },
       people: { nameOf: async (id) => ({ id, name: id }) },
       sender: {

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
-import { buildRegionIndex } from '../../../src/domain/region-index.ts';
 import type { Store } from '../../../src/domain/store-port.ts';
 import { createDailyReports, type ReportView } from '../../../src/services/daily-report.ts';
+import { readRegionIndex } from '../../../src/services/read-region-index.ts';
 import { InMemoryGateway } from '../../fakes/in-memory-gateway.ts';
 import { InMemoryInventory } from '../../fakes/in-memory-inventory.ts';
 import { fourLevelDevices, fourLevelLevels, fourLevelRegions } from '../../fixtures/four-level-estate.ts';
@@ -31,10 +31,7 @@ async function replica(holder: string, now: () => Date, sent: Array<{ holder: st
     store,
     inventory,
     gateway,
-    regions: async () => {
-      const list = await inventory.listRegions();
-      return buildRegionIndex(list.items, list.levels);
-    },
+    regions: () => readRegionIndex(inventory),
     roles: { viewer: ['*'], operator: [], approver: [] },
     people: { nameOf: async (id) => ({ id, name: id }) },
     sender: {

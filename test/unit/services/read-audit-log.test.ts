@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { buildRegionIndex } from '../../../src/domain/region-index.ts';
 import { type AuditLogReader, createAuditLogReader } from '../../../src/services/read-audit-log.ts';
+import { readRegionIndex } from '../../../src/services/read-region-index.ts';
 import type { RequestOutcome } from '../../../src/services/release-service.ts';
 import { cardToText } from '../../../src/teams/card-to-text.ts';
 import { buildAuditCard } from '../../../src/teams/views/audit-card.ts';
@@ -19,10 +19,7 @@ beforeEach(async () => {
   core = await startReleaseCore();
   reader = createAuditLogReader({
     store: core.store,
-    regions: async () => {
-      const list = await core.inventory.listRegions();
-      return buildRegionIndex(list.items, list.levels);
-    },
+    regions: () => readRegionIndex(core.inventory),
   });
 });
 afterEach(() => core.close());
