@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { advanceSimClockTo } from '../helpers/release-helpers.ts';
 import { type LaunchedChromium, launchChromium } from './launch-chromium.ts';
 import { PlaygroundPage, type PlaygroundUser, readPlaygroundConfig } from './playground-page.ts';
 import { type RunningDemo, startDemo } from './start-demo.ts';
@@ -51,13 +52,8 @@ export async function openDemoInPlayground(opts: {
     // Chromium first: in CI without it this fails at once, before there is a demo to clean up.
     browser = await launchChromium();
     demo = await startDemo({ dataDir: opts.dataDir, ...(opts.env ? { env: opts.env } : {}) });
-    const clock = await simJson<{ now: string }>(`${demo.simUrl}/sim/v1/clock`);
-    const advanceMinutes = Math.round((opts.at - Date.parse(clock.now)) / 60_000);
-    assert.ok(
-      advanceMinutes > 0,
-      `the sim clock starts before ${new Date(opts.at).toISOString()}, not at ${clock.now}`,
-    );
-    await simJson(`${demo.simUrl}/sim/v1/clock`, { advanceMinutes });
+    const advanced = await advanceSimClockTo(demo.simUrl, opts.at);
+    assert.ok(advanced > 0, `the sim clock starts before ${new Date(opts.at).toISOString()}`);
     const config = await readPlaygroundConfig(demo.playgroundUrl);
     const bernd = config.users.find((u) => u.name === 'Bernd Approver');
     assert.ok(bernd, 'Bernd Approver is a user of .m365agentsplayground.yml');

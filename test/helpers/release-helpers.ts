@@ -91,16 +91,25 @@ export async function gatewayAudit(t: TestBot) {
   return items.filter((i) => i.action === 'domain.change');
 }
 
-/** Moves the simulator to Monday 2024-02-19 15:00 CET, when the Nordverband is fully patched. */
-export async function advanceToMondayAfternoon(t: TestBot) {
-  const clock = (await (await fetch(`${t.simUrl}/sim/v1/clock`)).json()) as { now: string };
-  const target = Date.parse('2024-02-19T14:00:00Z');
-  const minutes = Math.round((target - Date.parse(clock.now)) / 60_000);
+/**
+ * Moves the simulator's clock forward to `atMs` (it never goes back) and says by how many minutes;
+ * a control call the simulator refuses fails the test.
+ */
+export async function advanceSimClockTo(simUrl: string, atMs: number): Promise<number> {
+  const clock = (await (await fetch(`${simUrl}/sim/v1/clock`)).json()) as { now: string };
+  const minutes = Math.round((atMs - Date.parse(clock.now)) / 60_000);
   if (minutes > 0) {
-    await fetch(`${t.simUrl}/sim/v1/clock`, {
+    const res = await fetch(`${simUrl}/sim/v1/clock`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ advanceMinutes: minutes }),
     });
+    if (!res.ok) throw new Error(`POST /sim/v1/clock answered ${res.status}: ${await res.text()}`);
   }
+  return minutes;
+}
+
+/** Moves the simulator to Monday 2024-02-19 15:00 CET, when the Nordverband is fully patched. */
+export async function advanceToMondayAfternoon(t: Pick<TestBot, 'simUrl'>) {
+  await advanceSimClockTo(t.simUrl, Date.parse('2024-02-19T14:00:00Z'));
 }

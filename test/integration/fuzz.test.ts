@@ -11,7 +11,6 @@ import { cardOf, FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 import { findInternals } from '../fakes/find-internals.ts';
 import { type BotChild, spawnBotChild } from '../fakes/spawn-bot-child.ts';
 import { advanceToMondayAfternoon, type CardRef, refOf, writeTestRoles } from '../helpers/release-helpers.ts';
-import type { TestBot } from '../helpers/start-test-bot.ts';
 
 // docs/decisions/hardening.md: random and malformed activities and invoke payloads at /api/messages. The bot runs in its
 // own process so a crash shows. Properties: the process stays up, no answer is a 500, no answer or
@@ -41,7 +40,7 @@ before(async () => {
   sim = await startSimServer({ port: 0, speed: 0, seed: 42, devices: 2000 });
   connector = await new FakeBotConnector().start();
   dataDir = mkdtempSync(join(tmpdir(), 'lagebot-fuzz-'));
-  await advanceToMondayAfternoon({ simUrl: sim.url } as TestBot);
+  await advanceToMondayAfternoon({ simUrl: sim.url });
   bot = await spawnBotChild({
     DATA_DIR: dataDir,
     INVENTORY_API_URL: `${sim.url}/inventory/v1`,

@@ -43,7 +43,7 @@ describe('two replicas on one PostgreSQL', { skip: await skipUnlessPostgres('two
       startLagebot(env('replica-a'), { logger: createLogger('silent') }),
       startLagebot(env('replica-b'), { logger: createLogger('silent') }),
     ]);
-    await advanceToMondayAfternoon({ simUrl: sim.url } as TestBot);
+    await advanceToMondayAfternoon({ simUrl: sim.url });
   });
 
   after(async () => {

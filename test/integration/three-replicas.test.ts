@@ -94,7 +94,7 @@ describe('three replicas on one PostgreSQL, one SIGKILLed', {
     await adminQuery(`CREATE DATABASE ${dbName}`);
     const dbUrl = testDatabaseUrlFor(dbName);
     sim = await startSimServer({ port: 0, speed: 0, seed: 42 });
-    await advanceToMondayAfternoon({ simUrl: sim.url } as TestBot);
+    await advanceToMondayAfternoon({ simUrl: sim.url });
     connector = await new FakeBotConnector().start();
     const roles = writeTestRoles();
     env = (id: string) => ({
