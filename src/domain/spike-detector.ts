@@ -150,13 +150,20 @@ type Phase = 'quiet' | 'pending' | 'active';
 interface DomainTrack {
   group: string;
   last: number | null;
-  win: number[]; // admitted values, oldest first
+  // Admitted values: in order of admission until trailingMinutes are there, then a ring whose oldest
+  // value — the next to be replaced — is at winNext. Rings rather than push-and-shift lists: shifting
+  // moved the whole window and, as V8 trims a shifted array's front, regrew it every few dozen minutes,
+  // per domain — garbage and copies the collector paid for at 10,000 domains.
+  win: number[];
+  winNext: number;
   sorted: number[]; // the same values, ascending
   season: number[][]; // per slot (dayType·24 + local hour) the last seasonalDays hourly medians
   hour: number | null; // epoch hour the accumulator belongs to
   hourVals: number[]; // every bucket of that hour
-  recV: number[]; // last seriesMinutes values ending at `last`; -1 = no bucket
-  recB: number[]; // the baseline used for that bucket
+  // The last seriesMinutes values ending at `last`, as a ring: minute m at m mod seriesMinutes; −1 = no
+  // bucket.
+  recV: number[];
+  recB: number[]; // the baseline used for that bucket, likewise
   phase: Phase;
   run: number;
   calm: number;
@@ -178,7 +185,7 @@ interface AlertTrack {
   evaluatedUntil: number;
 }
 export interface DetectorState {
-  version: 2;
+  version: 3;
   domains: Record<string, DomainTrack>;
   alerts: Record<string, AlertTrack>;
   cooldowns: Record<string, number>; // scope key → minute until which it may not open again
@@ -186,19 +193,24 @@ export interface DetectorState {
 }
 
 export function createDetectorState(): DetectorState {
-  return { version: 2, domains: {}, alerts: {}, cooldowns: {} };
+  return { version: 3, domains: {}, alerts: {}, cooldowns: {} };
 }
 
-// Version 1 (until December 2026) named the group after Südwestfalen's level ("kreis") and kept the
-// Verband beside it. Renamed in place, so a watcher taking over an old state keeps its baselines and
-// its open alerts (their ids stay as they were issued). Anything else is not a detector state: null.
+// Older states are upgraded in place, so a watcher taking over keeps its baselines and its open alerts
+// (their ids stay as they were issued):
+// - version 2 (until December 2026) kept the trailing window and the chart's series as lists, oldest
+//   first; version 3 keeps them as rings (DomainTrack).
+// - version 1 (until December 2026) also named the group after Südwestfalen's level ("kreis") and kept
+//   the Verband beside it.
+// Anything else is not a detector state: null.
 export function upgradeDetectorState(raw: unknown): DetectorState | null {
   if (!raw || typeof raw !== 'object') return null;
   const s = raw as { version?: unknown; domains?: unknown; alerts?: unknown; cooldowns?: unknown };
   if (typeof s.domains !== 'object' || s.domains === null) return null;
   if (typeof s.alerts !== 'object' || s.alerts === null) return null;
   if (typeof s.cooldowns !== 'object' || s.cooldowns === null) return null;
-  if (s.version === 2) return raw as DetectorState;
+  if (s.version === 3) return raw as DetectorState;
+  if (s.version === 2) return withRings(raw as DetectorState);
   if (s.version !== 1) return null;
   const renamed = (o: Record<string, unknown>) => {
     const { kreis, verband: _verband, ...rest } = o;
@@ -215,7 +227,32 @@ export function upgradeDetectorState(raw: unknown): DetectorState | null {
   for (const [key, until] of Object.entries(s.cooldowns as Record<string, number>)) {
     cooldowns[key.startsWith('kreis:') ? `group:${key.slice('kreis:'.length)}` : key] = until;
   }
-  return { ...(raw as object), version: 2, domains, alerts, cooldowns } as DetectorState;
+  return withRings({ ...(raw as object), version: 2, domains, alerts, cooldowns } as unknown as DetectorState);
+}
+
+// Version 2's lists as version 3's rings. A list of the window is a ring that has not wrapped yet.
+function withRings(state: DetectorState): DetectorState {
+  for (const name in state.domains) {
+    const t = state.domains[name]!;
+    t.winNext = 0;
+    if (t.last === null) {
+      t.recV = emptySeries(defaultSpikeConfig.seriesMinutes);
+      t.recB = emptySeries(defaultSpikeConfig.seriesMinutes);
+      continue;
+    }
+    const size = Math.max(defaultSpikeConfig.seriesMinutes, t.recV.length);
+    const values = emptySeries(size);
+    const baselines = emptySeries(size);
+    t.recV.forEach((v, k) => {
+      const slot = (t.last! - (t.recV.length - 1 - k)) % size;
+      values[slot] = v;
+      baselines[slot] = t.recB[k]!;
+    });
+    t.recV = values;
+    t.recB = baselines;
+  }
+  state.version = 3;
+  return state;
 }
 
 export interface DetectResult {
@@ -239,7 +276,7 @@ export function detectSpikes(
   for (const d of input.domains) {
     let track = state.domains[d.domain];
     if (!track) {
-      track = newTrack(d.group);
+      track = newTrack(d.group, config);
       state.domains[d.domain] = track;
     }
     track.group = d.group;
@@ -269,17 +306,18 @@ export function detectSpikes(
 // ---------------------------------------------------------------------------------------------
 // Per-domain detection
 
-function newTrack(group: string): DomainTrack {
+function newTrack(group: string, c: SpikeConfig): DomainTrack {
   return {
     group,
     last: null,
     win: [],
+    winNext: 0,
     sorted: [],
     season: Array.from({ length: 48 }, () => []),
     hour: null,
     hourVals: [],
-    recV: [],
-    recB: [],
+    recV: emptySeries(c.seriesMinutes),
+    recB: emptySeries(c.seriesMinutes),
     phase: 'quiet',
     run: 0,
     calm: 0,
@@ -324,15 +362,22 @@ function newBuckets(
   return out.filter((b, i) => i === 0 || b[0] !== out[i - 1]![0]);
 }
 
-// Every domain of one poll carries the same timestamps: parse each distinct string once.
+// Every domain of one poll carries the same timestamps: parse each distinct string once. Consecutive
+// calls mostly ask for the string asked for last (a poll's one new minute, domain after domain), and
+// comparing two short strings is cheaper than hashing a freshly parsed one for the map.
 function createMinuteParser(): (iso: string) => number {
   const memo = new Map<string, number>();
+  let lastIso = '';
+  let lastMinute = Number.NaN;
   return (iso) => {
+    if (iso === lastIso) return lastMinute;
     let minute = memo.get(iso);
     if (minute === undefined) {
       minute = Math.floor(Date.parse(iso) / 60_000);
       memo.set(iso, minute);
     }
+    lastIso = iso;
+    lastMinute = minute;
     return minute;
   };
 }
@@ -411,7 +456,9 @@ function scaleOf(median: number, mad: number, c: SpikeConfig): number {
   return Math.max(1.4826 * mad, Math.sqrt(median), c.scaleFloor);
 }
 
-// withZ false: z is NaN and only the value is computed.
+// withZ false: z is NaN and only the value is computed. The result is one reused object, valid until the
+// next call: a fresh one per domain and minute was garbage the collector had to copy at 10,000 domains.
+const baseline: Baseline = { value: 0, z: 0 };
 function baselineFor(
   t: DomainTrack,
   minute: number,
@@ -421,8 +468,10 @@ function baselineFor(
   withZ: boolean,
 ): Baseline | null {
   if (t.sorted.length < c.minBaselineMinutes) return null;
-  const med = medianOfSorted(t.sorted);
-  const result = { value: med, z: withZ ? (x - med) / scaleOf(med, madOfSorted(t.sorted, med), c) : Number.NaN };
+  const med = medianOfSorted(t.sorted, t.sorted.length);
+  const result = baseline;
+  result.value = med;
+  result.z = withZ ? (x - med) / scaleOf(med, madOfSorted(t.sorted, med, t.sorted.length), c) : Number.NaN;
   const here = slots(minute);
   const ahead = slots(minute + c.seasonalNeighbourMinutes);
   applySeasonal(result, t.season[here]!, x, c, withZ);
@@ -430,31 +479,49 @@ function baselineFor(
   return result;
 }
 
+// Reused scratch arrays are filled up to a count and never truncated: `length = 0` gives a V8 array a new,
+// empty backing store, so the next fill would allocate one again (per domain and minute here).
 const scratch: number[] = [];
 function applySeasonal(result: Baseline, days: readonly number[], x: number, c: SpikeConfig, withZ: boolean): void {
-  if (days.length === 0) return;
+  const n = days.length;
+  if (n === 0) return;
   // At most seasonalDays values: an insertion sort into a reused array beats slice().sort() here.
-  scratch.length = 0;
-  for (const v of days) {
-    let i = scratch.length;
+  for (let k = 0; k < n; k++) {
+    const v = days[k]!;
+    let i = k;
     while (i > 0 && scratch[i - 1]! > v) {
       scratch[i] = scratch[i - 1]!;
       i--;
     }
     scratch[i] = v;
   }
-  const level = medianOfSorted(scratch);
+  const level = medianOfSorted(scratch, n);
   result.value = Math.max(result.value, level);
   if (!withZ) return;
   // Day-to-day spread needs a few days; before that √level (Poisson) and the floor carry the scale.
-  const spread = scratch.length >= 3 ? madOfSorted(scratch, level) : 0;
+  const spread = n >= 3 ? madOfSorted(scratch, level, n) : 0;
   result.z = Math.min(result.z, (x - level) / scaleOf(level, spread, c));
 }
 
 function admit(t: DomainTrack, x: number, c: SpikeConfig): void {
-  t.win.push(x);
+  const size = c.trailingMinutes;
+  if (t.win.length > size || (t.winNext !== 0 && t.win.length < size)) resizeWindow(t, size);
+  if (t.win.length < size) {
+    t.win.push(x);
+  } else {
+    removeSorted(t.sorted, t.win[t.winNext]!);
+    t.win[t.winNext] = x;
+    t.winNext = (t.winNext + 1) % size;
+  }
   insertSorted(t.sorted, x);
-  while (t.win.length > c.trailingMinutes) removeSorted(t.sorted, t.win.shift()!);
+}
+
+// trailingMinutes changed: the newest values in order of admission, as many as now fit.
+function resizeWindow(t: DomainTrack, size: number): void {
+  const ordered = [...t.win.slice(t.winNext), ...t.win.slice(0, t.winNext)].slice(-size);
+  t.win = ordered;
+  t.winNext = 0;
+  t.sorted = ordered.slice().sort((a, b) => a - b);
 }
 
 // When a bucket of a later hour arrives, the finished hour's admitted values update its seasonal slot.
@@ -471,18 +538,38 @@ function rollHour(t: DomainTrack, hour: number, c: SpikeConfig, slots: SlotLooku
 }
 
 function record(t: DomainTrack, minute: number, x: number, baseline: number, c: SpikeConfig): void {
-  const gap = t.last === null ? 0 : Math.min(minute - t.last - 1, c.seriesMinutes);
-  for (let i = 0; i < gap; i++) {
-    t.recV.push(-1);
-    t.recB.push(-1);
+  const size = c.seriesMinutes;
+  if (t.recV.length !== size) resizeSeries(t, size);
+  // Minutes without a bucket between the last one and this one.
+  const gap = t.last === null ? 0 : Math.min(minute - t.last - 1, size);
+  for (let m = minute - gap; m < minute; m++) {
+    t.recV[m % size] = -1;
+    t.recB[m % size] = -1;
   }
-  t.recV.push(x);
-  t.recB.push(round2(baseline));
-  while (t.recV.length > c.seriesMinutes) {
-    t.recV.shift();
-    t.recB.shift();
-  }
+  t.recV[minute % size] = x;
+  t.recB[minute % size] = round2(baseline);
   t.last = minute;
+}
+
+function emptySeries(size: number): number[] {
+  const series: number[] = [];
+  for (let i = 0; i < size; i++) series.push(-1);
+  return series;
+}
+
+// seriesMinutes changed: the newest minutes that fit, each at its slot in the new ring.
+function resizeSeries(t: DomainTrack, size: number): void {
+  const had = t.recV.length;
+  const values = emptySeries(size);
+  const baselines = emptySeries(size);
+  if (t.last !== null && had > 0) {
+    for (let m = t.last - Math.min(had, size) + 1; m <= t.last; m++) {
+      values[m % size] = t.recV[m % had]!;
+      baselines[m % size] = t.recB[m % had]!;
+    }
+  }
+  t.recV = values;
+  t.recB = baselines;
 }
 
 function round2(n: number): number {
@@ -695,8 +782,10 @@ function framesOf(s: DetectorState, domains: readonly string[], seriesMinutes: n
     let baseline = 0;
     let any = false;
     for (const t of tracks) {
-      const i = t.recV.length - 1 - (t.last! - m);
-      if (i < 0 || i >= t.recV.length || t.recV[i]! < 0) continue;
+      const size = t.recV.length;
+      if (m > t.last! || m <= t.last! - size) continue;
+      const i = m % size;
+      if (t.recV[i]! < 0) continue;
       value += t.recV[i]!;
       baseline += t.recB[i]!;
       any = true;
@@ -771,9 +860,10 @@ function forgetStale(s: DetectorState, nowMin: number, c: SpikeConfig): void {
 // ---------------------------------------------------------------------------------------------
 // Helpers: sorted windows, robust statistics, seasonal slots
 
-function lowerBound(a: readonly number[], x: number): number {
+// n: how many of a's first elements count (the scratch arrays above are longer than what they hold).
+function lowerBound(a: readonly number[], x: number, n = a.length): number {
   let lo = 0;
-  let hi = a.length;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (a[mid]! < x) lo = mid + 1;
@@ -798,8 +888,7 @@ function removeSorted(a: number[], x: number): void {
   a.pop();
 }
 
-function medianOfSorted(a: readonly number[]): number {
-  const n = a.length;
+function medianOfSorted(a: readonly number[], n: number): number {
   if (n === 0) return 0;
   const mid = n >>> 1;
   return n % 2 === 1 ? a[mid]! : (a[mid - 1]! + a[mid]!) / 2;
@@ -811,9 +900,8 @@ function medianOf(values: readonly number[]): number {
   const n = values.length;
   if (n === 0) return 0;
   const a = selectScratch;
-  a.length = 0;
-  for (const v of values) a.push(v);
-  const upper = select(a, n >>> 1);
+  for (let i = 0; i < n; i++) a[i] = values[i]!;
+  const upper = select(a, n >>> 1, n);
   if (n % 2 === 1) return upper;
   // After select, everything left of n/2 is ≤ a[n/2]; the lower middle is their maximum.
   let lower = Number.NEGATIVE_INFINITY;
@@ -821,9 +909,9 @@ function medianOf(values: readonly number[]): number {
   return (lower + upper) / 2;
 }
 
-function select(a: number[], k: number): number {
+function select(a: number[], k: number, n: number): number {
   let lo = 0;
-  let hi = a.length - 1;
+  let hi = n - 1;
   while (lo < hi) {
     const pivot = a[(lo + hi) >>> 1]!;
     let i = lo;
@@ -848,10 +936,9 @@ function select(a: number[], k: number): number {
 
 // Median absolute deviation from a sorted array in O(n): the deviations below and above the median
 // are two ascending runs (walking outwards from the middle), merged until the middle element(s).
-function madOfSorted(a: readonly number[], med: number): number {
-  const n = a.length;
+function madOfSorted(a: readonly number[], med: number, n: number): number {
   if (n === 0) return 0;
-  let lo = lowerBound(a, med) - 1; // walks down: med − a[lo] ascending
+  let lo = lowerBound(a, med, n) - 1; // walks down: med − a[lo] ascending
   let hi = lo + 1; // walks up: a[hi] − med ascending
   const want = n >>> 1; // index of the (upper) middle deviation
   let prev = 0;

@@ -376,12 +376,54 @@ describe('spike detector: polling and state', () => {
     assert.deepEqual(second.state, snapshot);
   });
 
+  // The state as version 2 persisted it: the trailing window and the chart's series as lists, oldest first,
+  // the series as long as the track had existed (at most seriesMinutes).
+  function asVersion2(state: DetectorState): unknown {
+    const v2 = structuredClone(state) as unknown as {
+      version: number;
+      domains: Record<string, { last: number | null; win: number[]; winNext?: number; recV: number[]; recB: number[] }>;
+    };
+    v2.version = 2;
+    for (const t of Object.values(v2.domains)) {
+      t.win = [...t.win.slice(t.winNext), ...t.win.slice(0, t.winNext)];
+      delete t.winNext;
+      const size = t.recV.length;
+      const chronological = (ring: number[]) =>
+        t.last === null ? [] : Array.from({ length: size }, (_, k) => ring[(t.last! - size + 1 + k) % size]!);
+      t.recV = chronological(t.recV);
+      t.recB = chronological(t.recB);
+      while (t.recV.length > 0 && t.recV[0] === -1) {
+        t.recV.shift();
+        t.recB.shift();
+      }
+    }
+    return v2;
+  }
+
+  test('a version-2 state (window and series as lists) is upgraded in place and goes on as before', () => {
+    const { gen, state } = scenario({ spikes: ['soest.de', 'lippstadt.de'].map((d) => spike(d, start, 30, 5)) });
+    // Stopped in the middle of the wave: the rest of it (updates, the close) comes after the upgrade.
+    const run = runPolls(gen, state, { from: plus(WARM_TO, 1), to: plus(start, 10) });
+    const wrapped = Object.values(run.state.domains).filter((t) => t.winNext !== 0);
+    assert.ok(wrapped.length > 0, 'some windows have wrapped around');
+    const v2 = asVersion2(run.state);
+    // The same values; a ring that had wrapped comes back unwrapped (its oldest value first), which
+    // the detector reads the same, as the polls after it show.
+    const upgraded = upgradeDetectorState(structuredClone(v2))!;
+    assert.equal(upgraded.version, 3);
+    assert.deepEqual(asVersion2(upgraded), v2);
+    const next = { from: plus(start, 11), to: plus(start, 60) };
+    const after = runPolls(gen, upgradeDetectorState(v2)!, next).events;
+    assert.ok(after.some((e) => e.type === 'closed'));
+    assert.deepEqual(after, runPolls(gen, structuredClone(run.state), next).events);
+  });
+
   test('a version-1 state (its group named "kreis", the Verband beside it) is upgraded in place', () => {
     const { gen, state } = scenario({ spikes: ['soest.de', 'lippstadt.de'].map((d) => spike(d, start, 30, 5)) });
     const run = runPolls(gen, state, { from: plus(WARM_TO, 1), to: plus(start, 45) });
     assert.ok(Object.values(run.state.cooldowns).length > 0 || Object.values(run.state.alerts).length > 0);
     // The state as the watcher persisted it before the rename.
-    const v1 = JSON.parse(JSON.stringify(run.state), (key, value) => {
+    const v1 = JSON.parse(JSON.stringify(asVersion2(run.state)), (key, value) => {
       if (key === 'version') return 1;
       if (key === 'cooldowns') {
         return Object.fromEntries(
@@ -395,11 +437,31 @@ describe('spike detector: polling and state', () => {
       return value;
     });
     assert.ok(JSON.stringify(v1).includes('"kreis"'));
-    assert.deepEqual(upgradeDetectorState(v1), run.state);
+    assert.deepEqual(asVersion2(upgradeDetectorState(v1)!), asVersion2(run.state));
     assert.equal(upgradeDetectorState(run.state), run.state);
-    assert.equal(upgradeDetectorState({ version: 3, domains: {}, alerts: {}, cooldowns: {} }), null);
+    assert.equal(upgradeDetectorState({ version: 4, domains: {}, alerts: {}, cooldowns: {} }), null);
     assert.equal(upgradeDetectorState('{}'), null);
     assert.equal(upgradeDetectorState({ version: 1, domains: {} }), null);
+  });
+
+  test('other window and series lengths configured: each track keeps its newest minutes', () => {
+    const { gen, state } = scenario({});
+    const shorter: SpikeConfig = { ...defaultSpikeConfig, trailingMinutes: 40, seriesMinutes: 90 };
+    const now = minuteOf(plus(WARM_TO, 1));
+    const input = { now: isoOfMinute(now), domains: gen.window(now - 1, now) };
+    const before = structuredClone(state.domains['olpe.de']!);
+    const t = detectSpikes(state, input, shorter).state.domains['olpe.de']!;
+    const ordered = (win: number[], next: number) => [...win.slice(next), ...win.slice(0, next)];
+    // The window: the newest 40 admitted, then this minute's bucket in place of the oldest.
+    assert.equal(t.win.length, 40);
+    assert.deepEqual(ordered(t.win, t.winNext).slice(0, 39), ordered(before.win, before.winNext).slice(-39));
+    assert.deepEqual(
+      t.sorted,
+      t.win.slice().sort((a, b) => a - b),
+    );
+    // The series: 90 minutes ending at this one, the 89 before it as they were.
+    assert.equal(t.recV.length, 90);
+    for (let m = t.last! - 89; m < t.last!; m++) assert.equal(t.recV[m % 90], before.recV[m % 120], `minute ${m}`);
   });
 
   test('a bucket that is still filling is not counted until its minute is over', () => {
