@@ -11,11 +11,16 @@
 import type { DetectorState } from './spike-detector.ts';
 import { upgradeDetectorState } from './spike-detector.ts';
 
-// Fixed, not configured: a domain's shard is a function of its name and this number, and a replica
-// with another number would leave rows behind that hold stale copies of tracks.
-export const DETECTOR_SHARDS = 16;
+// Fixed, not configured: a domain's shard is a function of its name and this number. The head records
+// the number its shards were written with (DetectorHead's `shards`), so rows another number left behind —
+// stale copies of tracks — are never read as current: a state written with 16 (until December 2026) is
+// read as 16 shards, and the first write after it writes all 64. More shards make each poll's write
+// smaller (1/64 of the state a minute) and a takeover's replay longer (up to 64 minutes, in batches).
+export const DETECTOR_SHARDS = 64;
+// What a head without `shards` was written with.
+const SHARDS_BEFORE_COUNTED = 16;
 
-export type DetectorHead = Omit<DetectorState, 'domains'>;
+export type DetectorHead = Omit<DetectorState, 'domains'> & { shards?: number };
 type Tracks = DetectorState['domains'];
 
 // FNV-1a over the UTF-16 code units: stable across processes and replicas, cheap, well spread.
@@ -30,7 +35,7 @@ export function shardOf(domain: string, shards = DETECTOR_SHARDS): number {
 
 export function headOf(state: DetectorState): DetectorHead {
   const { domains: _domains, ...head } = state;
-  return head;
+  return { ...head, shards: DETECTOR_SHARDS };
 }
 
 // The given shards' tracks, each with the minute the watcher had polled to when they were taken (every
@@ -55,15 +60,18 @@ export interface DecodedDetector {
   polledTo: string;
 }
 
-// The head and every shard 0 … shards−1, or null when anything is missing or not what encodeShard wrote
-// (a state that cannot be trusted is replaced by a fresh warm-up, not half-used).
+// The head and every shard 0 … n−1 of the n the head was written with, or null when anything is missing
+// or not what encodeShards wrote (a state that cannot be trusted is replaced by a fresh warm-up, not
+// half-used).
 export function decodeDetector(
   head: unknown,
   polledTo: string,
   shards: ReadonlyArray<{ shard: number; data: string }>,
-  count = DETECTOR_SHARDS,
 ): DecodedDetector | null {
   if (!head || typeof head !== 'object') return null;
+  const { shards: written, ...rest } = head as { shards?: unknown };
+  const count = written === undefined ? SHARDS_BEFORE_COUNTED : written;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) return null;
   let resumeAt = Date.parse(polledTo);
   if (Number.isNaN(resumeAt)) return null;
   const seen = new Set<number>();
@@ -85,6 +93,6 @@ export function decodeDetector(
     seen.add(s.shard);
   }
   if (seen.size !== count) return null;
-  const detector = upgradeDetectorState({ ...(head as object), domains });
+  const detector = upgradeDetectorState({ ...rest, domains });
   return detector ? { detector, polledTo: new Date(resumeAt).toISOString() } : null;
 }

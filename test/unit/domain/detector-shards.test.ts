@@ -46,6 +46,10 @@ describe('detector shards', () => {
     // stored track in a row its domain no longer maps to — is seen.
     assert.deepEqual(
       ['olpe.de', 'attendorn.de', 'lippstadt.de'].map((d) => shardOf(d)),
+      [46, 7, 21],
+    );
+    assert.deepEqual(
+      ['olpe.de', 'attendorn.de', 'lippstadt.de'].map((d) => shardOf(d, 16)),
       [14, 7, 5],
     );
     const used = new Set(Array.from({ length: 2000 }, (_, i) => shardOf(`gemeinde-${i}.de`)));
@@ -88,5 +92,31 @@ describe('detector shards', () => {
     assert.equal(decodeDetector(null, at(120), shards), null);
     assert.equal(decodeDetector({ version: 2, alerts: {} }, at(120), shards), null, 'no cooldowns: not a head');
     assert.equal(decodeDetector(head, 'yesterday', shards), null);
+    assert.equal(decodeDetector({ ...head, shards: 0 }, at(120), shards), null, 'no shard count');
+  });
+
+  test('a state written with 16 shards is read from those 16, whatever other rows the table holds', () => {
+    const state = detectorWithHistory();
+    // As the watcher wrote it until December 2026: the head without a count, 16 rows.
+    const { shards: _count, ...head16 } = headOf(state);
+    const sixteen = encodeShards(
+      state,
+      Array.from({ length: 16 }, (_, k) => k),
+      at(120),
+      (d) => shardOf(d, 16),
+    );
+    // Rows 16–63 as a newer replica left them before an older one took over again: stale copies.
+    const stale = encodeShards(
+      createDetectorState(),
+      Array.from({ length: 48 }, (_, k) => k + 16),
+      at(60),
+      shardOf,
+    );
+    const decoded = decodeDetector(head16, at(120), [...sixteen, ...stale]);
+    assert.ok(decoded);
+    assert.equal(decoded.polledTo, at(120), 'the stale rows are not read, not even for their minute');
+    assert.deepEqual(decoded.detector, JSON.parse(JSON.stringify(state)));
+    // The other way round: a head that says 64 needs all 64.
+    assert.equal(decodeDetector(headOf(state), at(120), sixteen), null);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSendQueue } from '../../../src/adapters/send-queue.ts';
 import { createStore } from '../../../src/adapters/store/create-store.ts';
-import { decodeDetector } from '../../../src/domain/detector-shards.ts';
+import { DETECTOR_SHARDS, decodeDetector } from '../../../src/domain/detector-shards.ts';
 import { silentLogger } from '../../../src/domain/logger.ts';
 import type { ProactiveSender } from '../../../src/domain/ports.ts';
 import { buildRegionIndex } from '../../../src/domain/region-index.ts';
@@ -72,6 +72,7 @@ function replica(
   gateway: FakeGateway,
   holder: string,
   wrap: (d: AlertDelivery) => AlertDelivery = (d) => d,
+  options: { maxPollMinutes?: number } = {},
 ): Replica {
   const sender = new RecordingSender(holder);
   const now = () => new Date(sim.now());
@@ -95,6 +96,7 @@ function replica(
     holder,
     logger: silentLogger,
     backfillMinutes: 120,
+    ...options,
   });
   return { watcher, delivery, sender };
 }
@@ -419,9 +421,10 @@ describe('spam watcher: mutes, restarts and replicas', () => {
     }
   });
 
-  test('a successor replays each domain from its shard and ends where a watcher that never stopped is', async () => {
+  // The leader polls for 20 minutes (a spike alerted), dies without a word, and B takes over once the
+  // lease has run out; a reference watcher polls the same traffic every minute and never stops.
+  async function takeOverAfterSilentDeath(options: { maxPollMinutes?: number }) {
     const env = await setup();
-    // The reference: the same traffic, polled every minute by a watcher that never stops.
     const refStore = await createStore({ dataDir: ':memory:' });
     const ref = replica(refStore, env.sim, new FakeGateway(env.sim), 'reference');
     try {
@@ -439,16 +442,14 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       );
       assert.ok(new Set(shardMinutes).size > 10, 'the shards were taken at different minutes');
 
-      // The leader dies without a word; B takes over once its lease has run out.
-      const b = replica(env.store, env.sim, env.gateway, 'replica-b');
+      const b = replica(env.store, env.sim, env.gateway, 'replica-b', undefined, options);
       for (let i = 0; i < 4; i++) {
         env.sim.advance(1);
         await ref.watcher.pollOnce();
       }
+      const asked = env.gateway.spamRequests().length;
       const takeover = await b.watcher.pollOnce();
       assert.equal(takeover.role, 'leader');
-      assert.equal(takeover.backfilled, false);
-      assert.equal(takeover.from, shardMinutes.sort()[0], 'asks from the oldest shard on');
       assert.ok(!takeover.events.some((e) => e.type === 'opened'), 'the running alert is not opened again');
       assert.deepEqual(
         (await env.store.listAlerts()).map((a) => a.id),
@@ -460,10 +461,32 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       const reference = await storedDetector(refStore);
       assert.deepEqual(Object.keys(resumed.domains).sort(), Object.keys(reference.domains).sort());
       assert.deepEqual(resumed.domains, reference.domains, 'every track as if nobody had stopped');
+      return { takeover, oldestShard: shardMinutes.sort()[0], requests: env.gateway.spamRequests().slice(asked) };
     } finally {
       await env.store.close();
       await refStore.close();
     }
+  }
+
+  test('a successor replays each domain from its shard and ends where a watcher that never stopped is', async () => {
+    const { takeover, oldestShard, requests } = await takeOverAfterSilentDeath({ maxPollMinutes: 180 });
+    assert.equal(takeover.backfilled, false);
+    assert.equal(takeover.from, oldestShard, 'asks from the oldest shard on');
+    assert.equal(requests.length, 1, 'in one request for all domains');
+  });
+
+  test('a successor whose oldest shard is older than one poll may hold catches up in batches of domains', async () => {
+    // The default: a poll holds at most 20 minutes of every domain in memory.
+    const { takeover, oldestShard, requests } = await takeOverAfterSilentDeath({});
+    assert.equal(takeover.backfilled, true);
+    assert.ok(Date.parse(takeover.to!) - Date.parse(oldestShard!) > 20 * 60_000, 'the oldest shard is older than that');
+    const batches = requests.filter((r) => r.domains !== undefined);
+    assert.ok(batches.length >= 1 && batches.every((r) => r.from === oldestShard), 'from the oldest shard on');
+    assert.deepEqual(
+      requests.filter((r) => r.domains === undefined).map((r) => r.from),
+      [takeover.from],
+      'then the last minutes for all domains',
+    );
   });
 
   test('a state in the old one-document format is taken over without a warm-up and written as shards', async () => {
@@ -489,7 +512,7 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       const after = (await env.store.readSpamDetectorState())!.data as { v: number; polledTo: string };
       assert.equal(after.v, 2);
       const shards = await env.store.readSpamDetectorShards();
-      assert.equal(shards.length, 16);
+      assert.equal(shards.length, DETECTOR_SHARDS);
       for (const shard of shards) {
         assert.equal((JSON.parse(shard.data) as { polledTo: string }).polledTo, after.polledTo, 'every shard written');
       }
@@ -511,7 +534,7 @@ describe('spam watcher: mutes, restarts and replicas', () => {
       assert.equal((await env.watcher.pollOnce()).persisted, true);
       const current = await env.store.readSpamDetectorState();
       const foreign = { v: 2, polledTo: new Date(env.sim.now()).toISOString(), detector: { foreign: true } };
-      const shards = Array.from({ length: 16 }, (_, shard) => ({ shard, data: `foreign ${shard}` }));
+      const shards = Array.from({ length: DETECTOR_SHARDS }, (_, shard) => ({ shard, data: `foreign ${shard}` }));
       assert.ok((await env.store.writeSpamDetectorState(foreign, current!.etag, shards)).ok);
       env.sim.advance(1);
       const result = await env.watcher.pollOnce();
