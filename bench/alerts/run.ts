@@ -26,6 +26,7 @@ import { maxInWindow } from '../lib/max-in-window.ts';
 import { type LatencySummary, summarizeLatencies } from '../lib/percentile.ts';
 import { startCpuProfile } from '../lib/start-cpu-profile.ts';
 import { type CpuProfileSummary, summarizeCpuProfile } from '../lib/summarize-cpu-profile.ts';
+import { type GcSummary, watchGc } from '../lib/watch-gc.ts';
 import { writeJsonResult } from '../lib/write-json-result.ts';
 
 // How fast the spam alerts are (docs/decisions/performance-targets.md).
@@ -356,6 +357,11 @@ interface PollCost {
   domains: number;
   warmUp: { minutes: number; wallMs: number; cpuMs: number };
   cpuMs: LatencySummary;
+  // Each poll's CPU time in order: the mean hides whether a few polls (a collection of the old
+  // generation) or all of them carry the cost.
+  cpuMsPerPoll: number[];
+  // Collections while the polls ran (and between them, while the simulator's clock moved).
+  gc: GcSummary;
   wallMs: LatencySummary;
   stateBytes: number;
   cpuProfile: { file: string; summary: CpuProfileSummary } | null;
@@ -374,6 +380,7 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
       const wallSamples: number[] = [];
       let domains = 0;
       const profile = cpuProf ? await startCpuProfile() : null;
+      const gcWatch = watchGc();
       for (let i = 0; i < polls; i++) {
         await advance(sim, rig, 1);
         cpu = process.cpuUsage();
@@ -383,6 +390,7 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
         cpuSamples.push(cpuMs(cpu));
         domains = r.domains;
       }
+      const gc = await gcWatch.stop();
       let cpuProfile: PollCost['cpuProfile'] = null;
       if (profile) {
         const file = join(dirname(args.out!), 'profiles', `alerts-polls-${domains}.cpuprofile`);
@@ -400,6 +408,8 @@ async function measurePolls(extraDomains: number, polls: number, scenario = 'feb
         domains,
         warmUp,
         cpuMs: summarizeLatencies(cpuSamples)!,
+        cpuMsPerPoll: cpuSamples.map((ms) => Math.round(ms * 10) / 10),
+        gc,
         wallMs: summarizeLatencies(wallSamples)!,
         stateBytes,
         cpuProfile,
@@ -496,6 +506,7 @@ async function main(): Promise<void> {
           { header: 'domains', align: 'right' },
           { header: 'CPU mean ms', align: 'right' },
           { header: 'CPU p95 ms', align: 'right' },
+          { header: 'GC ms/poll (scavenge / full)', align: 'right' },
           { header: 'wall mean ms', align: 'right' },
           { header: 'wall p95 ms', align: 'right' },
           { header: 'state MB', align: 'right' },
@@ -505,6 +516,7 @@ async function main(): Promise<void> {
           c.domains,
           formatMs(c.cpuMs.mean),
           formatMs(c.cpuMs.p95),
+          `${formatMs(c.gc.minor.ms / c.cpuMs.n)} / ${formatMs(c.gc.major.ms / c.cpuMs.n)}`,
           formatMs(c.wallMs.mean),
           formatMs(c.wallMs.p95),
           (c.stateBytes / 1e6).toFixed(2),
