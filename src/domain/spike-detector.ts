@@ -972,8 +972,16 @@ function createSlotLookup(timeZone: string): SlotLookup {
   }
   const format = fmt;
   const memo = new Map<number, number>();
+  // Domain after domain asks for the same two quarters (a bucket's own and the one half an hour ahead):
+  // the last two answers first, then the memo.
+  let lastQuarter = Number.NaN;
+  let lastSlot = 0;
+  let otherQuarter = Number.NaN;
+  let otherSlot = 0;
   return (minute) => {
     const quarter = Math.floor(minute / 15);
+    if (quarter === lastQuarter) return lastSlot;
+    if (quarter === otherQuarter) return otherSlot;
     let slot = memo.get(quarter);
     if (slot === undefined) {
       let weekday = '';
@@ -985,6 +993,10 @@ function createSlotLookup(timeZone: string): SlotLookup {
       slot = (weekday === 'Sat' || weekday === 'Sun' ? 24 : 0) + hour;
       memo.set(quarter, slot);
     }
+    otherQuarter = lastQuarter;
+    otherSlot = lastSlot;
+    lastQuarter = quarter;
+    lastSlot = slot;
     return slot;
   };
 }
