@@ -529,6 +529,9 @@ describe('spike detector: polling and state', () => {
   });
 
   test('the state survives a JSON round trip between polls', () => {
+    // Also holds the detector's count of active tracks to account: kept up to date across the direct
+    // run's polls, counted afresh for every round-tripped copy. A count that drifted to 0 would skip the
+    // alert pass and lose events.
     const { gen, state } = scenario({ spikes });
     const direct = runPolls(gen, structuredClone(state), { from: plus(WARM_TO, 1), to: plus(start, 60) });
     let st = state;
