@@ -67,8 +67,10 @@ describe('the running bot logs no secrets', () => {
     await advanceToMondayAfternoon(t);
   });
   after(async () => {
-    await connector?.close();
+    // The bot first: the card updates it flushes while closing still reach the connector (closed first,
+    // the flush waited its full ten seconds for them).
     await bot?.close();
+    await connector?.close();
     await sim?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
