@@ -86,6 +86,11 @@ export interface StartOptions {
   backEnds?: Omit<BackEnds, 'simUrl'>;
   /** The executor's backoff between gateway retries (default 1 s doubling up to 60 s); tests shorten it. */
   executorRetry?: { baseMs: number; maxMs: number };
+  /**
+   * How the HTTP clients of the configured back ends wait before they retry a call (the API's Retry-After,
+   * or their backoff); default a timer. Tests record the waits instead of sitting them out.
+   */
+  upstreamSleep?: (ms: number) => Promise<void>;
   /** The spam watcher's warm-up history in minutes (default three days); tests of a large estate shorten it. */
   watcherWarmUpMinutes?: number;
   /**
@@ -130,7 +135,7 @@ export async function startLagebot(config: Config, options: StartOptions = {}): 
   try {
     const backEnds = options.backEnds
       ? { ...options.backEnds, simUrl: null }
-      : await startBackEnds(config, logger, metrics, now, closers);
+      : await startBackEnds(config, logger, metrics, now, closers, options.upstreamSleep);
     const { store, anchoring } = await openAuditedStore(config, logger, now, closers);
     const adapter = createBotAdapter(config);
     const sender = new TeamsNotifier(adapter, config.bot.appId, store, config.allowedTenants);
@@ -199,6 +204,7 @@ async function startBackEnds(
   metrics: Metrics,
   now: () => Date,
   closers: Closers,
+  sleep: StartOptions['upstreamSleep'],
 ): Promise<BackEnds> {
   let simUrl: string | null = null;
   let gatewayNow = now;
@@ -230,6 +236,7 @@ async function startBackEnds(
     timeoutMs: config.upstreamTimeoutMs,
     logger,
     onCall,
+    sleep,
   });
   const gateway = new GatewayHttpClient({
     baseUrl: config.gateway.url ?? `${simUrl}/gateway/v1`,
@@ -237,6 +244,7 @@ async function startBackEnds(
     timeoutMs: config.upstreamTimeoutMs,
     logger,
     onCall,
+    sleep,
   });
   return { inventory, gateway, gatewayNow, simUrl };
 }

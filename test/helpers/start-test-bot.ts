@@ -28,7 +28,14 @@ export async function startTestBot(
   // onSimClock: the bot lives on the simulator's (frozen, test-advanced) clock, as the watcher and the
   // request TTL must when a test moves sim time. requestsOnSimClock: as the demo runs (src/run-demo.ts),
   // only requests are stamped with the simulator's clock.
-  options: { now?: () => Date; onSimClock?: boolean; requestsOnSimClock?: boolean; watcherWarmUpMinutes?: number } = {},
+  // upstreamSleep: the HTTP clients' wait before a retry (test/helpers/recorded-waits.ts).
+  options: {
+    now?: () => Date;
+    onSimClock?: boolean;
+    requestsOnSimClock?: boolean;
+    watcherWarmUpMinutes?: number;
+    upstreamSleep?: (ms: number) => Promise<void>;
+  } = {},
 ): Promise<TestBot> {
   const sim = await startSimServer({
     port: 0,
@@ -66,8 +73,18 @@ export async function startTestBot(
         ? {
             requestsOnBackEndClock: true,
             backEnds: {
-              inventory: new InventoryHttpClient({ baseUrl: `${sim.url}/inventory/v1`, timeoutMs: 2000, logger }),
-              gateway: new GatewayHttpClient({ baseUrl: `${sim.url}/gateway/v1`, timeoutMs: 2000, logger }),
+              inventory: new InventoryHttpClient({
+                baseUrl: `${sim.url}/inventory/v1`,
+                timeoutMs: 2000,
+                logger,
+                sleep: options.upstreamSleep,
+              }),
+              gateway: new GatewayHttpClient({
+                baseUrl: `${sim.url}/gateway/v1`,
+                timeoutMs: 2000,
+                logger,
+                sleep: options.upstreamSleep,
+              }),
               gatewayNow: () => new Date(sim.sim.now()),
             },
           }

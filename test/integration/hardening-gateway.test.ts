@@ -4,6 +4,7 @@ import { users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
 import { findInternals } from '../fakes/find-internals.ts';
 import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import {
   advanceToMondayAfternoon,
   type CardRef,
@@ -21,11 +22,17 @@ import { waitUntil } from '../helpers/wait-until.ts';
 // cases — lost answers, refusals, retries, idle() — are tested at the service tier
 // (test/unit/services/execute-release.test.ts) and over HTTP with lost answers in release-faults.test.ts;
 // here it is what the cards say while the gateway is down or refuses.
-// Waits are for the gateway's HTTP timing (waitUntil) or on the bot's hooks (executor.idle, cards.flush).
+// Waits are for the gateway's HTTP timing (waitUntil) or on the bot's hooks (executor.idle, cards.flush);
+// the gateway client's waits before a retry (Retry-After: 1 from the faulted simulator) are recorded.
 
 let t: TestBot;
+const upstream = recordedWaits();
 before(async () => {
-  t = await startTestBot({ ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '1000' }, { devices: 2000 });
+  t = await startTestBot(
+    { ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '1000' },
+    { devices: 2000 },
+    { upstreamSleep: upstream.sleep },
+  );
   await advanceToMondayAfternoon(t);
 });
 after(async () => {
@@ -107,6 +114,10 @@ describe('gateway down or slow during a release', () => {
     assert.deepEqual(findInternals(retrying), []);
     assert.equal((await t.bot.release.get(ref.requestId))!.request.state, 'executing');
     assert.equal(changesFor(ref.requestId).size, 0, 'nothing reached the gateway while it was down');
+    assert.ok(
+      upstream.waits.length > 0 && upstream.waits.every((ms) => ms === 1000),
+      `the client waited what the answers' Retry-After: 1 asked for: ${upstream.waits.join(', ')}`,
+    );
     // Everybody's copy of the card says so too (updated in place).
     await t.connector.waitFor(() => /wird wiederholt/.test(latestCardText(cardId) ?? ''), 10_000);
 

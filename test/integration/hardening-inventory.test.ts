@@ -5,6 +5,7 @@ import { invoke, message, post, users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
 import { findInternals } from '../fakes/find-internals.ts';
 import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 
 // docs/decisions/hardening.md, inventory down: `status` answers from the last good data, marked stale with its time;
@@ -15,12 +16,18 @@ import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 const TIMEOUT_MS = 400;
 // Per call: 3 attempts of TIMEOUT_MS and two waits between them (the simulator's fault answers say
 // Retry-After: 1; http-json-client.ts defaultRetry); a status turn makes two rounds of calls
-// (compliance, then history/unpatched in parallel). Beyond this bound the bot hangs.
+// (compliance, then history/unpatched in parallel). Beyond this bound the bot hangs. The waits are
+// recorded, not sat out (upstream.waits).
 const TURN_BOUND_MS = 2 * (3 * TIMEOUT_MS + 2 * 1000) + 3000;
 
 let t: TestBot;
+const upstream = recordedWaits();
 before(async () => {
-  t = await startTestBot({ UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) }, { devices: 2000 });
+  t = await startTestBot(
+    { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) },
+    { devices: 2000 },
+    { upstreamSleep: upstream.sleep },
+  );
 });
 after(async () => {
   await t?.close();
@@ -48,9 +55,13 @@ async function observedAt(regionId: string): Promise<string> {
 describe('inventory down', () => {
   test('no data yet and the inventory answers 503: a plain "Inventar nicht erreichbar"', async () => {
     await setSimFault(t.simUrl, { target: 'inventory', mode: 'error', status: 503 });
+    const waitsBefore = upstream.waits.length;
     const text = await status('status Kreis Olpe');
     assert.match(text, /Inventar nicht erreichbar/);
     assert.doesNotMatch(text, /Lage: Kreis Olpe/);
+    // Between its attempts the client waited what the answers' Retry-After: 1 asked for.
+    const waits = upstream.waits.slice(waitsBefore);
+    assert.ok(waits.length >= 2 && waits.every((ms) => ms === 1000), `waits: ${waits.join(', ')}`);
   });
 
   test('no data yet and the inventory does not answer at all: the same, after the client timeout', async () => {

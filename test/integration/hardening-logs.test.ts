@@ -11,6 +11,7 @@ import { invoke, message, post, users } from '../fakes/activities.ts';
 import { createCaptureStream } from '../fakes/capture-stream.ts';
 import { FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 import { clearSimFaults, setSimFault } from '../fakes/set-sim-fault.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import { advanceToMondayAfternoon, type CardRef, writeTestRoles } from '../helpers/release-helpers.ts';
 import type { TestBot } from '../helpers/start-test-bot.ts';
 
@@ -61,14 +62,18 @@ describe('the running bot logs no secrets', () => {
     bot = await startLagebot(config, {
       logger: createLogger('debug', out.stream),
       executorRetry: { baseMs: 20, maxMs: 200 },
+      // The clients log each retry before they wait for it; the waits themselves are only recorded.
+      upstreamSleep: recordedWaits().sleep,
     });
     connector = await new FakeBotConnector().start();
     t = { bot, botUrl: bot.url, simUrl: sim.url, connector, sim: sim.sim, close: async () => {} };
     await advanceToMondayAfternoon(t);
   });
   after(async () => {
-    await connector?.close();
+    // The bot first: the card updates it flushes while closing still reach the connector (closed first,
+    // the flush waited its full ten seconds for them).
     await bot?.close();
+    await connector?.close();
     await sim?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });

@@ -8,6 +8,7 @@ import { startSimServer } from '../../src/sim/server.ts';
 import { invoke, message, post, users } from '../fakes/activities.ts';
 import { cardOf, FakeBotConnector } from '../fakes/fake-bot-connector.ts';
 import { hasSimFault, setSimFault } from '../fakes/set-sim-fault.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import {
   advanceToMondayAfternoon,
   click,
@@ -33,7 +34,13 @@ function changesPerDomain(audit: Awaited<ReturnType<typeof gatewayAudit>>, reque
 describe('gateway faults during execution', () => {
   let t: TestBot;
   before(async () => {
-    t = await startTestBot({ ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '1000' });
+    // The gateway client's waits before a retry (Retry-After: 1 from the faulted simulator, or its backoff)
+    // are recorded, not sat out: what the client decides is in the test, not its timer.
+    t = await startTestBot(
+      { ROLES_FILE: writeTestRoles(), UPSTREAM_TIMEOUT_MS: '1000' },
+      {},
+      { upstreamSleep: recordedWaits().sleep },
+    );
     await advanceToMondayAfternoon(t);
   });
   after(async () => {

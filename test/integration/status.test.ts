@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { channel, invoke, message, post, users } from '../fakes/activities.ts';
 import { cardOf, replyText } from '../fakes/fake-bot-connector.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import { startTestBot, type TestBot } from '../helpers/start-test-bot.ts';
 import { assertValidCard } from '../helpers/validate-card.ts';
 
@@ -10,7 +11,8 @@ import { assertValidCard } from '../helpers/validate-card.ts';
 
 let t: TestBot;
 before(async () => {
-  t = await startTestBot();
+  // The readiness check's calls to a faulted gateway retry after Retry-After: 1; recorded, not sat out.
+  t = await startTestBot({}, {}, { upstreamSleep: recordedWaits().sleep });
 });
 after(async () => {
   await t?.close();

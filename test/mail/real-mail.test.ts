@@ -15,6 +15,7 @@ import { agentConfig, type RunningLab, startMailLab, startPostfix, stopPostfix }
 import { GTUBE, sendMail } from '../../src/mail-lab/send-mail.ts';
 import { channel, message, post, users } from '../fakes/activities.ts';
 import { replyText } from '../fakes/fake-bot-connector.ts';
+import { recordedWaits } from '../helpers/recorded-waits.ts';
 import {
   advanceToMondayAfternoon,
   type CardRef,
@@ -293,13 +294,19 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
 
   describe('through the bot', () => {
     let t: TestBot;
+    // The bot's gateway client's waits before a retry, recorded instead of sat out.
+    const upstream = recordedWaits();
     before(async () => {
-      t = await startTestBot({
-        ROLES_FILE: writeTestRoles(),
-        GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
-        GATEWAY_API_TOKEN: token,
-        UPSTREAM_TIMEOUT_MS: '10000',
-      });
+      t = await startTestBot(
+        {
+          ROLES_FILE: writeTestRoles(),
+          GATEWAY_API_URL: `http://127.0.0.1:${layout.ports.agent}/gateway/v1`,
+          GATEWAY_API_TOKEN: token,
+          UPSTREAM_TIMEOUT_MS: '10000',
+        },
+        {},
+        { upstreamSleep: upstream.sleep },
+      );
       // The Nordverband is fully patched: its releases need one approver.
       await advanceToMondayAfternoon(t);
     });
@@ -363,10 +370,14 @@ describe('real mail through Postfix and rspamd', { skip }, () => {
         assert.match(refused.body.error.message, /Postfix is not running/);
         assert.equal((await api('/health')).status, 503);
 
+        const waitsBefore = upstream.waits.length;
         const confirmed = await click(t, 'request.confirm', { ...ref }, users.approver2);
         assert.match(confirmed.text, /wird ausgeführt/);
-        // The bot's gateway client honours the agent's Retry-After before the executor schedules its retry.
         await t.connector.waitFor(() => retrying(domain).test(cardText(cardId)), 60_000);
+        // The bot's gateway client honoured the agent's Retry-After: 1 between its attempts before the
+        // executor scheduled its retry.
+        const waits = upstream.waits.slice(waitsBefore);
+        assert.ok(waits.length >= 2 && waits.every((ms) => ms === 1000), `waits: ${waits.join(', ')}`);
         assert.equal((await t.bot.release.get(ref.requestId))?.request.state, 'executing');
         assert.equal(runningAgent().agent.domain(domain)?.version, before.version, 'nothing applied');
         assert.equal(runningAgent().agent.domain('meschede.de')?.inbound, 'held', 'the refused change not applied');
